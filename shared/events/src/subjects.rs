@@ -1,0 +1,56 @@
+//! Stream and subject names. Never write these literals anywhere else.
+
+/// Stream holding every event (`weft.events.>`), kept for replay.
+pub const EVENTS_STREAM: &str = "WEFT_EVENTS";
+/// Subjects captured by [`EVENTS_STREAM`].
+pub const EVENTS_ALL: &str = "weft.events.>";
+/// Work-queue stream of step attempts to run (`weft.tasks.<agent>`).
+pub const TASKS_STREAM: &str = "WEFT_TASKS";
+/// Subjects captured by [`TASKS_STREAM`].
+pub const TASKS_ALL: &str = "weft.tasks.>";
+/// Work-queue stream of step attempt results (`weft.results.<agent>`).
+pub const RESULTS_STREAM: &str = "WEFT_RESULTS";
+/// Subjects captured by [`RESULTS_STREAM`].
+pub const RESULTS_ALL: &str = "weft.results.>";
+/// Dead letters: messages a consumer could not decode or handle after every delivery.
+pub const DLQ_STREAM: &str = "WEFT_DLQ";
+/// Subjects captured by [`DLQ_STREAM`].
+pub const DLQ_ALL: &str = "weft.dlq.>";
+
+/// Key-value bucket holding the trigger configuration of every active workflow, keyed by name.
+/// Triggers watch it so that applying or deleting a workflow takes effect without a restart.
+pub const WORKFLOWS_BUCKET: &str = "weft_workflows";
+
+/// Durable consumer names.
+pub const ROUTER_EVENTS_CONSUMER: &str = "router-events";
+/// Durable consumer of results used by every router replica.
+pub const ROUTER_RESULTS_CONSUMER: &str = "router-results";
+
+/// Events published by the webhook trigger.
+pub const EVENTS_WEBHOOK: &str = "weft.events.webhook";
+/// Execution lifecycle events published by the router.
+pub const EVENTS_EXECUTION: &str = "weft.events.execution";
+/// Manual runs requested through the admin API.
+pub const EVENTS_MANUAL: &str = "weft.events.manual";
+/// Events sent from outside through `POST /events`.
+pub const EVENTS_EXTERNAL: &str = "weft.events.external";
+
+/// `weft.tasks.<agent>`: where the router sends step attempts for `uses: <agent>`.
+pub fn task_subject(agent: &str) -> String {
+    format!("weft.tasks.{agent}")
+}
+
+/// `weft.results.<agent>`: where an executor publishes the result of an attempt.
+pub fn result_subject(agent: &str) -> String {
+    format!("weft.results.{agent}")
+}
+
+/// `weft.dlq.<stream>`: where a consumer parks a message it could not handle.
+pub fn dlq_subject(stream: &str) -> String {
+    format!("weft.dlq.{}", stream.to_ascii_lowercase())
+}
+
+/// Executor durable consumer name for an agent (shared by every replica).
+pub fn executor_consumer(agent: &str) -> String {
+    format!("exec-{agent}")
+}

@@ -1,0 +1,19 @@
+//! The workflow file (v1): model, parsing, validation, the step DAG and `${{ … }}` expressions.
+//!
+//! Consumes workflow source text (YAML or JSON); produces a validated [`Workflow`], errors that
+//! name the line and the field, evaluated expressions and the JSON Schema of the file. It does
+//! no I/O.
+
+pub mod dag;
+pub mod duration;
+pub mod error;
+pub mod expr;
+pub mod model;
+pub mod parse;
+pub mod schema;
+pub mod validate;
+
+pub use error::{ExprError, ValidationError};
+pub use expr::{eval_condition, render};
+pub use model::*;
+pub use parse::{Format, parse};

@@ -1,0 +1,320 @@
+//! The workflow file's types. Field names are the public contract of the file format.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A workflow: triggers, an optional filter and a DAG of steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    /// Unique name: lowercase letters, digits and `-`, at most 63 characters.
+    pub name: String,
+    /// What the workflow is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// What starts the workflow.
+    pub on: Triggers,
+    /// Filter on the triggering event: when false, no execution is created.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Whole-execution time limit, e.g. `30s`, `5m`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::option"
+    )]
+    #[schemars(with = "Option<crate::duration::DurationString>")]
+    pub timeout: Option<Duration>,
+    /// The execution's output, a template evaluated when it succeeds. Default: the outputs
+    /// of the steps nothing depends on, keyed by step id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// The steps, by id. Ids: letters, digits, `_` and `-`, starting with a letter.
+    pub steps: IndexMap<String, Step>,
+}
+
+/// The `on:` block. Each kind takes one object or a list of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Triggers {
+    /// HTTP requests to `POST /hooks/{path}`.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub webhook: OneOrMany<WebhookTrigger>,
+    /// Any CloudEvent on the bus, matched by `type`, `source` and `subject`.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub event: OneOrMany<EventTrigger>,
+    /// Runs requested through the admin API or `weft run`, with declared inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<ManualTrigger>,
+}
+
+/// One object or a list of objects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// A single object.
+    One(T),
+    /// A list.
+    Many(Vec<T>),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl<T> OneOrMany<T> {
+    /// Whether there is nothing.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Self::Many(v) if v.is_empty())
+    }
+
+    /// The items as a slice.
+    pub fn as_slice(&self) -> &[T] {
+        match self {
+            Self::One(t) => std::slice::from_ref(t),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// `on.webhook`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTrigger {
+    /// Path under `/hooks/`, e.g. `orders` or `github/push`: letters, digits, `-`, `_`, `.`, `/`.
+    pub path: String,
+}
+
+/// `on.event`: every given field must match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventTrigger {
+    /// CloudEvent `type`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ty: Option<StringMatch>,
+    /// CloudEvent `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<StringMatch>,
+    /// CloudEvent `subject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<StringMatch>,
+}
+
+/// A string matched exactly, by prefix or by suffix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StringMatch {
+    /// The exact string.
+    Exact(String),
+    /// `{prefix: …}` or `{suffix: …}`.
+    Pattern(MatchPattern),
+}
+
+/// `{prefix: …}` or `{suffix: …}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum MatchPattern {
+    /// Starts with.
+    Prefix(String),
+    /// Ends with.
+    Suffix(String),
+}
+
+impl StringMatch {
+    /// Whether `value` matches.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(s) => s == value,
+            Self::Pattern(MatchPattern::Prefix(p)) => value.starts_with(p.as_str()),
+            Self::Pattern(MatchPattern::Suffix(s)) => value.ends_with(s.as_str()),
+        }
+    }
+}
+
+/// `on.manual`: declared inputs, checked when a run is requested.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualTrigger {
+    /// Inputs by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: IndexMap<String, InputSpec>,
+}
+
+/// One declared input.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// What the input is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON type the value must have.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ty: Option<InputType>,
+    /// Whether a run must supply it (ignored when `default` is set).
+    #[serde(default)]
+    pub required: bool,
+    /// Value used when a run does not supply one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+}
+
+/// JSON type of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    /// A string.
+    String,
+    /// Any number.
+    Number,
+    /// An integer.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    Array,
+}
+
+/// One step of the DAG.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// The agent that runs it, e.g. `http`.
+    pub uses: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The agent's parameters; strings may hold `${{ … }}` expressions.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub with: Value,
+    /// Steps that must succeed first (a single id or a list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::model::needs")]
+    #[schemars(with = "OneOrMany<String>")]
+    pub needs: Vec<String>,
+    /// When false, the step is skipped (and so are the steps that need it).
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Retry policy for failures the agent calls retryable.
+    #[serde(default, skip_serializing_if = "RetryPolicy::is_default")]
+    pub retry: RetryPolicy,
+    /// Time limit for one attempt.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::option"
+    )]
+    #[schemars(with = "Option<crate::duration::DurationString>")]
+    pub timeout: Option<Duration>,
+    /// When true, a failure of this step neither skips its dependents nor fails the execution.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continue_on_error: bool,
+}
+
+/// `retry:` of a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Total attempts, at least 1 (1 = no retry).
+    #[serde(default = "RetryPolicy::default_attempts")]
+    pub attempts: u32,
+    /// Wait before the second attempt.
+    #[serde(default = "RetryPolicy::default_backoff", with = "crate::duration::required")]
+    #[schemars(with = "crate::duration::DurationString")]
+    pub backoff: Duration,
+    /// Multiplier applied to the wait after each attempt.
+    #[serde(default = "RetryPolicy::default_factor")]
+    pub factor: f64,
+    /// Upper bound of the wait.
+    #[serde(default = "RetryPolicy::default_max_backoff", with = "crate::duration::required")]
+    #[schemars(with = "crate::duration::DurationString")]
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    fn default_attempts() -> u32 {
+        1
+    }
+    fn default_backoff() -> Duration {
+        Duration::from_secs(1)
+    }
+    fn default_factor() -> f64 {
+        2.0
+    }
+    fn default_max_backoff() -> Duration {
+        Duration::from_secs(300)
+    }
+
+    /// Whether this is the default policy (no retry).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Wait before attempt `next` (2 for the first retry): `backoff * factor^(next-2)`, capped.
+    pub fn delay_before(&self, next: u32) -> Duration {
+        let exp = next.saturating_sub(2) as i32;
+        let secs = self.backoff.as_secs_f64() * self.factor.powi(exp);
+        let capped = secs.min(self.max_backoff.as_secs_f64()).max(0.0);
+        Duration::from_secs_f64(capped)
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: Self::default_attempts(),
+            backoff: Self::default_backoff(),
+            factor: Self::default_factor(),
+            max_backoff: Self::default_max_backoff(),
+        }
+    }
+}
+
+/// `needs:` accepts a single id or a list.
+pub(crate) mod needs {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::OneOrMany;
+
+    pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(match OneOrMany::<String>::deserialize(d)? {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let p = RetryPolicy {
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+            factor: 2.0,
+            max_backoff: Duration::from_millis(1500),
+        };
+        assert_eq!(p.delay_before(2), Duration::from_millis(500));
+        assert_eq!(p.delay_before(3), Duration::from_millis(1000));
+        assert_eq!(p.delay_before(4), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn string_match() {
+        assert!(StringMatch::Exact("a".into()).matches("a"));
+        assert!(StringMatch::Pattern(MatchPattern::Prefix("gh/".into())).matches("gh/x"));
+        assert!(!StringMatch::Pattern(MatchPattern::Suffix(".x".into())).matches("a.y"));
+    }
+}
