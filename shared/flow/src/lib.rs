@@ -10,6 +10,7 @@ pub mod error;
 pub mod expr;
 pub mod model;
 pub mod parse;
+pub mod published;
 pub mod schema;
 pub mod validate;
 
@@ -17,3 +18,4 @@ pub use error::{ExprError, ValidationError};
 pub use expr::{eval_condition, render};
 pub use model::*;
 pub use parse::{Format, parse};
+pub use published::Published;

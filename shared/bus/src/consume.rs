@@ -1,0 +1,255 @@
+//! The one consume → handle → ack loop every Weft consumer uses (router and executors).
+//!
+//! A durable pull consumer shared by every replica of a service. Each message is handed to a
+//! [`Handler`] on its own task (at most `concurrency` at once) while a ticker sends progress
+//! acks, so a slow handler keeps its message. The handler's [`Disposition`] decides the ack:
+//!
+//! * `Ack` — done.
+//! * `Retry(delay)` — nak with a delay; after `max_deliver` deliveries the message goes to the
+//!   dead-letter stream instead of looping forever.
+//! * `DeadLetter(reason)` — the message can never be handled (undecodable, …): it is copied to
+//!   `weft.dlq.<stream>` with the reason in a header, then terminated.
+//!
+//! If the process dies while handling, nothing is acked and JetStream redelivers after
+//! `ack_wait`: every handler must be idempotent under redelivery.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use async_nats::{
+    HeaderMap,
+    jetstream::{
+        AckKind, Message,
+        consumer::{AckPolicy, PullConsumer, pull},
+    },
+};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use weft_runtime::Shutdown;
+
+use crate::{Bus, BusError};
+
+/// What a handler decided about a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// Handled; acknowledge.
+    Ack,
+    /// Not handled now; deliver again after the delay.
+    Retry(Duration),
+    /// Never handleable; park it in the dead-letter stream.
+    DeadLetter(String),
+}
+
+/// A message as a handler sees it.
+#[derive(Debug)]
+pub struct Delivery {
+    /// Subject it was published to.
+    pub subject: String,
+    /// Payload.
+    pub payload: bytes::Bytes,
+    /// How many times it has been delivered, from 1.
+    pub delivered: i64,
+}
+
+/// Handles one message at a time (many run concurrently).
+pub trait Handler: Send + Sync + 'static {
+    /// Handle a delivery and say what to do with it.
+    fn handle(&self, delivery: Delivery) -> impl Future<Output = Disposition> + Send;
+}
+
+/// A durable consumer and how to run it.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// Stream name.
+    pub stream: String,
+    /// Durable consumer name, shared by replicas.
+    pub durable: String,
+    /// Subject filters.
+    pub filter_subjects: Vec<String>,
+    /// How long a delivery may go without an ack or progress before it is redelivered.
+    pub ack_wait: Duration,
+    /// Deliveries before a message that keeps asking for `Retry` is dead-lettered.
+    pub max_deliver: i64,
+    /// Handlers running at once in this process.
+    pub concurrency: usize,
+}
+
+impl ConsumerSpec {
+    /// A spec with Weft's defaults: 30 s ack wait, 20 deliveries, 64 concurrent handlers.
+    pub fn new(stream: &str, durable: &str, filter: &str) -> Self {
+        Self {
+            stream: stream.into(),
+            durable: durable.into(),
+            filter_subjects: vec![filter.into()],
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 20,
+            concurrency: 64,
+        }
+    }
+
+    fn pull_config(&self) -> pull::Config {
+        let (filter_subject, filter_subjects) = match self.filter_subjects.as_slice() {
+            [one] => (one.clone(), Vec::new()),
+            many => (String::new(), many.to_vec()),
+        };
+        pull::Config {
+            durable_name: Some(self.durable.clone()),
+            filter_subject,
+            filter_subjects,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.ack_wait,
+            max_deliver: -1, // we dead-letter ourselves, with the reason
+            max_ack_pending: (self.concurrency as i64 * 4).max(256),
+            ..Default::default()
+        }
+    }
+}
+
+/// Run the loop until `shutdown`; in-flight handlers finish (up to `ack_wait`) before it returns.
+/// Errors from the server (consumer gone, bus down) are logged and the loop reconnects.
+pub async fn consume<H: Handler>(bus: Bus, spec: ConsumerSpec, handler: Arc<H>, shutdown: Shutdown) {
+    let permits = Arc::new(Semaphore::new(spec.concurrency));
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_triggered() {
+        match open(&bus, &spec).await {
+            Ok(consumer) => {
+                backoff = Duration::from_millis(100);
+                run_messages(&bus, &spec, consumer, &handler, &permits, &shutdown).await;
+            }
+            Err(e) => {
+                tracing::warn!(consumer = %spec.durable, error = %e, "consumer unavailable; retrying");
+                tokio::select! {
+                    _ = shutdown.wait() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    // Drain: wait for every in-flight handler to give its permit back.
+    let all = spec.concurrency as u32;
+    let _ = tokio::time::timeout(spec.ack_wait, permits.acquire_many(all)).await;
+}
+
+async fn open(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer, BusError> {
+    let stream = bus
+        .js
+        .get_stream(&spec.stream)
+        .await
+        .map_err(|e| BusError::js(format!("opening stream {}", spec.stream), e))?;
+    stream
+        .get_or_create_consumer(&spec.durable, spec.pull_config())
+        .await
+        .map_err(|e| BusError::js(format!("opening consumer {}", spec.durable), e))
+}
+
+async fn run_messages<H: Handler>(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    consumer: PullConsumer,
+    handler: &Arc<H>,
+    permits: &Arc<Semaphore>,
+    shutdown: &Shutdown,
+) {
+    let batch = spec.concurrency.clamp(1, 256);
+    let mut messages = match consumer
+        .stream()
+        .max_messages_per_batch(batch)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(consumer = %spec.durable, error = %e, "cannot pull messages");
+            return;
+        }
+    };
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.wait() => return,
+            next = messages.next() => next,
+        };
+        match next {
+            Some(Ok(message)) => {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let (bus, spec, handler) = (bus.clone(), spec.clone(), handler.clone());
+                tokio::spawn(async move {
+                    handle_one(&bus, &spec, handler.as_ref(), message).await;
+                    drop(permit);
+                });
+            }
+            Some(Err(e)) => {
+                tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; reopening");
+                return;
+            }
+            None => return,
+        }
+    }
+}
+
+async fn handle_one<H: Handler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, message: Message) {
+    let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+    let delivery = Delivery {
+        subject: message.subject.to_string(),
+        payload: message.payload.clone(),
+        delivered,
+    };
+    let disposition = {
+        let work = handler.handle(delivery);
+        tokio::pin!(work);
+        let mut ticker = tokio::time::interval(spec.ack_wait / 3);
+        ticker.tick().await; // the first tick is immediate
+        loop {
+            tokio::select! {
+                d = &mut work => break d,
+                _ = ticker.tick() => {
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+            }
+        }
+    };
+    let result = match disposition {
+        Disposition::Ack => message.ack().await,
+        Disposition::Retry(_) if delivered >= spec.max_deliver => {
+            let reason = format!("still failing after {delivered} deliveries");
+            dead_letter(bus, spec, &message, &reason).await
+        }
+        Disposition::Retry(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
+        Disposition::DeadLetter(reason) => dead_letter(bus, spec, &message, &reason).await,
+    };
+    if let Err(e) = result {
+        // The message will be redelivered after ack_wait; handlers are idempotent.
+        tracing::warn!(consumer = %spec.durable, error = %e, "ack failed");
+    }
+}
+
+async fn dead_letter(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    message: &Message,
+    reason: &str,
+) -> Result<(), async_nats::Error> {
+    tracing::error!(consumer = %spec.durable, subject = %message.subject, %reason, "dead-lettering message");
+    metrics::counter!("weft_bus_dead_lettered_total", "consumer" => spec.durable.clone())
+        .increment(1);
+    let mut headers = HeaderMap::new();
+    headers.insert("Weft-Dlq-Reason", reason);
+    headers.insert("Weft-Dlq-Subject", message.subject.as_str());
+    headers.insert("Weft-Dlq-Consumer", spec.durable.as_str());
+    let subject = weft_events::subjects::dlq_subject(&spec.stream);
+    match bus
+        .js
+        .publish_with_headers(subject, headers, message.payload.clone())
+        .await
+    {
+        Ok(ack) => {
+            ack.await?;
+            message.ack_with(AckKind::Term).await
+        }
+        // Keep the message rather than lose it: it is redelivered and tried again.
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,47 @@
+//! Publishing with a JetStream ack. The message id (`Nats-Msg-Id`) makes a re-publish inside
+//! the stream's duplicate window a no-op.
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use cloudevents::{AttributesReader, Event};
+
+use crate::{Bus, BusError};
+
+/// Content type of a CloudEvent in structured mode.
+pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
+
+impl Bus {
+    /// Publish a CloudEvent; its `id` is the message id. Returns once JetStream stored it.
+    pub async fn publish_event(&self, subject: &str, event: &Event) -> Result<(), BusError> {
+        let payload = weft_events::encode_event(event);
+        self.publish_bytes(subject, event.id(), Bytes::from(payload))
+            .await
+    }
+
+    /// Publish raw bytes (already an encoded CloudEvent) with a message id.
+    pub async fn publish_bytes(
+        &self,
+        subject: &str,
+        msg_id: &str,
+        payload: Bytes,
+    ) -> Result<(), BusError> {
+        if !self.is_connected() {
+            return Err(BusError::Unavailable);
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        headers.insert("Content-Type", CLOUDEVENTS_JSON);
+        let fail = |e: &dyn std::fmt::Display| BusError::Publish {
+            subject: subject.to_string(),
+            message: e.to_string(),
+        };
+        let ack = self
+            .js
+            .publish_with_headers(subject.to_string(), headers, payload)
+            .await
+            .map_err(|e| fail(&e))?;
+        ack.await.map_err(|e| fail(&e))?;
+        metrics::counter!("weft_bus_published_total").increment(1);
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! Configuration: defaults, then an optional TOML file (`WEFT_CONFIG`), then `WEFT_…`
+//! environment variables (`WEFT_HTTP_ADDR` sets `http_addr`). `NATS_URL` and `DATABASE_URL` are
+//! honoured under their usual names.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// Configuration that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML file or an environment variable has a bad value or an unknown key.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Settings every service shares.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommonConfig {
+    /// NATS server URL (`NATS_URL`).
+    pub nats_url: String,
+    /// PostgreSQL URL (`DATABASE_URL`); services that need no database ignore it.
+    pub database_url: String,
+    /// Listener for the HTTP surface (hooks, API, health, metrics).
+    pub http_addr: String,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    /// Largest webhook body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Parallel tasks per executor process.
+    pub executor_concurrency: usize,
+}
+
+impl Default for CommonConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: "nats://127.0.0.1:4222".into(),
+            database_url: "postgres://postgres@127.0.0.1:5432/weft".into(),
+            http_addr: "127.0.0.1:8080".into(),
+            log_format: "text".into(),
+            max_body_bytes: 1024 * 1024,
+            executor_concurrency: 64,
+        }
+    }
+}
+
+/// Load `T` from defaults, the TOML file named by `WEFT_CONFIG` and `WEFT_*` variables.
+pub fn load<T: DeserializeOwned + Serialize + Default>() -> Result<T, ConfigError> {
+    load_from(std::env::vars())
+}
+
+/// [`load`] with the environment given explicitly (for tests).
+pub fn load_from<T, I>(vars: I) -> Result<T, ConfigError>
+where
+    T: DeserializeOwned + Serialize + Default,
+    I: IntoIterator<Item = (String, String)>,
+{
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    let mut table = toml::Table::try_from(T::default())
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    if let Some((_, path)) = vars.iter().find(|(k, _)| k == "WEFT_CONFIG") {
+        let path = PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let file: toml::Table = text
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+        table.extend(file);
+    }
+    for (key, value) in &vars {
+        let name = match key.as_str() {
+            "NATS_URL" => "nats_url".to_string(),
+            "DATABASE_URL" => "database_url".to_string(),
+            k => match k.strip_prefix("WEFT_") {
+                Some(rest) if rest != "CONFIG" => rest.to_ascii_lowercase(),
+                _ => continue,
+            },
+        };
+        // Only keys the type knows: other WEFT_* variables belong to other components.
+        if let Some(slot) = table.get_mut(&name) {
+            *slot = env_value(slot, value)
+                .map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+        }
+    }
+    table
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))
+}
+
+/// Parse an environment string as the type of the default it replaces.
+fn env_value(current: &toml::Value, raw: &str) -> Result<toml::Value, String> {
+    Ok(match current {
+        toml::Value::Integer(_) => toml::Value::Integer(
+            raw.parse()
+                .map_err(|_| format!("`{raw}` is not an integer"))?,
+        ),
+        toml::Value::Boolean(_) => toml::Value::Boolean(
+            raw.parse()
+                .map_err(|_| format!("`{raw}` is not true or false"))?,
+        ),
+        toml::Value::Float(_) => {
+            toml::Value::Float(raw.parse().map_err(|_| format!("`{raw}` is not a number"))?)
+        }
+        _ => toml::Value::String(raw.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn env_overrides_defaults() {
+        let c: CommonConfig = load_from(vars(&[
+            ("NATS_URL", "nats://x:1"),
+            ("WEFT_HTTP_ADDR", "0.0.0.0:9"),
+            ("WEFT_MAX_BODY_BYTES", "10"),
+            ("WEFT_SOMETHING_ELSE", "ignored"),
+        ]))
+        .expect("loads");
+        assert_eq!(c.nats_url, "nats://x:1");
+        assert_eq!(c.http_addr, "0.0.0.0:9");
+        assert_eq!(c.max_body_bytes, 10);
+    }
+
+    #[test]
+    fn bad_number_is_named() {
+        let err = load_from::<CommonConfig, _>(vars(&[("WEFT_MAX_BODY_BYTES", "lots")]))
+            .expect_err("rejects");
+        assert!(err.to_string().contains("WEFT_MAX_BODY_BYTES"), "{err}");
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = std::env::temp_dir().join(format!("weft-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("weft.toml");
+        std::fs::write(&path, "http_addr = \"1.2.3.4:5\"\nlog_format = \"json\"\n").expect("w");
+        let c: CommonConfig = load_from(vars(&[
+            ("WEFT_CONFIG", path.to_str().expect("utf8")),
+            ("WEFT_LOG_FORMAT", "text"),
+        ]))
+        .expect("loads");
+        assert_eq!(c.http_addr, "1.2.3.4:5");
+        assert_eq!(c.log_format, "text");
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "no_such_key = 1\n").expect("w");
+        assert!(
+            load_from::<CommonConfig, _>(vars(&[("WEFT_CONFIG", bad.to_str().expect("utf8"))]))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! The router's writes on executions, steps and attempts. Every function runs inside a caller's
+//! transaction that first locked the execution row ([`lock_execution`]), which serialises all
+//! changes to one execution across router replicas and the admin API.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    AttemptStatus, Ctx, ExecutionStatus, StepStatus, StoreError, Tx,
+    executions::{AttemptRow, ExecutionRow, StepRow, execution_columns},
+};
+
+/// A new execution.
+#[derive(Debug, Clone)]
+pub struct NewExecution<'a> {
+    /// Derived id.
+    pub id: Uuid,
+    /// Workflow name.
+    pub workflow: &'a str,
+    /// Version it runs.
+    pub version: i32,
+    /// Initial status (`queued`, or `failed` when it cannot start).
+    pub status: ExecutionStatus,
+    /// Triggering event id.
+    pub event_id: &'a str,
+    /// Triggering event as JSON.
+    pub event: &'a Value,
+    /// Inputs of a manual run.
+    pub inputs: &'a Value,
+}
+
+/// Insert an execution unless one with this id exists; returns whether it was inserted.
+pub async fn insert_execution(tx: &mut Tx<'_>, e: &NewExecution<'_>) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO executions (id, workflow, version, status, event_id, event, inputs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(e.id)
+    .bind(e.workflow)
+    .bind(e.version)
+    .bind(e.status.as_str())
+    .bind(e.event_id)
+    .bind(e.event)
+    .bind(e.inputs)
+    .execute(&mut **tx)
+    .await
+    .ctx("creating an execution")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Lock an execution for the rest of the transaction.
+pub async fn lock_execution(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<ExecutionRow>, StoreError> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        execution_columns!(),
+        " FROM executions WHERE id = $1 FOR UPDATE"
+    ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("locking an execution")
+}
+
+/// Mark an execution running and create its steps as `queued`.
+pub async fn start_execution(tx: &mut Tx<'_>, id: Uuid, steps: &[&str]) -> Result<(), StoreError> {
+    sqlx::query("UPDATE executions SET status = 'running', started_at = clock_timestamp() WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .ctx("starting an execution")?;
+    sqlx::query(
+        "INSERT INTO steps (execution_id, step_id, status) \
+         SELECT $1, s, 'queued' FROM unnest($2::text[]) AS s ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(steps)
+    .execute(&mut **tx)
+    .await
+    .ctx("creating steps")?;
+    Ok(())
+}
+
+/// End an execution.
+pub async fn finish_execution(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    status: ExecutionStatus,
+    output: Option<&Value>,
+    error: Option<&Value>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE executions SET status = $2, output = $3, error = $4, \
+         started_at = coalesce(started_at, clock_timestamp()), finished_at = clock_timestamp() \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(output)
+    .bind(error)
+    .execute(&mut **tx)
+    .await
+    .ctx("finishing an execution")?;
+    Ok(())
+}
+
+/// Every step of an execution.
+pub async fn steps(tx: &mut Tx<'_>, id: Uuid) -> Result<Vec<StepRow>, StoreError> {
+    sqlx::query_as(
+        "SELECT step_id, status, attempts, output, error, started_at, finished_at \
+         FROM steps WHERE execution_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await
+    .ctx("reading steps")
+}
+
+/// Set a step's status (and output or error when it ended).
+pub async fn set_step(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    step: &str,
+    status: StepStatus,
+    output: Option<&Value>,
+    error: Option<&Value>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE steps SET status = $3, output = $4, error = $5, \
+         finished_at = CASE WHEN $6 THEN clock_timestamp() ELSE NULL END \
+         WHERE execution_id = $1 AND step_id = $2",
+    )
+    .bind(id)
+    .bind(step)
+    .bind(status.as_str())
+    .bind(output)
+    .bind(error)
+    .bind(status.is_terminal())
+    .execute(&mut **tx)
+    .await
+    .ctx("updating a step")?;
+    Ok(())
+}
+
+/// Record attempt `n` of a step as running; the step becomes `running`.
+pub async fn insert_attempt(
+    tx: &mut Tx<'_>,
+    execution_id: Uuid,
+    step: &str,
+    n: i32,
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO attempts (id, execution_id, step_id, n, status) VALUES ($1, $2, $3, $4, 'running')")
+        .bind(id)
+        .bind(execution_id)
+        .bind(step)
+        .bind(n)
+        .execute(&mut **tx)
+        .await
+        .ctx("recording an attempt")?;
+    sqlx::query(
+        "UPDATE steps SET status = 'running', attempts = $3, \
+         started_at = coalesce(started_at, clock_timestamp()) \
+         WHERE execution_id = $1 AND step_id = $2",
+    )
+    .bind(execution_id)
+    .bind(step)
+    .bind(n)
+    .execute(&mut **tx)
+    .await
+    .ctx("marking a step running")?;
+    Ok(id)
+}
+
+/// One attempt.
+pub async fn attempt(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<AttemptRow>, StoreError> {
+    sqlx::query_as(
+        "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at \
+         FROM attempts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .ctx("reading an attempt")
+}
+
+/// End an attempt.
+pub async fn finish_attempt(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    status: AttemptStatus,
+    output: Option<&Value>,
+    error: Option<&Value>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE attempts SET status = $2, output = $3, error = $4, finished_at = clock_timestamp() WHERE id = $1")
+        .bind(id)
+        .bind(status.as_str())
+        .bind(output)
+        .bind(error)
+        .execute(&mut **tx)
+        .await
+        .ctx("finishing an attempt")?;
+    Ok(())
+}
+
+/// Cancel every running attempt and every unfinished step of an execution.
+pub async fn cancel_unfinished(tx: &mut Tx<'_>, id: Uuid, reason: &Value) -> Result<(), StoreError> {
+    sqlx::query("UPDATE attempts SET status = 'cancelled', error = $2, finished_at = clock_timestamp() WHERE execution_id = $1 AND status = 'running'")
+        .bind(id)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await
+        .ctx("cancelling attempts")?;
+    sqlx::query("UPDATE steps SET status = 'cancelled', finished_at = clock_timestamp() WHERE execution_id = $1 AND status IN ('queued', 'running')")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .ctx("cancelling steps")?;
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Reading executions, their steps and attempts (the admin API's view).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{Ctx, Store, StoreError};
+
+/// An execution row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExecutionRow {
+    /// Id (derived from workflow and event id).
+    pub id: Uuid,
+    /// Workflow name.
+    pub workflow: String,
+    /// Workflow version it runs.
+    pub version: i32,
+    /// Status text.
+    pub status: String,
+    /// Triggering event id.
+    pub event_id: String,
+    /// Triggering event (`event` in expressions).
+    pub event: Value,
+    /// Inputs of a manual run.
+    pub inputs: Value,
+    /// Output once succeeded.
+    pub output: Option<Value>,
+    /// Error once failed.
+    pub error: Option<Value>,
+    /// Accepted at.
+    pub created_at: DateTime<Utc>,
+    /// Started at.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Ended at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A step row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StepRow {
+    /// Step id.
+    pub step_id: String,
+    /// Status text.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Output once succeeded.
+    pub output: Option<Value>,
+    /// Error once failed.
+    pub error: Option<Value>,
+    /// First attempt started at.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Ended at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// An attempt row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttemptRow {
+    /// Attempt id (the idempotency key executors pass on).
+    pub id: Uuid,
+    /// Execution.
+    pub execution_id: Uuid,
+    /// Step id.
+    pub step_id: String,
+    /// Attempt number, from 1.
+    pub n: i32,
+    /// Status text.
+    pub status: String,
+    /// Output when it succeeded.
+    pub output: Option<Value>,
+    /// Error when it failed.
+    pub error: Option<Value>,
+    /// Dispatched at.
+    pub started_at: DateTime<Utc>,
+    /// Ended at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Filters of the execution list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only this workflow.
+    pub workflow: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only executions triggered by this event.
+    pub event_id: Option<String>,
+    /// Page size (1..=500).
+    pub limit: i64,
+    /// Continue after this cursor (from a previous page).
+    pub cursor: Option<Cursor>,
+}
+
+/// Position in the newest-first list: `(created_at, id)` of the last item of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// Created-at of the last item seen.
+    pub created_at: DateTime<Utc>,
+    /// Id of the last item seen.
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// Opaque text form.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.created_at.timestamp_micros(), self.id.simple())
+    }
+
+    /// Parse the text form.
+    pub fn decode(s: &str) -> Option<Self> {
+        let (micros, id) = s.split_once('_')?;
+        Some(Self {
+            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+/// The execution columns, as a literal for `concat!` (sqlx takes only literal SQL).
+macro_rules! execution_columns {
+    () => {
+        "id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
+         started_at, finished_at"
+    };
+}
+pub(crate) use execution_columns;
+
+impl Store {
+    /// A page of executions, newest first, and the cursor of the next page.
+    pub async fn list_executions(
+        &self,
+        f: &ExecutionFilter,
+    ) -> Result<(Vec<ExecutionRow>, Option<Cursor>), StoreError> {
+        let limit = f.limit.clamp(1, 500);
+        let rows: Vec<ExecutionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            execution_columns!(),
+            " FROM executions \
+             WHERE ($1::text IS NULL OR workflow = $1) \
+               AND ($2::text IS NULL OR status = $2) \
+               AND ($3::text IS NULL OR event_id = $3) \
+               AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
+             ORDER BY created_at DESC, id DESC LIMIT $6"
+        ))
+        .bind(&f.workflow)
+        .bind(&f.status)
+        .bind(&f.event_id)
+        .bind(f.cursor.map(|c| c.created_at))
+        .bind(f.cursor.map(|c| c.id))
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing executions")?;
+        let mut rows = rows;
+        let next = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| Cursor {
+                created_at: r.created_at,
+                id: r.id,
+            })
+        } else {
+            None
+        };
+        Ok((rows, next))
+    }
+
+    /// One execution.
+    pub async fn get_execution(&self, id: Uuid) -> Result<Option<ExecutionRow>, StoreError> {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            execution_columns!(),
+            " FROM executions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading an execution")
+    }
+
+    /// Steps and attempts of an execution, in dispatch order.
+    pub async fn execution_steps(
+        &self,
+        id: Uuid,
+    ) -> Result<(Vec<StepRow>, Vec<AttemptRow>), StoreError> {
+        let steps = sqlx::query_as(
+            "SELECT step_id, status, attempts, output, error, started_at, finished_at \
+             FROM steps WHERE execution_id = $1 ORDER BY started_at NULLS LAST, step_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading steps")?;
+        let attempts = sqlx::query_as(
+            "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at \
+             FROM attempts WHERE execution_id = $1 ORDER BY step_id, n",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading attempts")?;
+        Ok((steps, attempts))
+    }
+}
+

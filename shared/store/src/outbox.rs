@@ -1,0 +1,137 @@
+//! The transactional outbox.
+//!
+//! A state change writes the messages it emits into `outbox` in the same transaction. After the
+//! commit the writer publishes them at once ([`Store::flush_outbox`]) and deletes the rows; if it
+//! dies in between, [`Store::sweep_outbox`] (run by every router replica) publishes rows older
+//! than a grace period. Each message keeps its id as `Nats-Msg-Id`, so a message published twice
+//! inside the stream's duplicate window is stored once, and consumers are idempotent beyond it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use cloudevents::AttributesReader;
+use weft_bus::Bus;
+
+use crate::{Ctx, Store, StoreError, Tx};
+
+/// A message waiting in the outbox.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxMessage {
+    /// Message id (`Nats-Msg-Id`), the CloudEvent id.
+    pub id: String,
+    /// Subject to publish to.
+    pub subject: String,
+    /// Encoded CloudEvent.
+    pub payload: Vec<u8>,
+}
+
+impl OutboxMessage {
+    /// A message carrying a CloudEvent.
+    pub fn event(subject: impl Into<String>, event: &cloudevents::Event) -> Self {
+        Self {
+            id: event.id().to_string(),
+            subject: subject.into(),
+            payload: weft_events::encode_event(event),
+        }
+    }
+}
+
+/// Write `msg` to the outbox inside `tx`.
+pub async fn enqueue(tx: &mut Tx<'_>, msg: &OutboxMessage) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO outbox (id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+        .bind(&msg.id)
+        .bind(&msg.subject)
+        .bind(&msg.payload)
+        .execute(&mut **tx)
+        .await
+        .ctx("writing to the outbox")?;
+    Ok(())
+}
+
+impl Store {
+    /// Publish committed outbox messages and delete the ones the bus acknowledged. Messages that
+    /// could not be published stay for the sweeper. Returns how many were published.
+    pub async fn flush_outbox(&self, bus: &Bus, msgs: &[OutboxMessage]) -> usize {
+        if msgs.is_empty() {
+            return 0;
+        }
+        let sent = publish_all(bus, msgs).await;
+        if let Err(e) = self.delete_outbox(&sent).await {
+            // Harmless: the sweeper re-publishes them and JetStream drops the duplicates.
+            tracing::warn!(error = %e, "cannot delete published outbox rows");
+        }
+        sent.len()
+    }
+
+    /// Publish outbox rows older than `grace` (their writer did not flush them), oldest first.
+    /// Several sweepers may run at once: each row is taken by one of them. Returns the count.
+    pub async fn sweep_outbox(&self, bus: &Bus, grace: Duration, limit: i64) -> Result<usize, StoreError> {
+        let mut tx = self.begin().await?;
+        let rows: Vec<OutboxMessage> = sqlx::query_as(
+            "SELECT id, subject, payload FROM outbox \
+             WHERE created_at < clock_timestamp() - make_interval(secs => $1) \
+             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(grace.as_secs_f64())
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("reading the outbox")?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let sent = publish_all(bus, &rows).await;
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(&sent)
+            .execute(&mut *tx)
+            .await
+            .ctx("deleting swept outbox rows")?;
+        tx.commit().await.ctx("committing the outbox sweep")?;
+        if !sent.is_empty() {
+            tracing::info!(count = sent.len(), "published outbox rows left by an interrupted writer");
+        }
+        Ok(sent.len())
+    }
+
+    async fn delete_outbox(&self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(ids)
+            .execute(&self.pool)
+            .await
+            .ctx("deleting published outbox rows")?;
+        Ok(())
+    }
+
+    /// Rows waiting in the outbox (for metrics and tests).
+    pub async fn outbox_len(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("counting the outbox")
+    }
+}
+
+/// Publish concurrently; return the ids JetStream acknowledged.
+async fn publish_all(bus: &Bus, msgs: &[OutboxMessage]) -> Vec<String> {
+    let results = futures_join(msgs.iter().map(|m| async move {
+        bus.publish_bytes(&m.subject, &m.id, Bytes::from(m.payload.clone()))
+            .await
+            .map(|()| m.id.clone())
+    }))
+    .await;
+    let mut sent = Vec::with_capacity(msgs.len());
+    for r in results {
+        match r {
+            Ok(id) => sent.push(id),
+            Err(e) => tracing::warn!(error = %e, "outbox publish failed; will retry"),
+        }
+    }
+    sent
+}
+
+async fn futures_join<F: std::future::Future>(it: impl Iterator<Item = F>) -> Vec<F::Output> {
+    futures::future::join_all(it).await
+}

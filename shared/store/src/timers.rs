@@ -1,0 +1,148 @@
+//! Durable timers: retry backoffs, step timeouts and workflow timeouts survive a router crash
+//! and fire on whichever replica looks first.
+//!
+//! Lock order is always execution row, then timer row (the same as the result path), so a
+//! timer firing never deadlocks with a result arriving for the same execution.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{Ctx, Store, StoreError, Tx};
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// Dispatch the next attempt of a step.
+    Retry,
+    /// An attempt ran past the step timeout.
+    StepTimeout,
+    /// The execution ran past the workflow timeout.
+    WorkflowTimeout,
+}
+
+impl TimerKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::StepTimeout => "step_timeout",
+            Self::WorkflowTimeout => "workflow_timeout",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "retry" => Self::Retry,
+            "step_timeout" => Self::StepTimeout,
+            "workflow_timeout" => Self::WorkflowTimeout,
+            _ => return None,
+        })
+    }
+}
+
+/// A timer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer {
+    /// Id.
+    pub id: Uuid,
+    /// Execution it belongs to.
+    pub execution_id: Uuid,
+    /// What it does.
+    pub kind: TimerKind,
+    /// Step, for retries and step timeouts.
+    pub step_id: Option<String>,
+    /// Attempt, for step timeouts.
+    pub attempt_id: Option<Uuid>,
+    /// When it fires.
+    pub due_at: DateTime<Utc>,
+}
+
+type TimerTuple = (Uuid, Uuid, String, Option<String>, Option<Uuid>, DateTime<Utc>);
+
+fn from_row(r: TimerTuple) -> Result<Timer, StoreError> {
+    Ok(Timer {
+        id: r.0,
+        execution_id: r.1,
+        kind: TimerKind::parse(&r.2).ok_or_else(|| StoreError::Corrupt {
+            what: "timer kind",
+            message: r.2.clone(),
+        })?,
+        step_id: r.3,
+        attempt_id: r.4,
+        due_at: r.5,
+    })
+}
+
+/// Schedule a timer inside `tx`.
+pub async fn insert(tx: &mut Tx<'_>, t: &Timer) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO timers (id, execution_id, kind, step_id, attempt_id, due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(t.id)
+    .bind(t.execution_id)
+    .bind(t.kind.as_str())
+    .bind(&t.step_id)
+    .bind(t.attempt_id)
+    .bind(t.due_at)
+    .execute(&mut **tx)
+    .await
+    .ctx("scheduling a timer")?;
+    Ok(())
+}
+
+/// Claim a timer inside `tx` (whose execution row is already locked): deletes it and returns it,
+/// or `None` when another replica or an earlier event already took it.
+pub async fn claim(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Timer>, StoreError> {
+    let row: Option<TimerTuple> = sqlx::query_as(
+        "DELETE FROM timers WHERE id = $1 \
+         RETURNING id, execution_id, kind, step_id, attempt_id, due_at",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .ctx("claiming a timer")?;
+    row.map(from_row).transpose()
+}
+
+/// Drop the step-timeout timer of an attempt that ended.
+pub async fn cancel_for_attempt(tx: &mut Tx<'_>, attempt_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM timers WHERE attempt_id = $1")
+        .bind(attempt_id)
+        .execute(&mut **tx)
+        .await
+        .ctx("cancelling an attempt's timer")?;
+    Ok(())
+}
+
+/// Drop every timer of an execution that ended.
+pub async fn cancel_for_execution(tx: &mut Tx<'_>, execution_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM timers WHERE execution_id = $1")
+        .bind(execution_id)
+        .execute(&mut **tx)
+        .await
+        .ctx("cancelling an execution's timers")?;
+    Ok(())
+}
+
+impl Store {
+    /// Timers due now, oldest first (not locked: [`claim`] decides who fires each).
+    pub async fn due_timers(&self, limit: i64) -> Result<Vec<Timer>, StoreError> {
+        let rows: Vec<TimerTuple> = sqlx::query_as(
+            "SELECT id, execution_id, kind, step_id, attempt_id, due_at FROM timers \
+             WHERE due_at <= clock_timestamp() ORDER BY due_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading due timers")?;
+        rows.into_iter().map(from_row).collect()
+    }
+
+    /// When the next timer fires, if any.
+    pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        sqlx::query_scalar("SELECT min(due_at) FROM timers")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("reading the next timer")
+    }
+}
