@@ -4,10 +4,23 @@
 //! (`weft.results.>`, durable `router-results`); watches the `weft_workflows` bucket for the
 //! active workflows. Produces executions, steps and attempts in PostgreSQL, tasks on
 //! `weft.tasks.<agent>` and lifecycle events on `weft.events.execution`, always through the
-//! transactional outbox. See `docs/architecture.md` for the guarantees.
+//! transactional outbox. Fires durable timers and sweeps the outbox. Any number of replicas may
+//! run: every change to an execution happens under its row lock. See `docs/architecture.md`.
 
 pub mod api;
+mod config;
+mod context;
+mod definitions;
+mod engine;
 mod error;
+mod events;
+mod index;
+mod lifecycle;
+mod loops;
+mod results;
+mod service;
 
 pub use api::{CancelOutcome, cancel_execution};
+pub use config::RouterConfig;
 pub use error::RouterError;
+pub use service::RouterService;

@@ -1,0 +1,35 @@
+//! Router configuration.
+
+use serde::{Deserialize, Serialize};
+
+/// How the router runs. Every field has a default; unknown fields are rejected.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterConfig {
+    /// Events handled at once by this replica.
+    pub event_concurrency: usize,
+    /// Results handled at once by this replica.
+    pub result_concurrency: usize,
+    /// How often due timers are looked for, in milliseconds.
+    pub timer_poll_ms: u64,
+    /// How often the outbox is swept, in milliseconds.
+    pub sweep_interval_ms: u64,
+    /// Age after which an unflushed outbox row counts as abandoned, in milliseconds.
+    pub sweep_grace_ms: u64,
+    /// Ack wait of the router's consumers, in milliseconds: how soon a message whose handler
+    /// died is redelivered.
+    pub ack_wait_ms: u64,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            event_concurrency: 64,
+            result_concurrency: 128,
+            timer_poll_ms: 100,
+            sweep_interval_ms: 1000,
+            sweep_grace_ms: 3000,
+            ack_wait_ms: 30_000,
+        }
+    }
+}

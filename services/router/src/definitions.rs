@@ -1,0 +1,49 @@
+//! Workflow definitions by (name, version), loaded from PostgreSQL once and kept: versions are
+//! immutable, so the cache never needs invalidating.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use weft_flow::Workflow;
+use weft_store::Store;
+
+use crate::RouterError;
+
+/// A read-through cache of definitions.
+#[derive(Debug, Default)]
+pub struct Definitions {
+    cache: Mutex<HashMap<(String, i32), Arc<Workflow>>>,
+}
+
+impl Definitions {
+    /// Remember a definition that is already at hand (from the bucket).
+    pub fn insert(&self, name: &str, version: i32, wf: Arc<Workflow>) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.entry((name.to_string(), version)).or_insert(wf);
+        }
+    }
+
+    /// The definition of `name` at `version`.
+    pub async fn get(&self, store: &Store, name: &str, version: i32) -> Result<Arc<Workflow>, RouterError> {
+        let key = (name.to_string(), version);
+        if let Some(wf) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(wf);
+        }
+        let fail = |message: String| RouterError::Definition {
+            name: name.to_string(),
+            version,
+            message,
+        };
+        let row = store
+            .workflow_version(name, version)
+            .await?
+            .ok_or_else(|| fail("no such version".into()))?;
+        let wf: Workflow =
+            serde_json::from_value(row.definition).map_err(|e| fail(e.to_string()))?;
+        let wf = Arc::new(wf);
+        self.insert(name, version, wf.clone());
+        Ok(wf)
+    }
+}

@@ -1,0 +1,95 @@
+//! Which active workflows an event starts.
+//!
+//! Matching rules: `dev.weft.webhook.received` from `weft/webhook/…` matches `on.webhook.path`
+//! against the event subject (the path); `dev.weft.manual.requested` matches the workflow named
+//! by its subject; any event matches `on.event` when every given field (`type`, `source`,
+//! `subject`) matches. A workflow never matches the lifecycle events of its own executions, so
+//! it cannot trigger itself in a loop.
+
+use cloudevents::{AttributesReader, Event};
+use weft_events::types;
+use weft_flow::Published;
+
+/// Whether `event` starts `published`.
+pub fn matches(published: &Published, event: &Event, data: &serde_json::Value) -> bool {
+    let wf = &published.workflow;
+    let ty = event.ty();
+    let source = event.source().as_str();
+    let subject = event.subject().unwrap_or_default();
+    if ty == types::MANUAL_REQUESTED && source == types::SOURCE_API {
+        return subject == wf.name;
+    }
+    if ty.starts_with("dev.weft.execution.") && data["workflow"].as_str() == Some(&wf.name) {
+        return false;
+    }
+    let webhook = ty == types::WEBHOOK_RECEIVED
+        && source.starts_with(types::SOURCE_WEBHOOK)
+        && wf.on.webhook.as_slice().iter().any(|w| w.path == subject);
+    webhook
+        || wf.on.event.as_slice().iter().any(|t| {
+            let any = t.ty.is_some() || t.source.is_some() || t.subject.is_some();
+            any && t.ty.as_ref().is_none_or(|m| m.matches(ty))
+                && t.source.as_ref().is_none_or(|m| m.matches(source))
+                && t.subject.as_ref().is_none_or(|m| m.matches(subject))
+        })
+}
+
+/// Whether the event is a manual run request (the workflow `if` does not apply to those: the
+/// operator asked for this run).
+pub fn is_manual(event: &Event) -> bool {
+    event.ty() == types::MANUAL_REQUESTED && event.source().as_str() == types::SOURCE_API
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use weft_flow::Workflow;
+
+    use super::*;
+
+    fn published(on: serde_json::Value) -> Published {
+        let wf: Workflow = serde_json::from_value(json!({
+            "name": "wf", "on": on, "steps": {"a": {"uses": "http"}}
+        }))
+        .expect("workflow");
+        Published { version: 1, workflow: wf }
+    }
+
+    fn event(ty: &str, source: &str, subject: &str, data: serde_json::Value) -> Event {
+        weft_events::new_event("e", ty, source, Some(subject), data)
+    }
+
+    #[test]
+    fn webhook_by_path() {
+        let p = published(json!({"webhook": {"path": "orders"}}));
+        let yes = event(types::WEBHOOK_RECEIVED, "weft/webhook/orders", "orders", json!({}));
+        let no = event(types::WEBHOOK_RECEIVED, "weft/webhook/other", "other", json!({}));
+        assert!(matches(&p, &yes, &json!({})));
+        assert!(!matches(&p, &no, &json!({})));
+    }
+
+    #[test]
+    fn event_by_type_and_source_prefix() {
+        let p = published(json!({"event": [{"type": "com.x.created", "source": {"prefix": "x/"}}]}));
+        assert!(matches(&p, &event("com.x.created", "x/1", "", json!({})), &json!({})));
+        assert!(!matches(&p, &event("com.x.created", "y/1", "", json!({})), &json!({})));
+        assert!(!matches(&p, &event("com.x.deleted", "x/1", "", json!({})), &json!({})));
+    }
+
+    #[test]
+    fn manual_by_name_only() {
+        let p = published(json!({}));
+        assert!(matches(&p, &event(types::MANUAL_REQUESTED, types::SOURCE_API, "wf", json!({})), &json!({})));
+        assert!(!matches(&p, &event(types::MANUAL_REQUESTED, types::SOURCE_API, "other", json!({})), &json!({})));
+    }
+
+    #[test]
+    fn never_its_own_lifecycle() {
+        let p = published(json!({"event": {"type": {"prefix": "dev.weft.execution."}}}));
+        let own = json!({"workflow": "wf"});
+        let other = json!({"workflow": "upstream"});
+        let ev = event(types::EXECUTION_SUCCEEDED, types::SOURCE_ROUTER, "", json!({}));
+        assert!(!matches(&p, &ev, &own));
+        assert!(matches(&p, &ev, &other));
+    }
+}
