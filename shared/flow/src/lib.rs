@@ -5,9 +5,11 @@
 //! no I/O.
 
 pub mod dag;
+mod de;
 pub mod duration;
 pub mod error;
 pub mod expr;
+pub mod locate;
 pub mod model;
 pub mod parse;
 pub mod schema;
