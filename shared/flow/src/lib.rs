@@ -4,6 +4,7 @@
 //! name the line and the field, evaluated expressions and the JSON Schema of the file. It does
 //! no I/O.
 
+mod cel_json;
 pub mod dag;
 mod de;
 pub mod duration;
@@ -16,6 +17,6 @@ pub mod schema;
 pub mod validate;
 
 pub use error::{ExprError, ValidationError};
-pub use expr::{eval_condition, render};
+pub use expr::{check, eval_condition, eval_value, expressions_in, render};
 pub use model::*;
 pub use parse::{Format, parse};
