@@ -192,7 +192,7 @@ impl SourceMap {
         let at = (line, column);
         self.nodes
             .iter()
-            .filter(|l| l.start <= at && at <= l.end)
+            .filter(|l| l.start <= at && at < l.end)
             .max_by_key(|l| (l.path.len(), l.start))
             .map(|l| l.path.as_slice())
     }
