@@ -58,11 +58,11 @@ pub struct Triggers {
 }
 
 /// One object or a list of objects.
-///
-/// `Deserialize` is written by hand in [`crate::de`]: the derived untagged impl swallows the
-/// inner error (unknown field, wrong type) and its position.
+// `Deserialize` is written by hand in `crate::de`: the derived untagged impl swallows the
+// inner error (unknown field, wrong type) and its position.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "OneOrMany_{T}")]
 pub enum OneOrMany<T> {
     /// A single object.
     One(T),
@@ -115,8 +115,7 @@ pub struct EventTrigger {
 }
 
 /// A string matched exactly, by prefix or by suffix.
-///
-/// `Deserialize` is written by hand in [`crate::de`] (see [`OneOrMany`]).
+// `Deserialize` is written by hand in `crate::de` (see `OneOrMany`).
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum StringMatch {
