@@ -20,3 +20,4 @@ pub use error::{ExprError, ValidationError};
 pub use expr::{check, eval_condition, eval_value, expressions_in, render};
 pub use model::*;
 pub use parse::{Format, parse};
+pub use validate::validate;

@@ -185,3 +185,13 @@ fn duplicate_keys_are_errors() {
 fn empty_source() {
     assert!(err("  \n").message.contains("empty"));
 }
+
+#[test]
+fn tab_indented_json_and_crlf_yaml_keep_lines() {
+    let src = "{\n\t\"name\": \"a\",\n\t\"on\": {},\n\t\"steps\": {\n\t\t\"a\": {\"uses\": \"x\", \"needs\": \"b\"}\n\t}\n}\n";
+    let e = parse(src, Format::Json).err();
+    assert_eq!(e.and_then(|e| e.line), Some(5));
+    let src = "name: a\r\non: {}\r\nsteps:\r\n  a:\r\n    uses: x\r\n    needs: b\r\n";
+    let e = parse(src, Format::Yaml).err();
+    assert_eq!(e.and_then(|e| e.line), Some(6));
+}
