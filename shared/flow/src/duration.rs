@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serializer};
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserializer, Serializer};
 
 /// Schema stand-in for a duration string.
 #[derive(Debug, JsonSchema)]
@@ -18,6 +21,22 @@ fn format(d: &Duration) -> String {
     humantime::format_duration(*d).to_string()
 }
 
+/// Parses inside the deserializer's own call, so that an invalid duration is reported at
+/// the value's position (not at the enclosing object's).
+struct DurationVisitor;
+
+impl Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a duration such as `500ms`, `10s` or `1h30m`")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+        parse(v).map_err(E::custom)
+    }
+}
+
 /// `Duration` fields.
 pub mod required {
     use super::*;
@@ -29,8 +48,7 @@ pub mod required {
 
     /// Deserialize from a humantime string.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        parse(&s).map_err(serde::de::Error::custom)
+        d.deserialize_str(DurationVisitor)
     }
 }
 
@@ -46,10 +64,30 @@ pub mod option {
         }
     }
 
-    /// Deserialize from a humantime string.
+    /// Deserialize from a humantime string (or null).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let s = Option::<String>::deserialize(d)?;
-        s.map(|s| parse(&s).map_err(serde::de::Error::custom))
-            .transpose()
+        d.deserialize_option(OptionVisitor)
+    }
+
+    struct OptionVisitor;
+
+    impl<'de> Visitor<'de> for OptionVisitor {
+        type Value = Option<Duration>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a duration such as `10s`, or null")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(DurationVisitor).map(Some)
+        }
     }
 }

@@ -4,10 +4,13 @@
 //! name the line and the field, evaluated expressions and the JSON Schema of the file. It does
 //! no I/O.
 
+mod cel_json;
 pub mod dag;
+mod de;
 pub mod duration;
 pub mod error;
 pub mod expr;
+pub mod locate;
 pub mod model;
 pub mod parse;
 pub mod published;
@@ -15,7 +18,8 @@ pub mod schema;
 pub mod validate;
 
 pub use error::{ExprError, ValidationError};
-pub use expr::{eval_condition, render};
+pub use expr::{check, eval_condition, eval_value, expressions_in, render};
 pub use model::*;
 pub use parse::{Format, parse};
 pub use published::Published;
+pub use validate::validate;

@@ -48,13 +48,21 @@ pub struct Triggers {
     #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
     pub event: OneOrMany<EventTrigger>,
     /// Runs requested through the admin API or `weft run`, with declared inputs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A bare `manual:` (null) means a manual trigger without inputs.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::de::null_is_default"
+    )]
     pub manual: Option<ManualTrigger>,
 }
 
 /// One object or a list of objects.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+// `Deserialize` is written by hand in `crate::de`: the derived untagged impl swallows the
+// inner error (unknown field, wrong type) and its position.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "OneOrMany_{T}")]
 pub enum OneOrMany<T> {
     /// A single object.
     One(T),
@@ -107,7 +115,8 @@ pub struct EventTrigger {
 }
 
 /// A string matched exactly, by prefix or by suffix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+// `Deserialize` is written by hand in `crate::de` (see `OneOrMany`).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum StringMatch {
     /// The exact string.
@@ -195,7 +204,11 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub with: Value,
     /// Steps that must succeed first (a single id or a list).
-    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::model::needs")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "crate::model::needs"
+    )]
     #[schemars(with = "OneOrMany<String>")]
     pub needs: Vec<String>,
     /// When false, the step is skipped (and so are the steps that need it).
@@ -225,14 +238,20 @@ pub struct RetryPolicy {
     #[serde(default = "RetryPolicy::default_attempts")]
     pub attempts: u32,
     /// Wait before the second attempt.
-    #[serde(default = "RetryPolicy::default_backoff", with = "crate::duration::required")]
+    #[serde(
+        default = "RetryPolicy::default_backoff",
+        with = "crate::duration::required"
+    )]
     #[schemars(with = "crate::duration::DurationString")]
     pub backoff: Duration,
     /// Multiplier applied to the wait after each attempt.
     #[serde(default = "RetryPolicy::default_factor")]
     pub factor: f64,
     /// Upper bound of the wait.
-    #[serde(default = "RetryPolicy::default_max_backoff", with = "crate::duration::required")]
+    #[serde(
+        default = "RetryPolicy::default_max_backoff",
+        with = "crate::duration::required"
+    )]
     #[schemars(with = "crate::duration::DurationString")]
     pub max_backoff: Duration,
 }

@@ -1,5 +1,13 @@
-//! Source text → validated [`Workflow`]. (Stub: the helper fills this in.)
+//! Source text → validated [`Workflow`].
+//!
+//! Consumes workflow source text, YAML (through `yaml_serde`) or JSON (through `serde_json`);
+//! produces a [`Workflow`] that passed [`crate::validate::validate`], or the first problem as
+//! a [`ValidationError`] with line, column and field path. Deserialization errors (syntax,
+//! unknown field, wrong type, missing field) get the position the deserializer reports; the
+//! field path comes from `yaml_serde`'s message or, for JSON, from the [`SourceMap`] at that
+//! position. Unknown fields are named with their own path, e.g. `on.webhook.pth`.
 
+use crate::locate::{Seg, SourceMap, display_path};
 use crate::{ValidationError, Workflow};
 
 /// Source format of a workflow file.
@@ -13,20 +21,123 @@ pub enum Format {
 
 /// Parse and validate a workflow file. Errors name the line and the field.
 pub fn parse(source: &str, format: Format) -> Result<Workflow, ValidationError> {
-    let wf: Workflow = match format {
-        Format::Yaml => yaml_serde::from_str(source).map_err(|e| ValidationError {
+    if source.trim().is_empty() {
+        return Err(ValidationError {
             line: None,
             column: None,
             field: None,
-            message: e.to_string(),
+            message: "the workflow file is empty".into(),
+        });
+    }
+    if let Ok(map) = SourceMap::parse(source) {
+        crate::validate::duplicate_keys(&map)?;
+    }
+    let wf: Workflow = match format {
+        Format::Yaml => yaml_serde::from_str(source).map_err(|e| {
+            let at = e.location().map(|l| (l.line(), l.column()));
+            deserialize_error(source, at, &e.to_string(), true)
         })?,
-        Format::Json => serde_json::from_str(source).map_err(|e| ValidationError {
-            line: Some(e.line()),
-            column: Some(e.column()),
-            field: None,
-            message: e.to_string(),
+        Format::Json => serde_json::from_str(source).map_err(|e| {
+            let at = (e.line() > 0).then(|| (e.line(), e.column()));
+            deserialize_error(source, at, &e.to_string(), false)
         })?,
     };
     crate::validate::validate(&wf, Some(source))?;
     Ok(wf)
 }
+
+/// A deserializer's error as a [`ValidationError`]: strips the position from the message,
+/// finds the field path and names the types in the terms of the file.
+fn deserialize_error(
+    source: &str,
+    at: Option<(usize, usize)>,
+    text: &str,
+    yaml: bool,
+) -> ValidationError {
+    let mut message = strip_position(text).to_owned();
+    let map = SourceMap::parse(source).ok();
+    let mut field: Option<Vec<Seg>> = None;
+    if let (Some(map), Some((line, col))) = (&map, at) {
+        let here = map.path_at(line, col).unwrap_or_default();
+        // yaml_serde writes `path: message`; find which prefix of the path under the
+        // position it wrote.
+        let written = (0..=here.len()).rev().find(|&n| {
+            let p = display_path(&here[..n]);
+            !p.is_empty() && message.starts_with(&format!("{p}: "))
+        });
+        match written {
+            Some(n) => {
+                message = message[display_path(&here[..n]).len() + 2..].to_owned();
+                field = Some(here[..n].to_vec());
+            }
+            None if !yaml => field = Some(here.to_vec()),
+            None => field = Some(Vec::new()),
+        }
+    } else if yaml {
+        // No positions (saphyr rejected the text): take yaml_serde's `path: ` as written.
+        if let Some((p, rest)) = message.split_once(": ")
+            && !p.contains(' ')
+        {
+            field = Some(vec![Seg::Key(p.to_owned())]);
+            message = rest.to_owned();
+        } else {
+            field = Some(Vec::new());
+        }
+    }
+    if let Some(unknown) = unknown_field(&message)
+        && let Some(f) = &mut field
+        && f.last() != Some(&Seg::Key(unknown.to_owned()))
+    {
+        f.push(Seg::Key(unknown.to_owned()));
+    }
+    ValidationError {
+        line: at.map(|a| a.0),
+        column: at.map(|a| a.1),
+        field: field.filter(|f| !f.is_empty()).map(|f| display_path(&f)),
+        message: friendly(&message),
+    }
+}
+
+/// `unknown field `x`, expected …` → `x`.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// The message without the ` at line L column C` that both deserializers append.
+fn strip_position(text: &str) -> &str {
+    match text.rfind(" at line ") {
+        Some(i) if text[i + 9..].contains(" column ") => &text[..i],
+        _ => text,
+    }
+}
+
+/// Rust type names in messages, in the terms of the file.
+fn friendly(message: &str) -> String {
+    const NAMES: &[(&str, &str)] = &[
+        ("struct Workflow", "a workflow object {name, on, steps, …}"),
+        (
+            "struct Triggers",
+            "an object of triggers {webhook, event, manual}",
+        ),
+        ("struct WebhookTrigger", "an object {path}"),
+        ("struct EventTrigger", "an object {type, source, subject}"),
+        ("struct ManualTrigger", "an object {inputs}"),
+        (
+            "struct InputSpec",
+            "an object {description, type, required, default}",
+        ),
+        ("struct Step", "a step object {uses, with, needs, …}"),
+        (
+            "struct RetryPolicy",
+            "an object {attempts, backoff, factor, max_backoff}",
+        ),
+    ];
+    NAMES
+        .iter()
+        .fold(message.to_owned(), |m, (from, to)| m.replace(from, to))
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

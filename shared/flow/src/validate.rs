@@ -1,8 +1,262 @@
-//! Semantic checks. (Stub: the helper fills this in.)
+//! Semantic checks of a parsed [`Workflow`].
+//!
+//! Consumes a workflow and, when known, its source text; produces the first problem as a
+//! [`ValidationError`] naming the field and, with the source, its line (through
+//! [`SourceMap`]). Checks: duplicate mapping keys (serde keeps the last one silently, so
+//! duplicate step ids are read from the source), the name, step ids, `uses`, `needs` and
+//! cycles, retry policies, webhook paths, and that every `${{ … }}` compiles.
 
-use crate::{ValidationError, Workflow};
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::locate::{Seg, SourceMap, display_path, path};
+use crate::{ValidationError, Workflow, dag, expr};
 
 /// Check names, ids, `needs`, cycles and expressions.
-pub fn validate(_wf: &Workflow, _source: Option<&str>) -> Result<(), ValidationError> {
+pub fn validate(wf: &Workflow, source: Option<&str>) -> Result<(), ValidationError> {
+    let map = source.and_then(|s| SourceMap::parse(s).ok());
+    let v = Validator { map: map.as_ref() };
+    v.duplicates()?;
+    v.name(wf)?;
+    v.triggers(wf)?;
+    if let Some(cond) = &wf.condition {
+        v.expr_str(cond, path(&["if"]), true)?;
+    }
+    if let Some(output) = &wf.output {
+        v.template(output, &mut path(&["output"]))?;
+    }
+    if wf.steps.is_empty() {
+        return Err(v.error(
+            path(&["steps"]),
+            "a workflow needs at least one step".into(),
+        ));
+    }
+    for id in wf.steps.keys() {
+        v.step(wf, id)?;
+    }
+    if let Err(cycle) = dag::topo_order(wf) {
+        let first = cycle.first().cloned().unwrap_or_default();
+        let mut shown = cycle.clone();
+        shown.push(first.clone());
+        return Err(v.error(
+            path(&["steps", &first, "needs"]),
+            format!("steps form a cycle: {}", shown.join(" → ")),
+        ));
+    }
     Ok(())
 }
+
+/// The first mapping key written twice in the same mapping, with the line of the second.
+pub(crate) fn duplicate_keys(map: &SourceMap) -> Result<(), ValidationError> {
+    let Some(dup) = map.duplicates().first() else {
+        return Ok(());
+    };
+    let first = map.position(&dup.path);
+    let first = first.map(|(l, _)| format!(" (first at line {l})"));
+    let message = match dup.path.as_slice() {
+        [Seg::Key(s), Seg::Key(id)] if s == "steps" => format!("duplicate step id `{id}`"),
+        [.., Seg::Key(k)] => format!("duplicate key `{k}`"),
+        _ => "duplicate key".to_owned(),
+    };
+    Err(ValidationError {
+        line: Some(dup.start.0),
+        column: Some(dup.start.1),
+        field: Some(display_path(&dup.path)),
+        message: message + &first.unwrap_or_default(),
+    })
+}
+
+struct Validator<'a> {
+    map: Option<&'a SourceMap>,
+}
+
+fn is_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (1..=63).contains(&b.len())
+        && b.first().is_some_and(ok)
+        && b.last().is_some_and(ok)
+        && b.iter().all(|c| ok(c) || *c == b'-')
+}
+
+fn is_step_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn webhook_path_problem(p: &str) -> Option<&'static str> {
+    if p.is_empty() {
+        Some("must not be empty")
+    } else if p.starts_with('/') {
+        Some("must not start with `/` (it is relative to /hooks/)")
+    } else if !p
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c))
+    {
+        Some("may hold only letters, digits and `.`, `_`, `~`, `/`, `-`")
+    } else {
+        None
+    }
+}
+
+impl Validator<'_> {
+    fn error(&self, field: Vec<Seg>, message: String) -> ValidationError {
+        let at = self.map.and_then(|m| m.position(&field));
+        ValidationError {
+            line: at.map(|a| a.0),
+            column: at.map(|a| a.1),
+            field: Some(display_path(&field)),
+            message,
+        }
+    }
+
+    fn duplicates(&self) -> Result<(), ValidationError> {
+        self.map.map_or(Ok(()), duplicate_keys)
+    }
+
+    fn name(&self, wf: &Workflow) -> Result<(), ValidationError> {
+        if is_name(&wf.name) {
+            return Ok(());
+        }
+        Err(self.error(
+            path(&["name"]),
+            format!(
+                "invalid name `{}`: use lowercase letters, digits and `-` (not at either end), \
+                 at most 63 characters",
+                wf.name
+            ),
+        ))
+    }
+
+    fn triggers(&self, wf: &Workflow) -> Result<(), ValidationError> {
+        let many = matches!(wf.on.webhook, crate::OneOrMany::Many(_));
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, hook) in wf.on.webhook.as_slice().iter().enumerate() {
+            let mut field = path(&["on", "webhook"]);
+            if many {
+                field.push(Seg::Index(i));
+            }
+            field.push("path".into());
+            if let Some(problem) = webhook_path_problem(&hook.path) {
+                return Err(self.error(field, format!("webhook path `{}` {problem}", hook.path)));
+            }
+            if let Some(first) = seen.insert(hook.path.as_str(), i) {
+                return Err(self.error(
+                    field,
+                    format!(
+                        "webhook path `{}` is already used by on.webhook[{first}]",
+                        hook.path
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&self, wf: &Workflow, id: &str) -> Result<(), ValidationError> {
+        let Some(step) = wf.steps.get(id) else {
+            return Ok(());
+        };
+        let field = |rest: &[&str]| {
+            let mut p = path(&["steps", id]);
+            p.extend(rest.iter().map(|k| Seg::from(*k)));
+            p
+        };
+        if !is_step_id(id) {
+            return Err(self.error(
+                field(&[]),
+                format!(
+                    "invalid step id `{id}`: use letters, digits, `_` and `-`, starting with a letter"
+                ),
+            ));
+        }
+        if step.uses.trim().is_empty() {
+            return Err(self.error(field(&["uses"]), "`uses` must name an agent".into()));
+        }
+        for (i, need) in step.needs.iter().enumerate() {
+            let mut at = field(&["needs"]);
+            if step.needs.len() > 1 || self.needs_is_list(&at) {
+                at.push(Seg::Index(i));
+            }
+            if need == id {
+                return Err(self.error(at, format!("step `{id}` cannot need itself")));
+            }
+            if !wf.steps.contains_key(need) {
+                return Err(self.error(at, format!("unknown step `{need}`")));
+            }
+        }
+        let retry = &step.retry;
+        if retry.attempts == 0 || retry.attempts > 100 {
+            return Err(self.error(
+                field(&["retry", "attempts"]),
+                format!("attempts must be between 1 and 100, got {}", retry.attempts),
+            ));
+        }
+        if retry.factor.is_nan() || retry.factor < 1.0 {
+            return Err(self.error(
+                field(&["retry", "factor"]),
+                format!("factor must be at least 1, got {}", retry.factor),
+            ));
+        }
+        if let Some(cond) = &step.condition {
+            self.expr_str(cond, field(&["if"]), true)?;
+        }
+        self.template(&step.with, &mut field(&["with"]))
+    }
+
+    /// Whether `needs` is written as a list (so its items have their own positions).
+    fn needs_is_list(&self, needs: &[Seg]) -> bool {
+        let mut first = needs.to_vec();
+        first.push(Seg::Index(0));
+        self.map
+            .zip(self.map.and_then(|m| m.position(&first)))
+            .is_some_and(|(m, at)| m.position(needs) != Some(at))
+    }
+
+    /// Every expression in a template must compile.
+    fn template(&self, v: &Value, at: &mut Vec<Seg>) -> Result<(), ValidationError> {
+        match v {
+            Value::String(s) => self.expr_str(s, at.clone(), false),
+            Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
+                at.push(Seg::Index(i));
+                let r = self.template(item, at);
+                at.pop();
+                r
+            }),
+            Value::Object(fields) => fields.iter().try_for_each(|(k, item)| {
+                at.push(Seg::Key(k.clone()));
+                let r = self.template(item, at);
+                at.pop();
+                r
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A condition (bare CEL or one `${{ }}`) or a template string must compile.
+    fn expr_str(&self, s: &str, at: Vec<Seg>, condition: bool) -> Result<(), ValidationError> {
+        let t = s.trim();
+        let result = if condition {
+            let wrapped = t.starts_with("${{") && t.ends_with("}}");
+            match expr::expressions_in(&Value::String(s.to_owned())) {
+                Ok(found) if found.is_empty() || (wrapped && found.len() == 1) => expr::check(t),
+                Ok(_) => {
+                    let message = "a condition must be one expression, \
+                                   written bare or as `${{ … }}` with nothing around it";
+                    return Err(self.error(at, message.into()));
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            expr::expressions_in(&Value::String(s.to_owned()))
+                .and_then(|exprs| exprs.iter().try_for_each(|e| expr::check(e)))
+        };
+        result.map_err(|e| self.error(at, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
