@@ -1,10 +1,11 @@
-//! Operations the admin API performs on executions (same locking and outbox as the router).
+//! Operations the admin API performs on executions, with the router's locking and outbox.
 
+use serde_json::json;
 use uuid::Uuid;
 use weft_bus::Bus;
-use weft_store::{ExecutionStatus, Store};
+use weft_store::{ExecutionStatus, Store, engine as db};
 
-use crate::RouterError;
+use crate::{RouterError, definitions::Definitions, engine::Run};
 
 /// What a cancel did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,11 +20,21 @@ pub enum CancelOutcome {
 
 /// Cancel an execution: running attempts and unfinished steps become `cancelled`, timers are
 /// dropped and `dev.weft.execution.cancelled` is published. Late results are ignored.
-pub async fn cancel_execution(
-    store: &Store,
-    bus: &Bus,
-    id: Uuid,
-) -> Result<CancelOutcome, RouterError> {
-    let _ = (store, bus, id);
-    Ok(CancelOutcome::NotFound)
+pub async fn cancel_execution(store: &Store, bus: &Bus, id: Uuid) -> Result<CancelOutcome, RouterError> {
+    let mut tx = store.begin().await?;
+    let Some(exec) = db::lock_execution(&mut tx, id).await? else {
+        return Ok(CancelOutcome::NotFound);
+    };
+    match ExecutionStatus::parse(&exec.status) {
+        Some(s) if s.is_terminal() => return Ok(CancelOutcome::AlreadyFinished(s)),
+        _ => {}
+    }
+    let def = Definitions::default().get(store, &exec.workflow, exec.version).await?;
+    let mut run = Run::load(&mut tx, exec, &def).await?;
+    let error = json!({"code": "cancelled", "message": "cancelled by an operator"});
+    run.end(ExecutionStatus::Cancelled, None, Some(error)).await?;
+    let emitted = std::mem::take(&mut run.emitted);
+    weft_store::commit(tx, "cancelling an execution").await?;
+    store.flush_outbox(bus, &emitted).await;
+    Ok(CancelOutcome::Cancelled)
 }

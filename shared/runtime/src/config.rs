@@ -38,6 +38,9 @@ pub struct CommonConfig {
     pub max_body_bytes: usize,
     /// Parallel tasks per executor process.
     pub executor_concurrency: usize,
+    /// How long a consumer may hold a message without acking or reporting progress before
+    /// JetStream redelivers it (how soon work of a crashed process resumes), in milliseconds.
+    pub ack_wait_ms: u64,
 }
 
 impl Default for CommonConfig {
@@ -49,6 +52,7 @@ impl Default for CommonConfig {
             log_format: "text".into(),
             max_body_bytes: 1024 * 1024,
             executor_concurrency: 64,
+            ack_wait_ms: 30_000,
         }
     }
 }

@@ -102,3 +102,8 @@ impl Store {
             .map_err(|e| format!("PostgreSQL did not answer: {e}"))
     }
 }
+
+/// Commit `tx`, naming what it did in the error.
+pub async fn commit(tx: Tx<'_>, what: &'static str) -> Result<(), StoreError> {
+    tx.commit().await.ctx(what)
+}

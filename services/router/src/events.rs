@@ -1,0 +1,104 @@
+//! Events → executions. For each workflow an event matches (and whose `if` holds), one
+//! execution with an id derived from (workflow, event id) is created and started in one
+//! transaction. A redelivered event finds its execution already started and changes nothing.
+
+use std::{sync::Arc, time::Duration};
+
+use cloudevents::{AttributesReader, Event};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use weft_bus::{Delivery, Disposition, Handler, kv::Snapshot};
+use weft_events::{ids, types};
+use weft_flow::Published;
+use weft_store::{ExecutionStatus, engine as db};
+
+use crate::{RouterError, context, engine::Run, index, service::Shared};
+
+/// How often an event that names a workflow (webhook path, manual run) but matched none is
+/// retried: the router's view of the bucket may lag the webhook's by a moment.
+const LAG_RETRIES: i64 = 5;
+
+pub(crate) struct EventHandler {
+    shared: Arc<Shared>,
+    workflows: watch::Receiver<Option<Snapshot<Published>>>,
+}
+
+impl EventHandler {
+    pub fn new(shared: Arc<Shared>, workflows: watch::Receiver<Option<Snapshot<Published>>>) -> Self {
+        Self { shared, workflows }
+    }
+
+    async fn start(&self, event: &Event, data: &Value, published: &Published) -> Result<(), RouterError> {
+        let wf = &published.workflow;
+        let id = ids::execution_id(&wf.name, event.id());
+        let event_json = weft_events::event_json(event);
+        let manual = index::is_manual(event);
+        let inputs = match data.get("inputs") {
+            Some(v) if manual && v.is_object() => v.clone(),
+            _ => json!({}),
+        };
+        let mut refused = None;
+        if let (Some(cond), false) = (&wf.condition, manual) {
+            match weft_flow::eval_condition(cond, &context::for_event(&event_json, &inputs)) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(e) => refused = Some(json!({"code": "expression", "message": format!("workflow `if`: {e}")})),
+            }
+        }
+        self.shared.defs.insert(&wf.name, published.version, Arc::new(wf.clone()));
+        let store = &self.shared.store;
+        let mut tx = store.begin().await?;
+        let new = db::NewExecution {
+            id,
+            workflow: &wf.name,
+            version: published.version,
+            status: ExecutionStatus::Queued,
+            event_id: event.id(),
+            event: &event_json,
+            inputs: &inputs,
+        };
+        db::insert_execution(&mut tx, &new).await?;
+        let Some(exec) = db::lock_execution(&mut tx, id).await? else {
+            return Ok(());
+        };
+        if exec.status != ExecutionStatus::Queued.as_str() {
+            return Ok(()); // already started: a redelivery
+        }
+        let def = self.shared.defs.get(store, &exec.workflow, exec.version).await?;
+        let mut run = Run::load(&mut tx, exec, &def).await?;
+        match refused {
+            Some(error) => run.end(ExecutionStatus::Failed, None, Some(error)).await?,
+            None => run.start().await?,
+        }
+        let emitted = std::mem::take(&mut run.emitted);
+        weft_store::commit(tx, "committing a new execution").await?;
+        store.flush_outbox(&self.shared.bus, &emitted).await;
+        Ok(())
+    }
+}
+
+impl Handler for EventHandler {
+    async fn handle(&self, delivery: Delivery) -> Disposition {
+        let event = match weft_events::decode_event(&delivery.payload) {
+            Ok(e) => e,
+            Err(e) => return Disposition::DeadLetter(e.to_string()),
+        };
+        let Some(snapshot) = self.workflows.borrow().clone() else {
+            return Disposition::Retry(Duration::from_millis(200));
+        };
+        let data = weft_events::envelope::data_json(&event).unwrap_or(Value::Null);
+        let matched: Vec<Arc<Published>> =
+            snapshot.values().filter(|p| index::matches(p, &event, &data)).cloned().collect();
+        let named = event.ty() == types::WEBHOOK_RECEIVED || index::is_manual(&event);
+        if matched.is_empty() && named && delivery.delivered < LAG_RETRIES {
+            return Disposition::Retry(Duration::from_millis(200));
+        }
+        for published in matched {
+            if let Err(e) = self.start(&event, &data, &published).await {
+                tracing::warn!(event = %event.id(), workflow = %published.workflow.name, error = %e, "cannot start execution; will retry");
+                return Disposition::Retry(Duration::from_secs(1));
+            }
+        }
+        Disposition::Ack
+    }
+}

@@ -1,0 +1,31 @@
+//! Execution lifecycle CloudEvents (`dev.weft.execution.*` on `weft.events.execution`): what
+//! chained workflows and synchronous webhooks listen to.
+
+use serde_json::{Value, json};
+use weft_events::{ids, subjects, types};
+use weft_store::{ExecutionStatus, executions::ExecutionRow, outbox::OutboxMessage};
+
+/// The lifecycle event for `exec` reaching `status` (`Running` = started). Its id is derived from
+/// the execution and the status, so a re-emitted event is a duplicate, not a new event.
+pub fn event(exec: &ExecutionRow, status: ExecutionStatus, output: Option<&Value>, error: Option<&Value>) -> OutboxMessage {
+    let ty = match status {
+        ExecutionStatus::Queued | ExecutionStatus::Running => types::EXECUTION_STARTED,
+        ExecutionStatus::Succeeded => types::EXECUTION_SUCCEEDED,
+        ExecutionStatus::Failed => types::EXECUTION_FAILED,
+        ExecutionStatus::Cancelled => types::EXECUTION_CANCELLED,
+        ExecutionStatus::TimedOut => types::EXECUTION_TIMED_OUT,
+    };
+    let id = ids::derive(&["lifecycle", &exec.id.to_string(), ty]).to_string();
+    let data = json!({
+        "execution_id": exec.id,
+        "workflow": exec.workflow,
+        "version": exec.version,
+        "status": if status == ExecutionStatus::Queued { "running" } else { status.as_str() },
+        "event_id": exec.event_id,
+        "output": output,
+        "error": error,
+    });
+    let subject = exec.id.to_string();
+    let event = weft_events::new_event(id, ty, types::SOURCE_ROUTER, Some(&subject), data);
+    OutboxMessage::event(subjects::EVENTS_EXECUTION, &event)
+}

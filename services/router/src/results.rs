@@ -1,0 +1,69 @@
+//! Step results → state. A result counts only while its attempt is `running`: a duplicate, or
+//! the late result of an attempt that timed out or was cancelled, changes nothing.
+
+use std::{sync::Arc, time::Duration};
+
+use weft_bus::{Delivery, Disposition, Handler};
+use weft_events::{Outcome, TaskResult};
+use weft_store::{AttemptStatus, ExecutionStatus, engine as db};
+
+use crate::{RouterError, engine::Run, service::Shared};
+
+pub(crate) struct ResultHandler {
+    shared: Arc<Shared>,
+}
+
+impl ResultHandler {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    async fn apply(&self, r: TaskResult) -> Result<(), RouterError> {
+        let store = &self.shared.store;
+        let mut tx = store.begin().await?;
+        let Some(exec) = db::lock_execution(&mut tx, r.execution_id).await? else {
+            tracing::warn!(execution = %r.execution_id, "result for an unknown execution ignored");
+            return Ok(());
+        };
+        if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
+            return Ok(());
+        }
+        let Some(attempt) = db::attempt(&mut tx, r.attempt_id).await? else {
+            return Ok(());
+        };
+        if attempt.status != AttemptStatus::Running.as_str() {
+            return Ok(());
+        }
+        let def = self.shared.defs.get(store, &exec.workflow, exec.version).await?;
+        let mut run = Run::load(&mut tx, exec, &def).await?;
+        let result = match r.outcome {
+            Outcome::Succeeded(v) => Ok(v),
+            Outcome::Failed(e) => Err(e),
+        };
+        run.attempt_ended(attempt.id, &attempt.step_id, attempt.n, result, AttemptStatus::Failed).await?;
+        let emitted = std::mem::take(&mut run.emitted);
+        weft_store::commit(tx, "committing a result").await?;
+        store.flush_outbox(&self.shared.bus, &emitted).await;
+        Ok(())
+    }
+}
+
+impl Handler for ResultHandler {
+    async fn handle(&self, delivery: Delivery) -> Disposition {
+        let decoded = weft_events::decode_event(&delivery.payload)
+            .map_err(|e| e.to_string())
+            .and_then(|ev| weft_events::envelope::data_json(&ev).map_err(|e| e.to_string()))
+            .and_then(|data| serde_json::from_value::<TaskResult>(data).map_err(|e| e.to_string()));
+        let result = match decoded {
+            Ok(r) => r,
+            Err(reason) => return Disposition::DeadLetter(reason),
+        };
+        match self.apply(result).await {
+            Ok(()) => Disposition::Ack,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot apply result; will retry");
+                Disposition::Retry(Duration::from_secs(1))
+            }
+        }
+    }
+}

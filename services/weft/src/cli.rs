@@ -1,0 +1,140 @@
+//! Command-line interface.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use weft_runtime::{CommonConfig, Shutdown};
+
+use crate::{client::Client, host, serve::Service};
+
+/// Weft: event-driven workflow automation.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every service in this process behind one listener (WEFT_HTTP_ADDR).
+    Dev {
+        /// Apply the workflow files in this folder (or file) once running.
+        #[arg(long)]
+        apply: Option<PathBuf>,
+    },
+    /// Run one service, with its own listener for health and metrics.
+    Serve {
+        /// The service.
+        service: Service,
+    },
+    /// Apply workflow files (a file or every .yaml/.yml/.json file in a folder).
+    Apply {
+        /// File or folder.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Admin API base URL.
+        #[arg(long, env = "WEFT_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+    /// Start a workflow by hand.
+    Run {
+        /// Workflow name.
+        workflow: String,
+        /// Inputs as a JSON object.
+        #[arg(long, default_value = "{}")]
+        inputs: String,
+        /// Wait for the execution to end and print it.
+        #[arg(long)]
+        wait: bool,
+        /// Admin API base URL.
+        #[arg(long, env = "WEFT_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+    /// Inspect executions.
+    Runs {
+        /// What to do.
+        #[command(subcommand)]
+        command: RunsCommand,
+        /// Admin API base URL.
+        #[arg(long, global = true, env = "WEFT_API_URL", default_value = "http://127.0.0.1:8080")]
+        api: String,
+    },
+}
+
+/// `weft runs …`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List executions, newest first.
+    List {
+        /// Only this workflow.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Show one execution with every step attempt.
+    Get {
+        /// Execution id.
+        id: String,
+    },
+    /// Follow an execution until it ends; exits non-zero unless it succeeded.
+    Watch {
+        /// Execution id.
+        id: String,
+    },
+}
+
+/// Run a parsed command line.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Dev { apply } => serve(&Service::ALL, apply).await,
+        Command::Serve { service } => serve(&[service], None).await,
+        Command::Apply { file, api } => {
+            Client::new(&api)?.apply_path(&file).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { workflow, inputs, wait, api } => {
+            let inputs: serde_json::Value = serde_json::from_str(&inputs).context("--inputs is not JSON")?;
+            let client = Client::new(&api)?;
+            let id = client.run(&workflow, &inputs).await?;
+            println!("{id}");
+            if wait {
+                return client.watch(&id).await;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs { command, api } => {
+            let client = Client::new(&api)?;
+            match command {
+                RunsCommand::List { workflow, status, limit } => client.list(workflow.as_deref(), status.as_deref(), limit).await?,
+                RunsCommand::Get { id } => client.get(&id).await?,
+                RunsCommand::Watch { id } => return client.watch(&id).await,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(services: &[Service], apply: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config: CommonConfig = weft_runtime::load()?;
+    weft_runtime::telemetry::init_logging(&config.log_format);
+    let shutdown = Shutdown::new();
+    shutdown.on_signals();
+    let running = host::start(services, &config, shutdown.clone()).await?;
+    if let Some(path) = apply {
+        let url = format!("http://{}", running.addr);
+        if let Err(e) = Client::new(&url)?.apply_path(&path).await {
+            tracing::error!(error = %format!("{e:#}"), "applying {} failed", path.display());
+        }
+    }
+    running.wait().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,136 @@
+//! A small client of the admin API for the CLI.
+
+use std::{path::Path, process::ExitCode, time::Duration};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// Admin API client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the API at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> anyhow::Result<Self> {
+        weft_runtime::init_crypto();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+        Ok(Self { base: base.trim_end_matches('/').to_string(), http })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let resp = req.send().await.with_context(|| format!("cannot reach the admin API at {}", self.base))?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = body["message"].as_str().unwrap_or("no message");
+            bail!("{status}: {message}");
+        }
+        Ok(body)
+    }
+
+    /// Apply one file, or every `.yaml`, `.yml` and `.json` file of a folder (sorted by name).
+    pub async fn apply_path(&self, path: &Path) -> anyhow::Result<()> {
+        let mut files = Vec::new();
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
+                let p = entry?.path();
+                if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+                    files.push(p);
+                }
+            }
+            files.sort();
+        } else {
+            files.push(path.to_path_buf());
+        }
+        let mut failed = 0;
+        for file in &files {
+            match self.apply_file(file).await {
+                Ok(msg) => println!("{}: {msg}", file.display()),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}: {e:#}", file.display());
+                }
+            }
+        }
+        if failed > 0 {
+            bail!("{failed} of {} files not applied", files.len());
+        }
+        Ok(())
+    }
+
+    async fn apply_file(&self, file: &Path) -> anyhow::Result<String> {
+        let source = std::fs::read_to_string(file)?;
+        let json = file.extension().and_then(|e| e.to_str()) == Some("json");
+        let format = if json { weft_flow::Format::Json } else { weft_flow::Format::Yaml };
+        let wf = weft_flow::parse(&source, format).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let content_type = if json { "application/json" } else { "application/yaml" };
+        let req = self.http.put(self.url(&format!("/workflows/{}", wf.name))).header("content-type", content_type).body(source);
+        let body = self.send(req).await?;
+        let result = body["result"].as_str().unwrap_or("applied");
+        Ok(format!("{} {} (version {})", wf.name, result, body["version"]))
+    }
+
+    /// Request a manual run; returns the execution id.
+    pub async fn run(&self, workflow: &str, inputs: &Value) -> anyhow::Result<String> {
+        let req = self.http.post(self.url(&format!("/workflows/{workflow}/run"))).json(&serde_json::json!({"inputs": inputs}));
+        let body = self.send(req).await?;
+        body["execution_id"].as_str().map(str::to_string).context("no execution_id in the answer")
+    }
+
+    /// Print a table of executions.
+    pub async fn list(&self, workflow: Option<&str>, status: Option<&str>, limit: u32) -> anyhow::Result<()> {
+        let mut query = vec![("limit", limit.to_string())];
+        query.extend(workflow.map(|w| ("workflow", w.to_string())));
+        query.extend(status.map(|s| ("status", s.to_string())));
+        let body = self.send(self.http.get(self.url("/executions")).query(&query)).await?;
+        println!("{:<36}  {:<24}  {:<10}  STARTED", "ID", "WORKFLOW", "STATUS");
+        for e in body["items"].as_array().into_iter().flatten() {
+            println!(
+                "{:<36}  {:<24}  {:<10}  {}",
+                e["id"].as_str().unwrap_or(""),
+                e["workflow"].as_str().unwrap_or(""),
+                e["status"].as_str().unwrap_or(""),
+                e["started_at"].as_str().unwrap_or("-")
+            );
+        }
+        Ok(())
+    }
+
+    /// Print one execution as JSON.
+    pub async fn get(&self, id: &str) -> anyhow::Result<()> {
+        let body = self.send(self.http.get(self.url(&format!("/executions/{id}")))).await?;
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        Ok(())
+    }
+
+    /// Print step changes until the execution ends.
+    pub async fn watch(&self, id: &str) -> anyhow::Result<ExitCode> {
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            let body = self.send(self.http.get(self.url(&format!("/executions/{id}")))).await?;
+            for step in body["steps"].as_array().into_iter().flatten() {
+                let line = format!("  {:<24} {} ({} attempts)", step["id"].as_str().unwrap_or(""), step["status"].as_str().unwrap_or(""), step["attempts"].as_array().map_or(0, Vec::len));
+                if !seen.contains(&line) {
+                    println!("{line}");
+                    seen.push(line);
+                }
+            }
+            let status = body["status"].as_str().unwrap_or("").to_string();
+            if !matches!(status.as_str(), "queued" | "running") {
+                println!("{id} {status}");
+                if !body["error"].is_null() {
+                    println!("error: {}", body["error"]);
+                }
+                return Ok(if status == "succeeded" { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}

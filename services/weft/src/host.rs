@@ -1,0 +1,141 @@
+//! The service host: connects the bus (and the database when a hosted service needs it),
+//! applies migrations and creates the streams idempotently, then runs the chosen services in this
+//! process behind one HTTP listener that also serves `/healthz`, `/readyz` and `/metrics`.
+//! `weft dev` hosts every service; `weft serve <name>` hosts one.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::Router;
+use tokio::task::JoinSet;
+use weft_bus::Bus;
+use weft_runtime::{CommonConfig, Readiness, Shutdown, health_router};
+use weft_store::Store;
+
+use crate::serve::Service;
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The bus is unreachable or its streams cannot be created.
+    #[error(transparent)]
+    Bus(#[from] weft_bus::BusError),
+    /// The database is unreachable or migrations failed.
+    #[error(transparent)]
+    Store(#[from] weft_store::StoreError),
+    /// The admin API could not publish the workflow registry.
+    #[error("cannot publish the workflow registry: {0}")]
+    Registry(String),
+    /// The executor could not be built.
+    #[error("cannot start exec-http: {0}")]
+    Executor(String),
+    /// The listener could not be bound.
+    #[error(transparent)]
+    Listen(#[from] std::io::Error),
+}
+
+/// Services running in this process.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the HTTP listener is bound.
+    pub addr: SocketAddr,
+    /// Triggering it stops everything.
+    pub shutdown: Shutdown,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Wait until every service has stopped (after `shutdown`).
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Stop and wait.
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.wait()).await;
+    }
+}
+
+/// Start `services` with `config`; returns once the listener is bound and the services run.
+pub async fn start(services: &[Service], config: &CommonConfig, shutdown: Shutdown) -> Result<Running, HostError> {
+    let name = match services {
+        [one] => format!("weft-{}", one.name()),
+        _ => "weft-dev".to_string(),
+    };
+    let bus = Bus::connect(&config.nats_url, &name).await?;
+    bus.ensure_streams().await?;
+    let probe = bus.clone();
+    let mut readiness = Readiness::default().with("bus", move || {
+        let bus = probe.clone();
+        async move { bus.check().await }
+    });
+    let store = if services.iter().any(|s| s.needs_database()) {
+        let store = Store::connect(&config.database_url, 32).await?;
+        store.migrate().await?;
+        let probe = store.clone();
+        readiness = readiness.with("database", move || {
+            let store = probe.clone();
+            async move { store.check().await }
+        });
+        Some(store)
+    } else {
+        None
+    };
+    let mut app = Router::new();
+    let mut tasks = JoinSet::new();
+    for service in services {
+        app = add(*service, app, &mut tasks, config, &bus, store.as_ref(), &shutdown).await?;
+    }
+    let app = app.merge(health_router(readiness));
+    let listener = weft_runtime::http::bind(&config.http_addr).await?;
+    let addr = listener.local_addr()?;
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        if let Err(e) = weft_runtime::http::serve(listener, app, stop).await {
+            tracing::error!(error = %e, "HTTP listener failed");
+        }
+    });
+    tracing::info!(%addr, services = ?services.iter().map(|s| s.name()).collect::<Vec<_>>(), "weft is running");
+    Ok(Running { addr, shutdown, tasks })
+}
+
+async fn add(
+    service: Service,
+    app: Router,
+    tasks: &mut JoinSet<()>,
+    config: &CommonConfig,
+    bus: &Bus,
+    store: Option<&Store>,
+    shutdown: &Shutdown,
+) -> Result<Router, HostError> {
+    Ok(match (service, store) {
+        (Service::Api, Some(store)) => {
+            let api = weft_api::ApiService::new(store.clone(), bus.clone());
+            api.sync_registry().await.map_err(|e| HostError::Registry(e.to_string()))?;
+            app.merge(api.router())
+        }
+        (Service::Router, Some(store)) => {
+            let mut rc = weft_router::RouterConfig::default();
+            rc.ack_wait_ms = config.ack_wait_ms;
+            let router = weft_router::RouterService::new(rc, store.clone(), bus.clone());
+            tasks.spawn(router.run(shutdown.clone()));
+            app
+        }
+        (Service::Webhook, _) => {
+            let wc = weft_webhook::WebhookConfig { max_body_bytes: config.max_body_bytes, ..Default::default() };
+            let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone());
+            app.merge(webhook.router())
+        }
+        (Service::ExecHttp, _) => {
+            let ec = weft_exec_http::ExecHttpConfig {
+                concurrency: config.executor_concurrency,
+                ack_wait_ms: config.ack_wait_ms,
+                ..Default::default()
+            };
+            let executor = weft_exec_http::HttpExecutor::new(ec.clone()).map_err(|e| HostError::Executor(e.to_string()))?;
+            tasks.spawn(weft_exec_http::run_with(executor, ec, bus.clone(), shutdown.clone()));
+            app
+        }
+        (_, None) => app, // needs_database() guarantees a store for api and router
+    })
+}

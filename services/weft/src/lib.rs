@@ -1,0 +1,8 @@
+//! The `weft` binary as a library: the service host (`weft dev`, `weft serve <service>`) and the
+//! admin CLI (`weft apply`, `weft run`, `weft runs …`), so tests can start the same host the
+//! binary runs.
+
+pub mod cli;
+pub mod client;
+pub mod host;
+pub mod serve;

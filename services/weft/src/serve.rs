@@ -1,0 +1,37 @@
+//! The services one process can host, by name (`weft serve <name>`).
+
+use clap::ValueEnum;
+
+/// A Weft service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Service {
+    /// `POST /hooks/{path}` → events.
+    Webhook,
+    /// Events and results → executions.
+    Router,
+    /// The admin API under `/api/v1`.
+    Api,
+    /// Runs `uses: http` steps.
+    #[value(name = "exec-http")]
+    ExecHttp,
+}
+
+impl Service {
+    /// Every service, in start order for `weft dev`.
+    pub const ALL: [Service; 4] = [Service::Api, Service::Router, Service::ExecHttp, Service::Webhook];
+
+    /// The name used on the command line and in compose/k8s files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Router => "router",
+            Self::Api => "api",
+            Self::ExecHttp => "exec-http",
+        }
+    }
+
+    /// Whether the service needs PostgreSQL.
+    pub fn needs_database(self) -> bool {
+        matches!(self, Self::Router | Self::Api)
+    }
+}
