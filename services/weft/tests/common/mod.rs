@@ -1,0 +1,174 @@
+//! Shared harness of the end-to-end tests: a real NATS server and a fresh PostgreSQL database per
+//! test (weft-testkit), Weft hosted in-process exactly as `weft dev` hosts it, and a real HTTP
+//! server ([`Upstream`]) that the workflows' HTTP steps call.
+
+#![allow(dead_code)]
+
+pub mod upstream;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use weft::{host, serve::Service};
+use weft_runtime::{CommonConfig, Shutdown};
+use weft_testkit::{NatsServer, TestDb};
+
+pub use upstream::Upstream;
+
+/// One isolated Weft installation.
+pub struct Env {
+    pub nats: NatsServer,
+    pub db: TestDb,
+    pub running: Option<host::Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub upstream: Upstream,
+}
+
+impl Env {
+    /// NATS, a database, every service in-process, and an upstream HTTP server.
+    pub async fn start() -> Env {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As [`Env::start`], adjusting the configuration first.
+    pub async fn start_with(adjust: impl FnOnce(&mut CommonConfig)) -> Env {
+        weft_testkit::init_crypto();
+        let nats = NatsServer::start().await.expect("nats starts");
+        let db = TestDb::create().await.expect("database created");
+        let mut config = CommonConfig {
+            nats_url: nats.url.clone(),
+            database_url: db.url.clone(),
+            http_addr: "127.0.0.1:0".into(),
+            ack_wait_ms: 5_000,
+            ..Default::default()
+        };
+        adjust(&mut config);
+        let running = host::start(&Service::ALL, &config, Shutdown::new()).await.expect("weft starts");
+        let base = format!("http://{}", running.addr);
+        let upstream = Upstream::start().await;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        Env { nats, db, running: Some(running), base, http, upstream }
+    }
+
+    /// Apply a YAML workflow; panics unless 200/201. `{upstream}` in the text becomes the
+    /// upstream server's base URL.
+    pub async fn apply(&self, yaml: &str) -> Value {
+        let (status, body) = self.apply_raw(yaml).await;
+        assert!(status == 200 || status == 201, "apply failed: {status} {body}");
+        body
+    }
+
+    /// Apply and return status and body whatever they are.
+    pub async fn apply_raw(&self, yaml: &str) -> (u16, Value) {
+        let yaml = yaml.replace("{upstream}", &self.upstream.base);
+        let name = yaml
+            .lines()
+            .find_map(|l| l.strip_prefix("name:"))
+            .map(|n| n.trim().to_string())
+            .unwrap_or_else(|| "unnamed".into());
+        let resp = self
+            .http
+            .put(format!("{}/api/v1/workflows/{name}", self.base))
+            .header("content-type", "application/yaml")
+            .body(yaml)
+            .send()
+            .await
+            .expect("api answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST a JSON body to a hook; returns status and body.
+    pub async fn hook(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}/hooks/{path}", self.base)).json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("hook answers");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST to a hook until the route is live (hot reload is asynchronous), then return the
+    /// event id of the accepted request.
+    pub async fn trigger(&self, path: &str, body: Value) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (status, resp) = self.hook(path, body.clone(), &[]).await;
+            if status == 202 {
+                return resp["event_id"].as_str().expect("event_id").to_string();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "hook {path} never accepted: {status} {resp}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Executions started by an event.
+    pub async fn executions_for(&self, event_id: &str) -> Vec<Value> {
+        let url = format!("{}/api/v1/executions?event_id={event_id}", self.base);
+        let body: Value = self.http.get(url).send().await.expect("api").json().await.expect("json");
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The execution detail.
+    pub async fn execution(&self, id: &str) -> Value {
+        let url = format!("{}/api/v1/executions/{id}", self.base);
+        self.http.get(url).send().await.expect("api").json().await.expect("json")
+    }
+
+    /// Wait until the (single) execution of `event_id` ends; return its detail.
+    pub async fn finished(&self, event_id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(e) = self.executions_for(event_id).await.first() {
+                let id = e["id"].as_str().expect("id").to_string();
+                let detail = self.execution(&id).await;
+                if !matches!(detail["status"].as_str(), Some("queued" | "running")) {
+                    return detail;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "execution of {event_id} did not end in 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A step of an execution detail.
+    pub fn step<'a>(detail: &'a Value, id: &str) -> &'a Value {
+        detail["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["id"] == json!(id)))
+            .unwrap_or_else(|| panic!("no step {id} in {detail}"))
+    }
+
+    /// Stop the services (NATS and the database go when the Env drops).
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+}
+
+/// Types of the lifecycle events published for an execution (read from WEFT_EVENTS).
+pub async fn lifecycle_types(env: &Env, execution_id: &str) -> Vec<String> {
+    use futures::StreamExt;
+    let client = async_nats::connect(&env.nats.url).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream("WEFT_EVENTS").await.expect("stream");
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            filter_subject: "weft.events.execution".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut batch = consumer.fetch().max_messages(1000).expires(Duration::from_millis(500)).messages().await.expect("fetch");
+    let mut types = Vec::new();
+    while let Some(Ok(msg)) = batch.next().await {
+        let ev: Value = serde_json::from_slice(&msg.payload).expect("event json");
+        if ev["subject"] == json!(execution_id) {
+            types.push(ev["type"].as_str().unwrap_or("").to_string());
+        }
+    }
+    types
+}

@@ -1,0 +1,260 @@
+//! End to end: webhook → router → HTTP executor → execution state, against real NATS, real
+//! PostgreSQL and a real HTTP server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Env;
+use serde_json::json;
+
+#[tokio::test]
+async fn three_sequential_steps_each_fed_the_previous_output() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: chain
+on:
+  webhook:
+    path: chain
+steps:
+  first:
+    uses: http
+    with: { method: POST, url: "{upstream}/echo/first", json: "${{ event.data.body }}" }
+  second:
+    needs: [first]
+    uses: http
+    with: { method: POST, url: "{upstream}/echo/second", json: { prev: "${{ steps.first.output.body.received.n }}" } }
+  third:
+    needs: second
+    uses: http
+    with: { method: POST, url: "{upstream}/echo/third", json: { prev: "${{ steps.second.output.body.received.prev }}", note: "n=${{ steps.second.output.body.received.prev }}" } }
+"#,
+    )
+    .await;
+    let event_id = env.trigger("chain", json!({"n": 41})).await;
+    let done = env.finished(&event_id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    for id in ["first", "second", "third"] {
+        assert_eq!(Env::step(&done, id)["status"], "succeeded");
+    }
+    let third = env.upstream.seen("/echo/third");
+    assert_eq!(third.len(), 1);
+    // An exact expression keeps the JSON type; interpolation makes text.
+    assert_eq!(third[0].body, json!({"prev": 41, "note": "n=41"}));
+    assert_eq!(done["output"]["third"]["body"]["received"]["prev"], 41);
+    assert_eq!(env.upstream.seen("/echo/second")[0].body, json!({"prev": 41}));
+}
+
+#[tokio::test]
+async fn independent_steps_run_at_the_same_time() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: fanout
+on: { webhook: { path: fanout } }
+steps:
+  left:  { uses: http, with: { method: POST, url: "{upstream}/slow/700" } }
+  right: { uses: http, with: { method: POST, url: "{upstream}/slow/700" } }
+  join:
+    needs: [left, right]
+    uses: http
+    with: { method: POST, url: "{upstream}/echo/join" }
+"#,
+    )
+    .await;
+    let done = env.finished(&env.trigger("fanout", json!({})).await).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let slow = env.upstream.seen("/slow/700");
+    assert_eq!(slow.len(), 2);
+    let (a, b) = (&slow[0], &slow[1]);
+    let overlap = a.started < b.ended && b.started < a.ended;
+    assert!(overlap, "the two independent steps did not overlap in time");
+    let join = &env.upstream.seen("/echo/join")[0];
+    assert!(join.started >= a.ended && join.started >= b.ended, "join ran before its needs ended");
+}
+
+#[tokio::test]
+async fn retryable_failures_are_retried_with_backoff() {
+    let env = Env::start().await;
+    env.upstream.script("flaky", &[503, 503, 200]);
+    env.apply(
+        r#"
+name: flaky
+on: { webhook: { path: flaky } }
+steps:
+  call:
+    uses: http
+    with: { url: "{upstream}/script/flaky" }
+    retry: { attempts: 3, backoff: 100ms, factor: 2 }
+"#,
+    )
+    .await;
+    let done = env.finished(&env.trigger("flaky", json!({})).await).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let attempts = Env::step(&done, "call")["attempts"].as_array().expect("attempts").clone();
+    let statuses: Vec<&str> = attempts.iter().map(|a| a["status"].as_str().unwrap_or("")).collect();
+    assert_eq!(statuses, ["failed", "failed", "succeeded"]);
+    assert_eq!(attempts[2]["output"]["body"]["attempt"], 3);
+    let calls = env.upstream.seen("/script/flaky");
+    assert_eq!(calls.len(), 3);
+    // Backoff: at least 100 ms, then 200 ms, between attempts.
+    assert!(calls[1].started.duration_since(calls[0].started) >= Duration::from_millis(100));
+    assert!(calls[2].started.duration_since(calls[1].started) >= Duration::from_millis(200));
+    // Each attempt has its own idempotency key.
+    let keys: std::collections::HashSet<_> = calls.iter().map(|c| c.idempotency_key.clone()).collect();
+    assert_eq!(keys.len(), 3);
+}
+
+#[tokio::test]
+async fn a_404_fails_the_step_and_skips_its_dependents() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: broken
+on: { webhook: { path: broken } }
+steps:
+  fetch:
+    uses: http
+    with: { url: "{upstream}/status/404" }
+    retry: { attempts: 5, backoff: 10ms }
+  after:
+    needs: fetch
+    uses: http
+    with: { url: "{upstream}/echo/after" }
+  tolerant:
+    uses: http
+    continue_on_error: true
+    with: { url: "{upstream}/status/400" }
+  still_runs:
+    needs: tolerant
+    uses: http
+    with: { url: "{upstream}/echo/still" }
+"#,
+    )
+    .await;
+    let done = env.finished(&env.trigger("broken", json!({})).await).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let fetch = Env::step(&done, "fetch");
+    assert_eq!(fetch["status"], "failed");
+    assert_eq!(fetch["attempts"].as_array().map(Vec::len), Some(1), "a 404 is not retried");
+    assert_eq!(Env::step(&done, "after")["status"], "skipped");
+    assert!(env.upstream.seen("/echo/after").is_empty());
+    assert_eq!(Env::step(&done, "tolerant")["status"], "failed");
+    assert_eq!(Env::step(&done, "still_runs")["status"], "succeeded");
+    assert_eq!(done["error"]["step"], "fetch");
+}
+
+#[tokio::test]
+async fn a_step_timeout_ends_the_attempt_and_ignores_the_late_result() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: slowpoke
+on: { webhook: { path: slowpoke } }
+steps:
+  wait:
+    uses: http
+    timeout: 300ms
+    with: { method: POST, url: "{upstream}/slow/1500" }
+"#,
+    )
+    .await;
+    let event_id = env.trigger("slowpoke", json!({})).await;
+    let done = env.finished(&event_id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let step = Env::step(&done, "wait");
+    assert_eq!(step["status"], "timed_out");
+    assert_eq!(step["attempts"][0]["status"], "timed_out");
+    // Let the slow call finish; its late result must change nothing.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let again = env.execution(done["id"].as_str().expect("id")).await;
+    assert_eq!(Env::step(&again, "wait")["status"], "timed_out");
+    assert_eq!(again["status"], "failed");
+}
+
+#[tokio::test]
+async fn conditions_skip_steps_and_filter_events() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: orders
+on: { webhook: { path: orders } }
+if: ${{ event.data.body.total > 100 }}
+steps:
+  always: { uses: http, with: { url: "{upstream}/echo/always" } }
+  vip_only:
+    needs: always
+    if: ${{ event.data.body.vip == true }}
+    uses: http
+    with: { url: "{upstream}/echo/vip" }
+  after_vip:
+    needs: vip_only
+    uses: http
+    with: { url: "{upstream}/echo/after_vip" }
+"#,
+    )
+    .await;
+    // A false workflow `if` starts nothing.
+    let small = env.trigger("orders", json!({"total": 5, "vip": true})).await;
+    // A false step `if` skips the step and its dependents.
+    let big = env.trigger("orders", json!({"total": 500, "vip": false})).await;
+    let done = env.finished(&big).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(Env::step(&done, "always")["status"], "succeeded");
+    assert_eq!(Env::step(&done, "vip_only")["status"], "skipped");
+    assert_eq!(Env::step(&done, "after_vip")["status"], "skipped");
+    assert!(env.upstream.seen("/echo/vip").is_empty());
+    assert!(env.executions_for(&small).await.is_empty(), "a false workflow `if` started an execution");
+}
+
+#[tokio::test]
+async fn manual_runs_cancel_and_lifecycle_events() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: manual
+on:
+  manual:
+    inputs:
+      who: { type: string, required: true }
+steps:
+  greet:
+    uses: http
+    with: { method: POST, url: "{upstream}/slow/3000", json: { hello: "${{ inputs.who }}" } }
+"#,
+    )
+    .await;
+    let resp = env
+        .http
+        .post(format!("{}/api/v1/workflows/manual/run", env.base))
+        .json(&json!({"inputs": {"who": "ada"}}))
+        .send()
+        .await
+        .expect("run");
+    assert_eq!(resp.status().as_u16(), 202);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    let id = body["execution_id"].as_str().expect("id").to_string();
+    // Wait until the step is running, then cancel.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = env.execution(&id).await;
+        if e["status"] == "running" && Env::step(&e, "greet")["status"] == "running" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never started: {e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cancel = env.http.post(format!("{}/api/v1/executions/{id}/cancel", env.base)).send().await.expect("cancel");
+    assert_eq!(cancel.status().as_u16(), 202);
+    let e = env.execution(&id).await;
+    assert_eq!(e["status"], "cancelled");
+    assert_eq!(e["inputs"]["who"], "ada");
+    assert_eq!(Env::step(&e, "greet")["status"], "cancelled");
+    let again = env.http.post(format!("{}/api/v1/executions/{id}/cancel", env.base)).send().await.expect("cancel");
+    assert_eq!(again.status().as_u16(), 409);
+    // The lifecycle events are on the bus.
+    let events = common::lifecycle_types(&env, &id).await;
+    assert!(events.contains(&"dev.weft.execution.started".to_string()), "{events:?}");
+    assert!(events.contains(&"dev.weft.execution.cancelled".to_string()), "{events:?}");
+}
