@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this file
 # Shared helpers for scripts/deps, scripts/services, scripts/test and scripts/dev.
 # Source it; it defines functions and defaults and changes nothing by itself.
 #
@@ -74,6 +74,8 @@ weft_apt_install() {
 # ---------------------------------------------------------------- NATS binary
 
 weft_nats_bin() { printf '%s\n' "$WEFT_VENV/bin/nats-server"; }
+# Directory with a nats-server symlink (made by scripts/deps), safe to put on PATH.
+WEFT_BIN="$WEFT_TOOLS/bin"
 
 # Prints the version (e.g. 2.15.1) of the nats-server binary $1, or nothing.
 weft_nats_version_of() {
