@@ -23,8 +23,6 @@ async fn create_query_and_drop() -> anyhow::Result<()> {
     assert_eq!(one, 1);
     let current: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&pool).await?;
     assert_eq!(current, db.name);
-    let wal_level: String = sqlx::query_scalar("SHOW wal_level").fetch_one(&pool).await?;
-    assert_eq!(wal_level, "logical", "scripts/services must start PostgreSQL with wal_level=logical");
 
     let (admin, name) = (db.admin_url().to_owned(), db.name.clone());
     assert!(exists(&admin, &name).await?);
