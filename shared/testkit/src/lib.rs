@@ -1,1 +1,41 @@
-//! (work in progress)
+//! Test support for Weft's integration tests: real servers, no mocks.
+//!
+//! - [`NatsServer`] starts a private `nats-server -js` (>= 2.10) on a free port with its own
+//!   store directory, and stops it by PID (on [`NatsServer::stop`] or drop).
+//! - [`TestDb`] creates a uniquely named database on the PostgreSQL server named by
+//!   `WEFT_TEST_PG_URL` (started by `scripts/test`) and drops it on drop.
+//! - [`ChildProcess`] runs any program (e.g. `weft serve router`) with its output in a log
+//!   file, for crash tests; it is killed by PID on drop.
+//! - [`free_port`], [`wait_for`] and [`init_crypto`] are small helpers.
+//!
+//! Every test gets its own servers, so tests run in parallel and repeatedly.
+
+mod db;
+mod nats;
+mod process;
+mod wait;
+
+pub use db::TestDb;
+pub use nats::NatsServer;
+pub use process::ChildProcess;
+pub use wait::wait_for;
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it; the socket is then
+/// closed, so a server can bind it). Starts nothing.
+pub fn free_port() -> u16 {
+    for _ in 0..10 {
+        if let Ok(addr) = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()) {
+            return addr.port();
+        }
+    }
+    // Binding port 0 on loopback only fails on a broken host. Pick an ephemeral-range port;
+    // if it is taken, the caller's bind says so.
+    let spread = (std::process::id() ^ uuid::Uuid::new_v4().as_u128() as u32) % 16_000;
+    49_152 + spread as u16
+}
+
+/// Installs rustls' ring crypto provider as the process default, once; a provider that is
+/// already installed (by this or anything else) is left in place.
+pub fn init_crypto() {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+}
