@@ -83,8 +83,8 @@ steps:
     let mut event_ids = Vec::with_capacity(EVENTS);
     for i in 0..EVENTS {
         if i == EVENTS / 3 {
-            router.kill9();
-            exec.kill9();
+            router.kill9().expect("router killed");
+            exec.kill9().expect("executor killed");
         }
         if i == EVENTS / 2 {
             router = procs.spawn("router", ports["router"]);
