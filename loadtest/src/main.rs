@@ -1,1 +1,220 @@
-fn main() {}
+//! Weft load generator for the W3 shape: a webhook starts a workflow of three sequential HTTP
+//! steps, each fed the previous step's output, against an echo server this program runs itself.
+//!
+//! Latency is end to end: from sending the webhook to receiving the execution's
+//! `dev.weft.execution.succeeded` lifecycle event on NATS. Modes: `fixed` sends at a constant
+//! rate (open loop); `saturate` keeps N runs in flight (closed loop) to find the throughput.
+//! Figures go to stdout and, as JSON, to `--out`. Every loop is bounded in count and time and
+//! targets only the addresses given (loopback by default).
+
+mod echo;
+mod report;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, oneshot};
+
+/// Command line.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Weft's HTTP address (hooks and API).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    weft: String,
+    /// NATS, to observe lifecycle events.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// fixed rate or saturation.
+    #[arg(long, value_enum, default_value = "fixed")]
+    mode: Mode,
+    /// Runs per second (fixed mode).
+    #[arg(long, default_value_t = 100)]
+    rate: u32,
+    /// Runs in flight (saturate mode).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// Seconds to wait for stragglers after the load.
+    #[arg(long, default_value_t = 30)]
+    drain: u64,
+    /// JSON file to write the figures to.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    Fixed,
+    Saturate,
+}
+
+/// Sent runs waiting for their lifecycle event, by event id.
+type Waiters = Arc<Mutex<HashMap<String, (Instant, Option<oneshot::Sender<()>>)>>>;
+
+struct Shared {
+    http: reqwest::Client,
+    hook: String,
+    waiters: Waiters,
+    latencies: Mutex<hdrhistogram::Histogram<u64>>,
+    errors: Mutex<u64>,
+    accepted: Mutex<u64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    weft_runtime::init_crypto();
+    let args = Args::parse();
+    let echo = echo::start().await?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).pool_max_idle_per_host(256).build()?;
+    apply_workflow(&http, &args.weft, &echo).await?;
+    let shared = Arc::new(Shared {
+        http,
+        hook: format!("{}/hooks/loadtest-w3", args.weft),
+        waiters: Arc::default(),
+        latencies: Mutex::new(hdrhistogram::Histogram::new(3)?),
+        errors: Mutex::new(0),
+        accepted: Mutex::new(0),
+    });
+    let observer = observe(&args.nats, shared.clone()).await?;
+    warm_up(&shared).await?;
+    let started = Instant::now();
+    match args.mode {
+        Mode::Fixed => fixed(&shared, args.rate, Duration::from_secs(args.duration)).await,
+        Mode::Saturate => saturate(&shared, args.concurrency, Duration::from_secs(args.duration)).await,
+    }
+    let sent_for = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(args.drain);
+    while Instant::now() < deadline && !shared.waiters.lock().map(|w| w.is_empty()).unwrap_or(true) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    observer.abort();
+    let report = report::Report::new(&args, &shared, sent_for);
+    report.print();
+    if let Some(out) = &args.out {
+        report.write(out)?;
+    }
+    Ok(())
+}
+
+async fn apply_workflow(http: &reqwest::Client, weft: &str, echo: &str) -> anyhow::Result<()> {
+    let yaml = format!(
+        r#"name: loadtest-w3
+on: {{ webhook: {{ path: loadtest-w3 }} }}
+steps:
+  one:   {{ uses: http, with: {{ method: POST, url: "{echo}/step/1", json: "${{{{ event.data.body }}}}" }} }}
+  two:   {{ needs: one, uses: http, with: {{ method: POST, url: "{echo}/step/2", json: "${{{{ steps.one.output.body }}}}" }} }}
+  three: {{ needs: two, uses: http, with: {{ method: POST, url: "{echo}/step/3", json: "${{{{ steps.two.output.body }}}}" }} }}
+"#
+    );
+    let resp = http.put(format!("{weft}/api/v1/workflows/loadtest-w3")).header("content-type", "application/yaml").body(yaml).send().await.context("cannot reach Weft")?;
+    if !resp.status().is_success() {
+        bail!("applying the workflow failed: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// Record the latency of every run whose succeeded event arrives.
+async fn observe(nats: &str, shared: Arc<Shared>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let client = async_nats::connect(nats).await.context("cannot reach NATS")?;
+    let mut sub = client.subscribe("weft.events.execution").await?;
+    Ok(tokio::spawn(async move {
+        let _keep = client;
+        while let Some(msg) = sub.next().await {
+            let Ok(ev) = serde_json::from_slice::<Value>(&msg.payload) else { continue };
+            if ev["type"] != "dev.weft.execution.succeeded" {
+                continue;
+            }
+            let Some(event_id) = ev["data"]["event_id"].as_str() else { continue };
+            let waiter = shared.waiters.lock().ok().and_then(|mut w| w.remove(event_id));
+            if let Some((sent, done)) = waiter {
+                let micros = sent.elapsed().as_micros() as u64;
+                if let Ok(mut h) = shared.latencies.lock() {
+                    let _ = h.record(micros);
+                }
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }))
+}
+
+/// Wait until the hook is live and one run completes.
+async fn warm_up(shared: &Arc<Shared>) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        let resp = shared.http.post(&shared.hook).json(&json!({"value": 0, "warmup": true})).send().await;
+        if resp.map(|r| r.status().as_u16() == 202).unwrap_or(false) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the webhook never accepted a request")
+}
+
+/// Send one run; register it before the answer so a fast lifecycle event is not missed.
+async fn send(shared: &Shared, i: u64, done: Option<oneshot::Sender<()>>) -> bool {
+    let key = format!("lt-{}-{i}", std::process::id());
+    let sent = Instant::now();
+    let resp = shared.http.post(&shared.hook).header("Idempotency-Key", &key).json(&json!({"value": 0, "i": i})).send().await;
+    let ok = match resp {
+        Ok(r) if r.status().as_u16() == 202 => r.json::<Value>().await.ok().and_then(|b| b["event_id"].as_str().map(str::to_string)),
+        _ => None,
+    };
+    let Some(id) = ok else {
+        if let Ok(mut e) = shared.errors.lock() {
+            *e += 1;
+        }
+        return false;
+    };
+    if let Ok(mut a) = shared.accepted.lock() {
+        *a += 1;
+    }
+    if let Ok(mut w) = shared.waiters.lock() {
+        w.insert(id, (sent, done));
+    }
+    true
+}
+
+async fn fixed(shared: &Arc<Shared>, rate: u32, duration: Duration) {
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let end = Instant::now() + duration;
+    let mut i = 0u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    while Instant::now() < end {
+        ticker.tick().await;
+        let s = shared.clone();
+        i += 1;
+        tasks.spawn(async move { send(&s, i, None).await });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn saturate(shared: &Arc<Shared>, concurrency: usize, duration: Duration) {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let end = Instant::now() + duration;
+    let mut i = 0u64;
+    while Instant::now() < end {
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let s = shared.clone();
+        i += 1;
+        tokio::spawn(async move {
+            let (tx, rx) = oneshot::channel();
+            if send(&s, i, Some(tx)).await {
+                let _ = tokio::time::timeout(Duration::from_secs(30), rx).await;
+            }
+            drop(permit);
+        });
+    }
+}
