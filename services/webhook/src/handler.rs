@@ -3,6 +3,8 @@
 //! Consumes the request and the live route table ([`Registry`]); produces a
 //! `dev.weft.webhook.received` event on `weft.events.webhook`, published with a JetStream ack
 //! before the answer, so a 202 means the event is stored and a 503 means nothing was accepted.
+//! (After a publish *timeout* the event may still land late; a sender that retries with an
+//! `Idempotency-Key` gets the same event id, which JetStream deduplicates.)
 //! Counts requests by outcome in `weft_webhook_requests_total`.
 
 use std::sync::Arc;

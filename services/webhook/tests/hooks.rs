@@ -287,3 +287,13 @@ async fn answers_503_while_nats_is_down_and_recovers() {
         "nothing half-accepted"
     );
 }
+
+#[tokio::test]
+async fn answers_503_until_the_bucket_was_read() {
+    let (mut nats, bus) = common::bus().await;
+    nats.stop();
+    let service = WebhookService::new(config(), bus, Shutdown::new());
+    let (status, body) = post(&service.router(), "/hooks/anything", &[], "x").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["code"], "unavailable");
+}
