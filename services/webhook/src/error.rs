@@ -1,0 +1,84 @@
+//! The errors `POST /hooks/{path}` answers with, as JSON `{"code", "message"}` responses.
+//!
+//! Consumes nothing; produces HTTP responses and the `outcome` label of the request counter.
+//! A 5xx never carries internals: those are logged where they happen.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+/// Why a webhook request was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The workflows bucket has not been read yet.
+    #[error("the webhook registry is still loading; try again shortly")]
+    NotReady,
+    /// No published workflow listens on the path.
+    #[error("no workflow listens on /hooks/{path}")]
+    NotFound {
+        /// The requested path.
+        path: String,
+    },
+    /// The body is larger than `max_body_bytes`.
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The request is malformed (invalid JSON with a JSON content type, bad query, …).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The event could not be stored on the bus; nothing was accepted.
+    #[error("the event bus is unavailable; nothing was accepted, try again")]
+    Unavailable,
+}
+
+impl HookError {
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotReady | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Machine-readable code in the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotReady | Self::Unavailable => "unavailable",
+            Self::NotFound { .. } => "not_found",
+            Self::TooLarge { .. } => "payload_too_large",
+            Self::BadRequest(_) => "bad_request",
+        }
+    }
+
+    /// Label of the request counter.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::NotReady => "not_ready",
+            Self::Unavailable => "unavailable",
+            Self::NotFound { .. } => "not_found",
+            Self::TooLarge { .. } => "too_large",
+            Self::BadRequest(_) => "bad_request",
+        }
+    }
+}
+
+impl IntoResponse for HookError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = Json(json!({"code": self.code(), "message": self.to_string()}));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

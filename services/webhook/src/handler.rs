@@ -1,0 +1,139 @@
+//! `POST /hooks/{*path}`: one HTTP request in, one CloudEvent on the bus, then 202.
+//!
+//! Consumes the request and the live route table ([`Registry`]); produces a
+//! `dev.weft.webhook.received` event on `weft.events.webhook`, published with a JetStream ack
+//! before the answer, so a 202 means the event is stored and a 503 means nothing was accepted.
+//! (After a publish *timeout* the event may still land late; a sender that retries with an
+//! `Idempotency-Key` gets the same event id, which JetStream deduplicates.)
+//! Counts requests by outcome in `weft_webhook_requests_total`.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use serde_json::json;
+use weft_bus::Bus;
+use weft_events::{ids, subjects, types};
+
+use crate::{
+    HookError, WebhookConfig,
+    payload::{self, PayloadError},
+    registry::{Lookup, Registry, normalize},
+};
+
+/// What the handler needs, shared by every request.
+#[derive(Debug)]
+pub struct HookState {
+    /// Settings.
+    pub config: WebhookConfig,
+    /// Where events go.
+    pub bus: Bus,
+    /// Which paths exist.
+    pub registry: Registry,
+}
+
+/// The handler: answers 202 `{"event_id"}` or a [`HookError`].
+pub async fn receive(
+    State(state): State<Arc<HookState>>,
+    Path(path): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let path = normalize(&path).to_string();
+    let result = accept(&state, &path, &method, &uri, &headers, body).await;
+    let outcome = match &result {
+        Ok(_) => "accepted",
+        Err(e) => e.outcome(),
+    };
+    metrics::counter!("weft_webhook_requests_total", "outcome" => outcome).increment(1);
+    match result {
+        Ok(event_id) => (StatusCode::ACCEPTED, Json(json!({"event_id": event_id}))).into_response(),
+        Err(e) => {
+            tracing::debug!(%path, outcome, error = %e, "webhook refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn accept(
+    state: &HookState,
+    path: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<String, HookError> {
+    match state.registry.lookup(path) {
+        Lookup::NotLoaded => return Err(HookError::NotReady),
+        Lookup::Unknown => return Err(HookError::NotFound { path: path.into() }),
+        Lookup::Known(_) => {}
+    }
+    let body = read_body(headers, body, state.config.max_body_bytes).await?;
+    let data = payload::event_data(method, path, uri, headers, &body).map_err(|e| match e {
+        PayloadError::InvalidJson(_) | PayloadError::InvalidQuery(_) => {
+            HookError::BadRequest(e.to_string())
+        }
+    })?;
+    let event_id = match payload::idempotency_key(headers) {
+        Some(key) => ids::keyed_event_id(&format!("webhook/{path}"), key),
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    let source = format!("{}/{path}", types::SOURCE_WEBHOOK);
+    let event = weft_events::new_event(
+        &event_id,
+        types::WEBHOOK_RECEIVED,
+        &source,
+        Some(path),
+        data,
+    );
+    let publish = state.bus.publish_event(subjects::EVENTS_WEBHOOK, &event);
+    match tokio::time::timeout(state.config.publish_timeout(), publish).await {
+        Ok(Ok(())) => Ok(event_id),
+        Ok(Err(e)) => {
+            tracing::warn!(%path, %event_id, error = %e, "webhook event not published");
+            Err(HookError::Unavailable)
+        }
+        Err(_) => {
+            tracing::warn!(%path, %event_id, "webhook event not acknowledged in time");
+            Err(HookError::Unavailable)
+        }
+    }
+}
+
+/// Read the body, refusing early on a Content-Length above `limit`.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, HookError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(HookError::TooLarge { limit });
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            HookError::TooLarge { limit }
+        } else {
+            HookError::BadRequest(format!("cannot read the body: {e}"))
+        }
+    })
+}
+
+/// Whether a `to_bytes` error is the length limit (it may be wrapped in `axum::Error`s).
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
