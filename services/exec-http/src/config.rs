@@ -20,6 +20,10 @@ pub struct ExecHttpConfig {
     /// (`response_too_large`, not retryable) since results must fit in a NATS message.
     /// Default 512 KiB.
     pub max_response_bytes: usize,
+    /// How long a task may go unacknowledged before JetStream redelivers it (to another replica,
+    /// when this one died), in milliseconds. Progress is reported while an attempt runs, so this
+    /// bounds recovery time, not step length. Default 30000.
+    pub ack_wait_ms: u64,
 }
 
 impl ExecHttpConfig {
@@ -35,6 +39,7 @@ impl ExecHttpConfig {
     pub fn from_common(common: &CommonConfig) -> Self {
         Self {
             concurrency: common.executor_concurrency,
+            ack_wait_ms: common.ack_wait_ms,
             ..Self::default()
         }
     }
@@ -51,6 +56,7 @@ impl Default for ExecHttpConfig {
             concurrency: Self::DEFAULT_CONCURRENCY,
             connect_timeout_ms: Self::DEFAULT_CONNECT_TIMEOUT_MS,
             max_response_bytes: Self::DEFAULT_MAX_RESPONSE_BYTES,
+            ack_wait_ms: 30_000,
         }
     }
 }

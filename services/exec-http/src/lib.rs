@@ -33,7 +33,8 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<(), ExecHttpError> {
     let executor = HttpExecutor::new(&config)?;
-    let spec = weft_bus::executor::executor_spec("http", config.concurrency);
+    let mut spec = weft_bus::executor::executor_spec("http", config.concurrency);
+    spec.ack_wait = std::time::Duration::from_millis(config.ack_wait_ms);
     tracing::info!(concurrency = spec.concurrency, "http executor running");
     weft_bus::run_executor(bus, Arc::new(executor), spec, shutdown).await;
     Ok(())

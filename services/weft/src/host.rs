@@ -122,18 +122,20 @@ async fn add(
             app
         }
         (Service::Webhook, _) => {
-            let wc = weft_webhook::WebhookConfig { max_body_bytes: config.max_body_bytes, ..Default::default() };
+            let wc = weft_webhook::WebhookConfig::from_common(config);
             let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone());
             app.merge(webhook.router())
         }
         (Service::ExecHttp, _) => {
-            let ec = weft_exec_http::ExecHttpConfig {
-                concurrency: config.executor_concurrency,
-                ack_wait_ms: config.ack_wait_ms,
-                ..Default::default()
-            };
-            let executor = weft_exec_http::HttpExecutor::new(ec.clone()).map_err(|e| HostError::Executor(e.to_string()))?;
-            tasks.spawn(weft_exec_http::run_with(executor, ec, bus.clone(), shutdown.clone()));
+            let ec = weft_exec_http::ExecHttpConfig::from_common(config);
+            // Fail at start, not in the background, when the client cannot be built.
+            weft_exec_http::HttpExecutor::new(&ec).map_err(|e| HostError::Executor(e.to_string()))?;
+            let (bus, shutdown) = (bus.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                if let Err(e) = weft_exec_http::run(ec, bus, shutdown).await {
+                    tracing::error!(error = %e, "exec-http stopped");
+                }
+            });
             app
         }
         (_, None) => app, // needs_database() guarantees a store for api and router
