@@ -264,7 +264,7 @@ async fn answers_503_while_nats_is_down_and_recovers() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["code"], "unavailable");
 
-    nats.restart();
+    nats.restart().await.expect("nats restarts");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut status = StatusCode::SERVICE_UNAVAILABLE;
     while status != StatusCode::ACCEPTED && tokio::time::Instant::now() < deadline {

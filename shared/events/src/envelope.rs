@@ -76,16 +76,10 @@ fn no_data(event: &Event) -> DecodeError {
 pub fn event_json(event: &Event) -> Value {
     let mut v = serde_json::to_value(event).unwrap_or(Value::Null);
     if let Some(obj) = v.as_object_mut() {
-        if !obj.contains_key("data") {
-            if let Ok(data) = data_json(event) {
-                obj.insert("data".into(), data);
-            }
-        }
-        // `data_base64` / string data: expose the decoded value as `data` too.
-        if let Some(Value::String(_)) = obj.get("data") {
-            if let Ok(data) = data_json(event) {
-                obj.insert("data".into(), data);
-            }
+        // Missing (`data_base64`) or string data: expose the decoded value as `data`.
+        let decode = matches!(obj.get("data"), None | Some(Value::String(_)));
+        if let (true, Ok(data)) = (decode, data_json(event)) {
+            obj.insert("data".into(), data);
         }
     }
     v

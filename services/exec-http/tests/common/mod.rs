@@ -1,10 +1,6 @@
-//! Shared test support: a real NATS server (the webhook crate's stand-in until
-//! `weft-testkit` lands) and a real HTTP server to call.
+//! Shared test support: a real HTTP server to call (NATS comes from `weft-testkit`).
 
 #![allow(dead_code)]
-
-#[path = "../../../webhook/tests/common/nats.rs"]
-pub mod nats;
 
 use std::{net::SocketAddr, time::Duration};
 

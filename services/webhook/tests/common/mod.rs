@@ -2,20 +2,18 @@
 
 #![allow(dead_code)]
 
-pub mod nats;
-
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::StreamExt;
 use weft_bus::Bus;
 
-pub use nats::Nats;
+pub use weft_testkit::NatsServer as Nats;
 
 /// A server and a bus connected to it, with the streams created.
 pub async fn bus() -> (Nats, Bus) {
-    let nats = Nats::start();
-    let bus = Bus::connect(&nats.url(), "test").await.expect("connect");
+    let nats = Nats::start().await.expect("nats starts");
+    let bus = Bus::connect(&nats.url, "test").await.expect("connect");
     bus.ensure_streams().await.expect("streams");
     (nats, bus)
 }
