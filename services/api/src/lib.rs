@@ -1,1 +1,110 @@
-//! (work in progress)
+//! The admin API: workflows (apply, list, get, versions, delete, run) and executions (list,
+//! get, cancel) under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
+//!
+//! Consumes HTTP requests; reads and writes workflow definitions and executions in PostgreSQL
+//! through `weft_store`; produces the `weft_workflows` key-value bucket (the active workflows
+//! that triggers and routers watch) and `dev.weft.manual.requested` events on
+//! `weft.events.manual` (through the transactional outbox). Counts requests by route and
+//! status in `weft_api_requests_total`.
+//!
+//! ```ignore
+//! let api = ApiService::new(store, bus);
+//! api.sync_registry().await?;
+//! let app = api.router().merge(weft_runtime::health_router(readiness));
+//! ```
+
+mod digest;
+mod error;
+mod executions;
+mod extract;
+mod openapi;
+mod registry;
+mod runs;
+mod workflows;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{MatchedPath, Request},
+    middleware::{self, Next},
+    response::Response,
+    routing::{get, post, put},
+};
+use weft_bus::Bus;
+use weft_store::Store;
+
+pub use error::{ApiError, ErrorBody};
+pub use openapi::ApiDoc;
+
+/// Prefix of every route.
+pub const PREFIX: &str = "/api/v1";
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Store,
+    pub(crate) bus: Bus,
+}
+
+/// The admin API service.
+#[derive(Debug, Clone)]
+pub struct ApiService {
+    state: Arc<AppState>,
+}
+
+impl ApiService {
+    /// Build the service over a store and a bus.
+    pub fn new(store: Store, bus: Bus) -> Self {
+        Self {
+            state: Arc::new(AppState { store, bus }),
+        }
+    }
+
+    /// Every route under `/api/v1`, state included; merge it with other routers.
+    pub fn router(&self) -> Router {
+        let wf = "/api/v1/workflows/{name}";
+        let ex = "/api/v1/executions/{id}";
+        Router::new()
+            .route("/api/v1/workflows", get(workflows::list))
+            .route(
+                wf,
+                put(workflows::apply)
+                    .get(workflows::get)
+                    .delete(workflows::delete),
+            )
+            .route(&format!("{wf}/versions"), get(workflows::versions))
+            .route(&format!("{wf}/run"), post(runs::run))
+            .route("/api/v1/executions", get(executions::list))
+            .route(ex, get(executions::get))
+            .route(&format!("{ex}/cancel"), post(executions::cancel))
+            .route("/api/v1/openapi.json", get(openapi::document))
+            .route_layer(middleware::from_fn(count_requests))
+            .with_state(self.state.clone())
+    }
+
+    /// Make the `weft_workflows` bucket equal to the database: put every live workflow at its
+    /// current version and delete the keys of workflows that are not live. Call it at start.
+    pub async fn sync_registry(&self) -> Result<(), ApiError> {
+        registry::sync(&self.state.store, &self.state.bus).await
+    }
+}
+
+/// Count each request by matched route, method and status.
+async fn count_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    metrics::counter!(
+        "weft_api_requests_total",
+        "route" => route,
+        "method" => method,
+        "status" => response.status().as_u16().to_string(),
+    )
+    .increment(1);
+    response
+}

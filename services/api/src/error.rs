@@ -1,0 +1,180 @@
+//! The one error type of the admin API and how it becomes an HTTP response.
+//!
+//! Consumes errors from the store, the bus, the router and `weft_flow`, plus axum's own
+//! extractor rejections; produces JSON bodies `{"code": …, "message": …}` (with `line`,
+//! `column` and `field` for invalid workflows). Server-side failures are logged with
+//! `tracing` and answered with a generic message: a 5xx never leaks internals.
+
+use axum::{
+    Json,
+    extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use weft_bus::BusError;
+use weft_flow::ValidationError;
+use weft_router::RouterError;
+use weft_store::StoreError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The workflow file was rejected (400 `invalid_workflow`).
+    #[error(transparent)]
+    InvalidWorkflow(#[from] ValidationError),
+    /// The request is malformed (400 `bad_request`).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such resource (404 `not_found`).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request contradicts the resource's state (409 `conflict`).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body's content type is not accepted (415 `unsupported_media_type`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The bus is down; the message says what was and was not done (503 `unavailable`).
+    #[error("{message}")]
+    Unavailable {
+        /// Shown to the client.
+        message: String,
+        /// Logged only.
+        cause: String,
+    },
+    /// An axum extractor refused the request (status kept, 4xx).
+    #[error("{message}")]
+    Rejected {
+        /// Status chosen by axum.
+        status: StatusCode,
+        /// axum's explanation (about the request, never about the server).
+        message: String,
+    },
+    /// The database failed (500 `internal`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The bus failed (503 `unavailable`).
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// Anything else on the server side (500 `internal`).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code: `invalid_workflow`, `bad_request`, `not_found`, `conflict`,
+    /// `unsupported_media_type`, `unavailable`, `internal`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Line of the workflow source at fault (`invalid_workflow` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Column of the workflow source at fault (`invalid_workflow` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// Dotted path of the field at fault (`invalid_workflow` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// A 404 for `what` (e.g. "workflow `x`").
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+
+    /// The status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidWorkflow(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable { .. } | Self::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Rejected { status, .. } => *status,
+            Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body this error is answered with (logs server-side causes).
+    fn body(&self) -> ErrorBody {
+        let plain = |code, message: String| ErrorBody {
+            code,
+            message,
+            line: None,
+            column: None,
+            field: None,
+        };
+        match self {
+            Self::InvalidWorkflow(e) => ErrorBody {
+                code: "invalid_workflow",
+                message: e.to_string(),
+                line: e.line,
+                column: e.column,
+                field: e.field.clone(),
+            },
+            Self::BadRequest(m) => plain("bad_request", m.clone()),
+            Self::NotFound(m) => plain("not_found", m.clone()),
+            Self::Conflict(m) => plain("conflict", m.clone()),
+            Self::UnsupportedMediaType(m) => plain("unsupported_media_type", m.clone()),
+            Self::Unavailable { message, cause } => {
+                tracing::warn!(error = %cause, "request failed: bus unavailable");
+                plain("unavailable", message.clone())
+            }
+            Self::Bus(e) => {
+                tracing::warn!(error = %e, "request failed: bus unavailable");
+                plain("unavailable", "the event bus is unavailable; try again later".into())
+            }
+            Self::Rejected { status, message } => {
+                let code = match *status {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+                    s if s.is_server_error() => "internal",
+                    _ => "bad_request",
+                };
+                plain(code, message.clone())
+            }
+            Self::Store(_) | Self::Internal(_) => {
+                tracing::error!(error = %self, "request failed: internal error");
+                plain("internal", "internal error; see the server log".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+impl From<RouterError> for ApiError {
+    fn from(e: RouterError) -> Self {
+        match e {
+            RouterError::Store(e) => Self::Store(e),
+            RouterError::Bus(e) => Self::Bus(e),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+macro_rules! from_rejection {
+    ($($t:ty),+) => {$(
+        impl From<$t> for ApiError {
+            fn from(r: $t) -> Self {
+                let status = r.status();
+                if status.is_server_error() {
+                    return Self::Internal(r.body_text());
+                }
+                Self::Rejected { status, message: r.body_text() }
+            }
+        }
+    )+};
+}
+
+from_rejection!(JsonRejection, PathRejection, QueryRejection, BytesRejection);

@@ -1,0 +1,318 @@
+//! `/api/v1/executions`: list (filter by workflow, status, triggering event; newest first,
+//! cursor pagination), get with every step attempt, and cancel.
+//!
+//! Reads `executions`, `steps` and `attempts` from PostgreSQL; cancelling goes through
+//! `weft_router::cancel_execution`, which locks the execution, updates it and publishes
+//! `dev.weft.execution.cancelled` through the outbox. Produces JSON views that are separate
+//! from the store's rows.
+
+use std::sync::Arc;
+
+use axum::{Json, extract::State, http::StatusCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use weft_router::CancelOutcome;
+use weft_store::{
+    ExecutionStatus,
+    executions::{AttemptRow, Cursor, ExecutionFilter, ExecutionRow, StepRow},
+};
+
+use crate::{
+    AppState,
+    error::{ApiError, ErrorBody},
+    extract::{Path, Query},
+};
+
+/// Default page size.
+const DEFAULT_LIMIT: i64 = 50;
+/// Largest page size; larger requests are cut down to it.
+const MAX_LIMIT: i64 = 500;
+
+/// Filters and paging of the execution list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only executions of this workflow.
+    pub workflow: Option<String>,
+    /// Only executions in this status (`queued`, `running`, `succeeded`, `failed`,
+    /// `cancelled`, `timed_out`).
+    pub status: Option<String>,
+    /// Only executions triggered by this event id.
+    pub event_id: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One execution in the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionSummary {
+    /// Execution id.
+    pub id: Uuid,
+    /// Workflow name.
+    pub workflow: String,
+    /// Workflow version it runs.
+    pub version: i32,
+    /// `queued`, `running`, `succeeded`, `failed`, `cancelled` or `timed_out`.
+    pub status: String,
+    /// Triggering event id.
+    pub event_id: String,
+    /// Accepted at.
+    pub created_at: DateTime<Utc>,
+    /// Started at.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Ended at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A page of executions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionList {
+    /// The page.
+    pub items: Vec<ExecutionSummary>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One attempt of a step.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    /// Attempt number, from 1.
+    pub n: i32,
+    /// `running`, `succeeded`, `failed`, `timed_out` or `cancelled`.
+    pub status: String,
+    /// Dispatched at.
+    pub started_at: DateTime<Utc>,
+    /// Ended at.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Output, when it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Error, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+/// One step of an execution.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepView {
+    /// Step id.
+    pub id: String,
+    /// `queued`, `running`, `succeeded`, `failed`, `skipped`, `cancelled` or `timed_out`.
+    pub status: String,
+    /// First attempt started at.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Ended at.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Every attempt, in order.
+    pub attempts: Vec<AttemptView>,
+}
+
+/// An execution with its steps and attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExecutionDetail {
+    /// Execution id.
+    pub id: Uuid,
+    /// Workflow name.
+    pub workflow: String,
+    /// Workflow version it runs.
+    pub version: i32,
+    /// Status.
+    pub status: String,
+    /// Triggering event id.
+    pub event_id: String,
+    /// Triggering event (as `event` in expressions).
+    pub event: Value,
+    /// Inputs of a manual run.
+    pub inputs: Value,
+    /// Accepted at.
+    pub created_at: DateTime<Utc>,
+    /// Started at.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Ended at.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Output once succeeded.
+    pub output: Option<Value>,
+    /// Error once failed.
+    pub error: Option<Value>,
+    /// Steps in dispatch order.
+    pub steps: Vec<StepView>,
+}
+
+/// Answer to a cancel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelResponse {
+    /// Execution id.
+    pub id: Uuid,
+    /// Always `cancelled`.
+    pub status: String,
+}
+
+/// List executions, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/executions", tag = "executions",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of executions", body = ExecutionList),
+        (status = 400, description = "Invalid status, limit or cursor", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<ExecutionList>, ApiError> {
+    let filter = filter(q)?;
+    let (rows, next) = st.store.list_executions(&filter).await?;
+    Ok(Json(ExecutionList {
+        items: rows.into_iter().map(summary).collect(),
+        next_cursor: next.map(|c| c.encode()),
+    }))
+}
+
+/// Get an execution with every step attempt.
+#[utoipa::path(
+    get, path = "/api/v1/executions/{id}", tag = "executions",
+    params(("id" = Uuid, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "The execution", body = ExecutionDetail),
+        (status = 400, description = "Not a UUID", body = ErrorBody),
+        (status = 404, description = "Unknown execution", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ExecutionDetail>, ApiError> {
+    let id = parse_id(&id)?;
+    let row = st
+        .store
+        .get_execution(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("execution {id}")))?;
+    let (steps, attempts) = st.store.execution_steps(id).await?;
+    Ok(Json(detail(row, steps, attempts)))
+}
+
+/// Cancel a queued or running execution.
+#[utoipa::path(
+    post, path = "/api/v1/executions/{id}/cancel", tag = "executions",
+    params(("id" = Uuid, Path, description = "Execution id")),
+    responses(
+        (status = 202, description = "Cancelled", body = CancelResponse),
+        (status = 400, description = "Not a UUID", body = ErrorBody),
+        (status = 404, description = "Unknown execution", body = ErrorBody),
+        (status = 409, description = "Already finished", body = ErrorBody),
+    )
+)]
+pub(crate) async fn cancel(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<CancelResponse>), ApiError> {
+    let id = parse_id(&id)?;
+    match weft_router::cancel_execution(&st.store, &st.bus, id).await? {
+        CancelOutcome::Cancelled => {
+            tracing::info!(execution = %id, "execution cancelled");
+            let status = ExecutionStatus::Cancelled.as_str().to_owned();
+            Ok((StatusCode::ACCEPTED, Json(CancelResponse { id, status })))
+        }
+        CancelOutcome::AlreadyFinished(status) => Err(ApiError::Conflict(format!(
+            "execution {id} already finished with status {status}"
+        ))),
+        CancelOutcome::NotFound => Err(ApiError::not_found(format!("execution {id}"))),
+    }
+}
+
+fn parse_id(s: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(s)
+        .map_err(|_| ApiError::BadRequest(format!("`{s}` is not an execution id (a UUID)")))
+}
+
+fn filter(q: ListQuery) -> Result<ExecutionFilter, ApiError> {
+    if let Some(s) = &q.status {
+        if ExecutionStatus::parse(s).is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "unknown status `{s}`; use queued, running, succeeded, failed, cancelled or timed_out"
+            )));
+        }
+    }
+    let limit = match q.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if n >= 1 => n.min(MAX_LIMIT),
+        Some(n) => return Err(ApiError::BadRequest(format!("limit must be 1 to 500, got {n}"))),
+    };
+    let cursor = match &q.cursor {
+        None => None,
+        Some(c) => Some(
+            Cursor::decode(c)
+                .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor `{c}`")))?,
+        ),
+    };
+    Ok(ExecutionFilter {
+        workflow: q.workflow,
+        status: q.status,
+        event_id: q.event_id,
+        limit,
+        cursor,
+    })
+}
+
+fn summary(r: ExecutionRow) -> ExecutionSummary {
+    ExecutionSummary {
+        id: r.id,
+        workflow: r.workflow,
+        version: r.version,
+        status: r.status,
+        event_id: r.event_id,
+        created_at: r.created_at,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+    }
+}
+
+fn detail(r: ExecutionRow, steps: Vec<StepRow>, attempts: Vec<AttemptRow>) -> ExecutionDetail {
+    let mut attempts = attempts;
+    let steps = steps
+        .into_iter()
+        .map(|s| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                attempts.drain(..).partition(|a| a.step_id == s.step_id);
+            attempts = rest;
+            StepView {
+                attempts: mine
+                    .into_iter()
+                    .map(|a| AttemptView {
+                        n: a.n,
+                        status: a.status,
+                        started_at: a.started_at,
+                        finished_at: a.finished_at,
+                        output: a.output,
+                        error: a.error,
+                    })
+                    .collect(),
+                id: s.step_id,
+                status: s.status,
+                started_at: s.started_at,
+                finished_at: s.finished_at,
+            }
+        })
+        .collect();
+    ExecutionDetail {
+        id: r.id,
+        workflow: r.workflow,
+        version: r.version,
+        status: r.status,
+        event_id: r.event_id,
+        event: r.event,
+        inputs: r.inputs,
+        created_at: r.created_at,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        output: r.output,
+        error: r.error,
+        steps,
+    }
+}

@@ -1,0 +1,261 @@
+//! `POST /api/v1/workflows/{name}/run`: a manual run.
+//!
+//! Consumes an optional JSON body `{"inputs": {…}}` and an optional `Idempotency-Key` header;
+//! checks the inputs against `on.manual.inputs`. In one transaction it inserts a `queued`
+//! execution and writes a `dev.weft.manual.requested` CloudEvent to the outbox for
+//! `weft.events.manual`, then publishes it at once; if that publish fails the event is still
+//! durable and the router's outbox sweeper publishes it.
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use weft_events::{event_json, ids, new_event, subjects, types};
+use weft_flow::{InputType, ManualTrigger};
+use weft_store::{
+    ExecutionStatus, StoreError,
+    engine::{self, NewExecution},
+    outbox::{self, OutboxMessage},
+};
+
+use crate::{
+    AppState,
+    error::{ApiError, ErrorBody},
+    extract::{Body, Path},
+    registry,
+};
+
+/// Body of a manual run (optional as a whole).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// Values of the inputs declared under `on.manual.inputs`.
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+}
+
+/// Answer to a manual run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunResponse {
+    /// The execution that will run (queued now).
+    pub execution_id: Uuid,
+    /// The `dev.weft.manual.requested` event that triggers it.
+    pub event_id: String,
+}
+
+/// Request a run of a workflow; the execution is queued and the router starts it.
+#[utoipa::path(
+    post, path = "/api/v1/workflows/{name}/run", tag = "workflows",
+    params(
+        ("name" = String, Path, description = "Workflow name"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Resending with the same key returns the same execution"),
+    ),
+    request_body(content = Option<RunRequest>, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Queued", body = RunResponse),
+        (status = 400, description = "Invalid inputs", body = ErrorBody),
+        (status = 404, description = "Unknown workflow", body = ErrorBody),
+    )
+)]
+pub(crate) async fn run(
+    State(st): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<(StatusCode, Json<RunResponse>), ApiError> {
+    let request = parse_body(&headers, &body)?;
+    let record = st
+        .store
+        .get_workflow(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("workflow `{name}`")))?;
+    let workflow = registry::decode(&record)?;
+    let inputs = check_inputs(workflow.on.manual.as_ref(), request.inputs)?;
+    let event_id = match idempotency_key(&headers)? {
+        Some(key) => ids::keyed_event_id(&format!("manual/{name}"), key),
+        None => Uuid::now_v7().to_string(),
+    };
+    let execution_id = ids::execution_id(&name, &event_id);
+    let event = new_event(
+        event_id.clone(),
+        types::MANUAL_REQUESTED,
+        types::SOURCE_API,
+        Some(&name),
+        json!({"workflow": name, "inputs": inputs}),
+    );
+    let msg = OutboxMessage::event(subjects::EVENTS_MANUAL, &event);
+    let mut tx = st.store.begin().await?;
+    let inserted = engine::insert_execution(
+        &mut tx,
+        &NewExecution {
+            id: execution_id,
+            workflow: &name,
+            version: record.current_version,
+            status: ExecutionStatus::Queued,
+            event_id: &event_id,
+            event: &event_json(&event),
+            inputs: &inputs,
+        },
+    )
+    .await?;
+    if inserted {
+        outbox::enqueue(&mut tx, &msg).await?;
+    }
+    tx.commit()
+        .await
+        .map_err(|source| StoreError::Query {
+            what: "committing a manual run",
+            source,
+        })?;
+    if inserted {
+        if st.store.flush_outbox(&st.bus, std::slice::from_ref(&msg)).await == 0 {
+            tracing::warn!(%event_id, "manual run queued; its event waits in the outbox");
+        }
+        tracing::info!(workflow = %name, %execution_id, %event_id, "manual run requested");
+    }
+    let response = RunResponse {
+        execution_id,
+        event_id,
+    };
+    Ok((StatusCode::ACCEPTED, Json(response)))
+}
+
+/// An empty body means no inputs; otherwise JSON.
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<RunRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(RunRequest::default());
+    }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let text = ct.to_str().unwrap_or_default();
+        let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "content type `{text}` is not accepted; send application/json"
+            )));
+        }
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid run request: {e}")))
+}
+
+/// The `Idempotency-Key` header, when sent.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim())),
+        _ => Err(ApiError::BadRequest(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+        )),
+    }
+}
+
+/// Check inputs against the declared ones and fill defaults. Without `on.manual` the inputs
+/// pass as given; with it, unknown inputs are refused.
+fn check_inputs(
+    manual: Option<&ManualTrigger>,
+    mut given: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let Some(manual) = manual else {
+        return Ok(Value::Object(given));
+    };
+    if let Some(unknown) = given.keys().find(|k| !manual.inputs.contains_key(k.as_str())) {
+        let declared: Vec<&str> = manual.inputs.keys().map(String::as_str).collect();
+        return Err(ApiError::BadRequest(format!(
+            "unknown input `{unknown}`; declared inputs: [{}]",
+            declared.join(", ")
+        )));
+    }
+    let mut out = Map::new();
+    for (name, spec) in &manual.inputs {
+        let value = match (given.remove(name), &spec.default) {
+            (Some(v), _) => v,
+            (None, Some(default)) => default.clone(),
+            (None, None) if spec.required => {
+                return Err(ApiError::BadRequest(format!("input `{name}` is required")));
+            }
+            (None, None) => continue,
+        };
+        if let Some(ty) = spec.ty {
+            if !has_type(&value, ty) {
+                return Err(ApiError::BadRequest(format!(
+                    "input `{name}` must be of type {}, got {value}",
+                    type_name(ty)
+                )));
+            }
+        }
+        out.insert(name.clone(), value);
+    }
+    Ok(Value::Object(out))
+}
+
+fn has_type(v: &Value, ty: InputType) -> bool {
+    match ty {
+        InputType::String => v.is_string(),
+        InputType::Number => v.is_number(),
+        InputType::Integer => {
+            v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        InputType::Boolean => v.is_boolean(),
+        InputType::Object => v.is_object(),
+        InputType::Array => v.is_array(),
+    }
+}
+
+fn type_name(ty: InputType) -> &'static str {
+    match ty {
+        InputType::String => "string",
+        InputType::Number => "number",
+        InputType::Integer => "integer",
+        InputType::Boolean => "boolean",
+        InputType::Object => "object",
+        InputType::Array => "array",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_flow::InputSpec;
+
+    fn manual() -> ManualTrigger {
+        let mut m = ManualTrigger::default();
+        let spec = |ty, required, default| InputSpec {
+            description: None,
+            ty: Some(ty),
+            required,
+            default,
+        };
+        m.inputs.insert("who".into(), spec(InputType::String, true, None));
+        m.inputs.insert("n".into(), spec(InputType::Integer, false, Some(json!(3))));
+        m.inputs.insert("opt".into(), spec(InputType::Boolean, false, None));
+        m
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn inputs_are_checked_and_defaulted() {
+        let m = manual();
+        let ok = check_inputs(Some(&m), obj(json!({"who": "ann"}))).expect("valid");
+        assert_eq!(ok, json!({"who": "ann", "n": 3}));
+        let err = check_inputs(Some(&m), obj(json!({}))).expect_err("missing");
+        assert!(err.to_string().contains("`who`"));
+        let err = check_inputs(Some(&m), obj(json!({"who": 1}))).expect_err("type");
+        assert!(err.to_string().contains("string"));
+        assert!(check_inputs(Some(&m), obj(json!({"who": "a", "x": 1}))).is_err());
+        let free = check_inputs(None, obj(json!({"x": 1}))).expect("undeclared");
+        assert_eq!(free, json!({"x": 1}));
+    }
+}
