@@ -28,7 +28,7 @@ impl Procs {
             ("WEFT_ACK_WAIT_MS", "2000"),
             ("RUST_LOG", "warn"),
         ];
-        ChildProcess::spawn(env!("CARGO_BIN_EXE_weft"), &["serve", service], &env).expect("spawns")
+        ChildProcess::spawn(env!("CARGO_BIN_EXE_weft"), ["serve", service], env).expect("spawns")
     }
 }
 
