@@ -36,11 +36,13 @@ impl ResultHandler {
         }
         let def = self.shared.defs.get(store, &exec.workflow, exec.version).await?;
         let mut run = Run::load(&mut tx, exec, &def).await?;
-        let result = match r.outcome {
-            Outcome::Succeeded(v) => Ok(v),
-            Outcome::Failed(e) => Err(e),
+        let (result, status) = match r.outcome {
+            Outcome::Succeeded(v) => (Ok(v), AttemptStatus::Succeeded),
+            // The agent gave up on time (e.g. the HTTP request timeout): a timeout, not a failure.
+            Outcome::Failed(e) if e.code == "timeout" => (Err(e), AttemptStatus::TimedOut),
+            Outcome::Failed(e) => (Err(e), AttemptStatus::Failed),
         };
-        run.attempt_ended(attempt.id, &attempt.step_id, attempt.n, result, AttemptStatus::Failed).await?;
+        run.attempt_ended(attempt.id, &attempt.step_id, attempt.n, result, status).await?;
         let emitted = std::mem::take(&mut run.emitted);
         weft_store::commit(tx, "committing a result").await?;
         store.flush_outbox(&self.shared.bus, &emitted).await;

@@ -84,10 +84,15 @@ fn decode_task(payload: &[u8]) -> Result<Task, String> {
     serde_json::from_value(data).map_err(|e| format!("not a task: {e}"))
 }
 
+/// Extra time an executor gives an attempt past the step timeout. The router's durable timer is
+/// the authority on step timeouts (it marks the attempt `timed_out` and ignores the late
+/// result); this bound only keeps an executor from working on an abandoned attempt forever.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(1);
+
 async fn run_bounded<E: Executor>(executor: &E, task: &Task) -> weft_events::Outcome {
     let run = executor.execute(task);
     let result = match task.timeout_ms {
-        Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), run).await {
+        Some(ms) => match tokio::time::timeout(Duration::from_millis(ms) + TIMEOUT_GRACE, run).await {
             Ok(r) => r,
             Err(_) => Err(StepError::retryable(
                 "timeout",
