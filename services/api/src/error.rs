@@ -128,7 +128,10 @@ impl ApiError {
             }
             Self::Bus(e) => {
                 tracing::warn!(error = %e, "request failed: bus unavailable");
-                plain("unavailable", "the event bus is unavailable; try again later".into())
+                plain(
+                    "unavailable",
+                    "the event bus is unavailable; try again later".into(),
+                )
             }
             Self::Rejected { status, message } => {
                 let code = match *status {

@@ -232,17 +232,21 @@ fn parse_id(s: &str) -> Result<Uuid, ApiError> {
 }
 
 fn filter(q: ListQuery) -> Result<ExecutionFilter, ApiError> {
-    if let Some(s) = &q.status {
-        if ExecutionStatus::parse(s).is_none() {
-            return Err(ApiError::BadRequest(format!(
-                "unknown status `{s}`; use queued, running, succeeded, failed, cancelled or timed_out"
-            )));
-        }
+    if let Some(s) = &q.status
+        && ExecutionStatus::parse(s).is_none()
+    {
+        return Err(ApiError::BadRequest(format!(
+            "unknown status `{s}`; use queued, running, succeeded, failed, cancelled or timed_out"
+        )));
     }
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(n) if n >= 1 => n.min(MAX_LIMIT),
-        Some(n) => return Err(ApiError::BadRequest(format!("limit must be 1 to 500, got {n}"))),
+        Some(n) => {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be 1 to 500, got {n}"
+            )));
+        }
     };
     let cursor = match &q.cursor {
         None => None,

@@ -22,9 +22,9 @@ use weft_store::workflows::{Applied, NewVersion, WorkflowRecord};
 
 use crate::{
     AppState,
+    digest::digest,
     error::{ApiError, ErrorBody},
     extract::{Body, Path},
-    digest::digest,
     registry,
 };
 
@@ -178,7 +178,15 @@ pub(crate) async fn apply(
         Applied::Unchanged(_) => (StatusCode::OK, ApplyResult::Unchanged),
     };
     tracing::info!(workflow = %name, version, ?result, "workflow applied");
-    Ok((status, Json(ApplyResponse { name, version, result })).into_response())
+    Ok((
+        status,
+        Json(ApplyResponse {
+            name,
+            version,
+            result,
+        }),
+    )
+        .into_response())
 }
 
 /// List live workflows.
@@ -297,7 +305,12 @@ fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
         return Ok(Format::Yaml);
     };
     let text = value.to_str().unwrap_or_default();
-    let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(Format::Yaml),
         "application/json" => Ok(Format::Json),
@@ -313,7 +326,9 @@ fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
 fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         return Ok(());
     }
@@ -334,7 +349,13 @@ fn triggers(record: &WorkflowRecord) -> Vec<String> {
             .map(|on| on.keys().cloned().collect())
             .unwrap_or_default();
     };
-    let mut out: Vec<String> = wf.on.webhook.as_slice().iter().map(|w| format!("webhook:{}", w.path)).collect();
+    let mut out: Vec<String> = wf
+        .on
+        .webhook
+        .as_slice()
+        .iter()
+        .map(|w| format!("webhook:{}", w.path))
+        .collect();
     for e in wf.on.event.as_slice() {
         match &e.ty {
             Some(weft_flow::StringMatch::Exact(t)) => out.push(format!("event:{t}")),
@@ -355,7 +376,10 @@ mod tests {
     fn content_types() {
         let mut h = HeaderMap::new();
         assert_eq!(body_format(&h).ok(), Some(Format::Yaml));
-        h.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().expect("header"));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().expect("header"),
+        );
         assert_eq!(body_format(&h).ok(), Some(Format::Json));
         h.insert(header::CONTENT_TYPE, "text/plain".parse().expect("header"));
         assert!(body_format(&h).is_err());
