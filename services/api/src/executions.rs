@@ -154,7 +154,7 @@ pub struct CancelResponse {
 
 /// List executions, newest first.
 #[utoipa::path(
-    get, path = "/api/v1/executions", tag = "executions",
+    get, path = "/api/v1/executions", operation_id = "list_executions", tag = "executions",
     params(ListQuery),
     responses(
         (status = 200, description = "A page of executions", body = ExecutionList),
@@ -175,7 +175,7 @@ pub(crate) async fn list(
 
 /// Get an execution with every step attempt.
 #[utoipa::path(
-    get, path = "/api/v1/executions/{id}", tag = "executions",
+    get, path = "/api/v1/executions/{id}", operation_id = "get_execution", tag = "executions",
     params(("id" = Uuid, Path, description = "Execution id")),
     responses(
         (status = 200, description = "The execution", body = ExecutionDetail),
@@ -199,7 +199,7 @@ pub(crate) async fn get(
 
 /// Cancel a queued or running execution.
 #[utoipa::path(
-    post, path = "/api/v1/executions/{id}/cancel", tag = "executions",
+    post, path = "/api/v1/executions/{id}/cancel", operation_id = "cancel_execution", tag = "executions",
     params(("id" = Uuid, Path, description = "Execution id")),
     responses(
         (status = 202, description = "Cancelled", body = CancelResponse),

@@ -52,7 +52,7 @@ pub struct RunResponse {
 
 /// Request a run of a workflow; the execution is queued and the router starts it.
 #[utoipa::path(
-    post, path = "/api/v1/workflows/{name}/run", tag = "workflows",
+    post, path = "/api/v1/workflows/{name}/run", operation_id = "run_workflow", tag = "workflows",
     params(
         ("name" = String, Path, description = "Workflow name"),
         ("Idempotency-Key" = Option<String>, Header,

@@ -115,7 +115,7 @@ pub struct VersionList {
 /// Apply a workflow: create it, add a version, or change nothing when the definition is the
 /// same; then activate it in the registry.
 #[utoipa::path(
-    put, path = "/api/v1/workflows/{name}", tag = "workflows",
+    put, path = "/api/v1/workflows/{name}", operation_id = "apply_workflow", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     request_body(description = "The workflow file", content(
         ("application/yaml"), ("application/x-yaml"), ("text/yaml"), ("application/json"))),
@@ -191,7 +191,7 @@ pub(crate) async fn apply(
 
 /// List live workflows.
 #[utoipa::path(
-    get, path = "/api/v1/workflows", tag = "workflows",
+    get, path = "/api/v1/workflows", operation_id = "list_workflows", tag = "workflows",
     responses((status = 200, description = "Live workflows by name", body = WorkflowList))
 )]
 pub(crate) async fn list(State(st): State<Arc<AppState>>) -> Result<Json<WorkflowList>, ApiError> {
@@ -213,7 +213,7 @@ pub(crate) async fn list(State(st): State<Arc<AppState>>) -> Result<Json<Workflo
 
 /// Get a live workflow at its current version.
 #[utoipa::path(
-    get, path = "/api/v1/workflows/{name}", tag = "workflows",
+    get, path = "/api/v1/workflows/{name}", operation_id = "get_workflow", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     responses(
         (status = 200, description = "The workflow", body = WorkflowDetail),
@@ -243,7 +243,7 @@ pub(crate) async fn get(
 
 /// Every stored version of a workflow, also after it was deleted.
 #[utoipa::path(
-    get, path = "/api/v1/workflows/{name}/versions", tag = "workflows",
+    get, path = "/api/v1/workflows/{name}/versions", operation_id = "list_workflow_versions", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     responses(
         (status = 200, description = "Versions, newest first", body = VersionList),
@@ -271,7 +271,7 @@ pub(crate) async fn versions(
 
 /// Delete a workflow: its triggers stop; its versions and executions stay readable.
 #[utoipa::path(
-    delete, path = "/api/v1/workflows/{name}", tag = "workflows",
+    delete, path = "/api/v1/workflows/{name}", operation_id = "delete_workflow", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     responses(
         (status = 204, description = "Deleted"),

@@ -166,6 +166,9 @@ async fn unknown_workflow_is_404_json() {
             "only code and message: {b}"
         );
     }
+    let (s, b) = call(&env.app, "PATCH", "/api/v1/workflows/nope", &[], "").await;
+    assert_eq!(s, 405);
+    assert_error(&b, "method_not_allowed");
     let (s, b) = call(&env.app, "DELETE", "/api/v1/workflows/nope", &[], "").await;
     assert_eq!(s, 404);
     assert_error(&b, "not_found");
