@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The body's content type is not accepted (415 `unsupported_media_type`).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The route exists but not with this method (405 `method_not_allowed`).
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
     /// The bus is down; the message says what was and was not done (503 `unavailable`).
     #[error("{message}")]
     Unavailable {
@@ -94,6 +97,7 @@ impl ApiError {
             Self::InvalidWorkflow(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable { .. } | Self::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Rejected { status, .. } => *status,
@@ -121,6 +125,7 @@ impl ApiError {
             Self::BadRequest(m) => plain("bad_request", m.clone()),
             Self::NotFound(m) => plain("not_found", m.clone()),
             Self::Conflict(m) => plain("conflict", m.clone()),
+            Self::MethodNotAllowed => plain("method_not_allowed", self.to_string()),
             Self::UnsupportedMediaType(m) => plain("unsupported_media_type", m.clone()),
             Self::Unavailable { message, cause } => {
                 tracing::warn!(error = %cause, "request failed: bus unavailable");
@@ -128,7 +133,10 @@ impl ApiError {
             }
             Self::Bus(e) => {
                 tracing::warn!(error = %e, "request failed: bus unavailable");
-                plain("unavailable", "the event bus is unavailable; try again later".into())
+                plain(
+                    "unavailable",
+                    "the event bus is unavailable; try again later".into(),
+                )
             }
             Self::Rejected { status, message } => {
                 let code = match *status {

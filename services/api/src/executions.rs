@@ -154,7 +154,7 @@ pub struct CancelResponse {
 
 /// List executions, newest first.
 #[utoipa::path(
-    get, path = "/api/v1/executions", tag = "executions",
+    get, path = "/api/v1/executions", operation_id = "list_executions", tag = "executions",
     params(ListQuery),
     responses(
         (status = 200, description = "A page of executions", body = ExecutionList),
@@ -175,7 +175,7 @@ pub(crate) async fn list(
 
 /// Get an execution with every step attempt.
 #[utoipa::path(
-    get, path = "/api/v1/executions/{id}", tag = "executions",
+    get, path = "/api/v1/executions/{id}", operation_id = "get_execution", tag = "executions",
     params(("id" = Uuid, Path, description = "Execution id")),
     responses(
         (status = 200, description = "The execution", body = ExecutionDetail),
@@ -199,7 +199,7 @@ pub(crate) async fn get(
 
 /// Cancel a queued or running execution.
 #[utoipa::path(
-    post, path = "/api/v1/executions/{id}/cancel", tag = "executions",
+    post, path = "/api/v1/executions/{id}/cancel", operation_id = "cancel_execution", tag = "executions",
     params(("id" = Uuid, Path, description = "Execution id")),
     responses(
         (status = 202, description = "Cancelled", body = CancelResponse),
@@ -232,17 +232,21 @@ fn parse_id(s: &str) -> Result<Uuid, ApiError> {
 }
 
 fn filter(q: ListQuery) -> Result<ExecutionFilter, ApiError> {
-    if let Some(s) = &q.status {
-        if ExecutionStatus::parse(s).is_none() {
-            return Err(ApiError::BadRequest(format!(
-                "unknown status `{s}`; use queued, running, succeeded, failed, cancelled or timed_out"
-            )));
-        }
+    if let Some(s) = &q.status
+        && ExecutionStatus::parse(s).is_none()
+    {
+        return Err(ApiError::BadRequest(format!(
+            "unknown status `{s}`; use queued, running, succeeded, failed, cancelled or timed_out"
+        )));
     }
     let limit = match q.limit {
         None => DEFAULT_LIMIT,
         Some(n) if n >= 1 => n.min(MAX_LIMIT),
-        Some(n) => return Err(ApiError::BadRequest(format!("limit must be 1 to 500, got {n}"))),
+        Some(n) => {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be 1 to 500, got {n}"
+            )));
+        }
     };
     let cursor = match &q.cursor {
         None => None,

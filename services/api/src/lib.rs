@@ -79,6 +79,8 @@ impl ApiService {
             .route(ex, get(executions::get))
             .route(&format!("{ex}/cancel"), post(executions::cancel))
             .route("/api/v1/openapi.json", get(openapi::document))
+            // Per route, so the result still merges with routers that have a fallback.
+            .method_not_allowed_fallback(method_not_allowed)
             .route_layer(middleware::from_fn(count_requests))
             .with_state(self.state.clone())
     }
@@ -88,6 +90,11 @@ impl ApiService {
     pub async fn sync_registry(&self) -> Result<(), ApiError> {
         registry::sync(&self.state.store, &self.state.bus).await
     }
+}
+
+/// A known path with an unknown method: the same JSON error shape as everything else.
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// Count each request by matched route, method and status.

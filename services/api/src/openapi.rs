@@ -37,7 +37,7 @@ pub struct ApiDoc;
 
 /// This document.
 #[utoipa::path(
-    get, path = "/api/v1/openapi.json", tag = "meta",
+    get, path = "/api/v1/openapi.json", operation_id = "openapi_document", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
 pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {

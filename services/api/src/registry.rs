@@ -40,10 +40,10 @@ pub(crate) async fn publish(bus: &Bus, version: i32, workflow: &Workflow) -> Res
     })
     .map_err(|e| js("encoding a published workflow", e))?;
     let key = workflow.name.as_str();
-    if let Ok(Some(current)) = kv.get(key).await {
-        if current.as_ref() == value.as_slice() {
-            return Ok(());
-        }
+    if let Ok(Some(current)) = kv.get(key).await
+        && current.as_ref() == value.as_slice()
+    {
+        return Ok(());
     }
     kv.put(key, value.into())
         .await
@@ -54,9 +54,12 @@ pub(crate) async fn publish(bus: &Bus, version: i32, workflow: &Workflow) -> Res
 /// Withdraw a workflow (delete its key; its triggers stop).
 pub(crate) async fn withdraw(bus: &Bus, name: &str) -> Result<(), BusError> {
     let kv = bus.kv(WORKFLOWS_BUCKET).await?;
-    kv.delete(name)
-        .await
-        .map_err(|e| js(&format!("deleting {name} from bucket {WORKFLOWS_BUCKET}"), e))
+    kv.delete(name).await.map_err(|e| {
+        js(
+            &format!("deleting {name} from bucket {WORKFLOWS_BUCKET}"),
+            e,
+        )
+    })
 }
 
 /// Make the bucket equal to the live workflows of the database.
@@ -89,6 +92,9 @@ pub(crate) async fn sync(store: &Store, bus: &Bus) -> Result<(), ApiError> {
         withdraw(bus, &key).await?;
         tracing::info!(workflow = %key, "withdrew a deleted workflow from the registry");
     }
-    tracing::info!(count = names.len(), "workflow registry in sync with the database");
+    tracing::info!(
+        count = names.len(),
+        "workflow registry in sync with the database"
+    );
     Ok(())
 }

@@ -52,7 +52,7 @@ pub struct RunResponse {
 
 /// Request a run of a workflow; the execution is queued and the router starts it.
 #[utoipa::path(
-    post, path = "/api/v1/workflows/{name}/run", tag = "workflows",
+    post, path = "/api/v1/workflows/{name}/run", operation_id = "run_workflow", tag = "workflows",
     params(
         ("name" = String, Path, description = "Workflow name"),
         ("Idempotency-Key" = Option<String>, Header,
@@ -109,14 +109,17 @@ pub(crate) async fn run(
     if inserted {
         outbox::enqueue(&mut tx, &msg).await?;
     }
-    tx.commit()
-        .await
-        .map_err(|source| StoreError::Query {
-            what: "committing a manual run",
-            source,
-        })?;
+    tx.commit().await.map_err(|source| StoreError::Query {
+        what: "committing a manual run",
+        source,
+    })?;
     if inserted {
-        if st.store.flush_outbox(&st.bus, std::slice::from_ref(&msg)).await == 0 {
+        if st
+            .store
+            .flush_outbox(&st.bus, std::slice::from_ref(&msg))
+            .await
+            == 0
+        {
             tracing::warn!(%event_id, "manual run queued; its event waits in the outbox");
         }
         tracing::info!(workflow = %name, %execution_id, %event_id, "manual run requested");
@@ -135,7 +138,12 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<RunRequest, ApiError> 
     }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let text = ct.to_str().unwrap_or_default();
-        let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let essence = text
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         if essence != "application/json" && !essence.ends_with("+json") {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "content type `{text}` is not accepted; send application/json"
@@ -168,7 +176,10 @@ fn check_inputs(
     let Some(manual) = manual else {
         return Ok(Value::Object(given));
     };
-    if let Some(unknown) = given.keys().find(|k| !manual.inputs.contains_key(k.as_str())) {
+    if let Some(unknown) = given
+        .keys()
+        .find(|k| !manual.inputs.contains_key(k.as_str()))
+    {
         let declared: Vec<&str> = manual.inputs.keys().map(String::as_str).collect();
         return Err(ApiError::BadRequest(format!(
             "unknown input `{unknown}`; declared inputs: [{}]",
@@ -185,13 +196,13 @@ fn check_inputs(
             }
             (None, None) => continue,
         };
-        if let Some(ty) = spec.ty {
-            if !has_type(&value, ty) {
-                return Err(ApiError::BadRequest(format!(
-                    "input `{name}` must be of type {}, got {value}",
-                    type_name(ty)
-                )));
-            }
+        if let Some(ty) = spec.ty
+            && !has_type(&value, ty)
+        {
+            return Err(ApiError::BadRequest(format!(
+                "input `{name}` must be of type {}, got {value}",
+                type_name(ty)
+            )));
         }
         out.insert(name.clone(), value);
     }
@@ -235,9 +246,12 @@ mod tests {
             required,
             default,
         };
-        m.inputs.insert("who".into(), spec(InputType::String, true, None));
-        m.inputs.insert("n".into(), spec(InputType::Integer, false, Some(json!(3))));
-        m.inputs.insert("opt".into(), spec(InputType::Boolean, false, None));
+        m.inputs
+            .insert("who".into(), spec(InputType::String, true, None));
+        m.inputs
+            .insert("n".into(), spec(InputType::Integer, false, Some(json!(3))));
+        m.inputs
+            .insert("opt".into(), spec(InputType::Boolean, false, None));
         m
     }
 

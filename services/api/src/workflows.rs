@@ -22,9 +22,9 @@ use weft_store::workflows::{Applied, NewVersion, WorkflowRecord};
 
 use crate::{
     AppState,
+    digest::digest,
     error::{ApiError, ErrorBody},
     extract::{Body, Path},
-    digest::digest,
     registry,
 };
 
@@ -115,7 +115,7 @@ pub struct VersionList {
 /// Apply a workflow: create it, add a version, or change nothing when the definition is the
 /// same; then activate it in the registry.
 #[utoipa::path(
-    put, path = "/api/v1/workflows/{name}", tag = "workflows",
+    put, path = "/api/v1/workflows/{name}", operation_id = "apply_workflow", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     request_body(description = "The workflow file", content(
         ("application/yaml"), ("application/x-yaml"), ("text/yaml"), ("application/json"))),
@@ -178,12 +178,20 @@ pub(crate) async fn apply(
         Applied::Unchanged(_) => (StatusCode::OK, ApplyResult::Unchanged),
     };
     tracing::info!(workflow = %name, version, ?result, "workflow applied");
-    Ok((status, Json(ApplyResponse { name, version, result })).into_response())
+    Ok((
+        status,
+        Json(ApplyResponse {
+            name,
+            version,
+            result,
+        }),
+    )
+        .into_response())
 }
 
 /// List live workflows.
 #[utoipa::path(
-    get, path = "/api/v1/workflows", tag = "workflows",
+    get, path = "/api/v1/workflows", operation_id = "list_workflows", tag = "workflows",
     responses((status = 200, description = "Live workflows by name", body = WorkflowList))
 )]
 pub(crate) async fn list(State(st): State<Arc<AppState>>) -> Result<Json<WorkflowList>, ApiError> {
@@ -205,7 +213,7 @@ pub(crate) async fn list(State(st): State<Arc<AppState>>) -> Result<Json<Workflo
 
 /// Get a live workflow at its current version.
 #[utoipa::path(
-    get, path = "/api/v1/workflows/{name}", tag = "workflows",
+    get, path = "/api/v1/workflows/{name}", operation_id = "get_workflow", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     responses(
         (status = 200, description = "The workflow", body = WorkflowDetail),
@@ -235,7 +243,7 @@ pub(crate) async fn get(
 
 /// Every stored version of a workflow, also after it was deleted.
 #[utoipa::path(
-    get, path = "/api/v1/workflows/{name}/versions", tag = "workflows",
+    get, path = "/api/v1/workflows/{name}/versions", operation_id = "list_workflow_versions", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     responses(
         (status = 200, description = "Versions, newest first", body = VersionList),
@@ -263,7 +271,7 @@ pub(crate) async fn versions(
 
 /// Delete a workflow: its triggers stop; its versions and executions stay readable.
 #[utoipa::path(
-    delete, path = "/api/v1/workflows/{name}", tag = "workflows",
+    delete, path = "/api/v1/workflows/{name}", operation_id = "delete_workflow", tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
     responses(
         (status = 204, description = "Deleted"),
@@ -297,7 +305,12 @@ fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
         return Ok(Format::Yaml);
     };
     let text = value.to_str().unwrap_or_default();
-    let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(Format::Yaml),
         "application/json" => Ok(Format::Json),
@@ -313,7 +326,9 @@ fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
 fn check_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         return Ok(());
     }
@@ -334,7 +349,13 @@ fn triggers(record: &WorkflowRecord) -> Vec<String> {
             .map(|on| on.keys().cloned().collect())
             .unwrap_or_default();
     };
-    let mut out: Vec<String> = wf.on.webhook.as_slice().iter().map(|w| format!("webhook:{}", w.path)).collect();
+    let mut out: Vec<String> = wf
+        .on
+        .webhook
+        .as_slice()
+        .iter()
+        .map(|w| format!("webhook:{}", w.path))
+        .collect();
     for e in wf.on.event.as_slice() {
         match &e.ty {
             Some(weft_flow::StringMatch::Exact(t)) => out.push(format!("event:{t}")),
@@ -355,7 +376,10 @@ mod tests {
     fn content_types() {
         let mut h = HeaderMap::new();
         assert_eq!(body_format(&h).ok(), Some(Format::Yaml));
-        h.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().expect("header"));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().expect("header"),
+        );
         assert_eq!(body_format(&h).ok(), Some(Format::Json));
         h.insert(header::CONTENT_TYPE, "text/plain".parse().expect("header"));
         assert!(body_format(&h).is_err());
