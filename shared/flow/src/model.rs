@@ -16,7 +16,8 @@ pub struct Workflow {
     /// What the workflow is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// What starts the workflow.
+    /// What starts the workflow. Optional: every workflow can also be run by hand.
+    #[serde(default)]
     pub on: Triggers,
     /// Filter on the triggering event: when false, no execution is created.
     #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
