@@ -75,7 +75,10 @@ async fn main() -> anyhow::Result<()> {
     weft_runtime::init_crypto();
     let args = Args::parse();
     let echo = echo::start().await?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).pool_max_idle_per_host(256).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(256)
+        .build()?;
     apply_workflow(&http, &args.weft, &echo).await?;
     let shared = Arc::new(Shared {
         http,
@@ -90,11 +93,19 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     match args.mode {
         Mode::Fixed => fixed(&shared, args.rate, Duration::from_secs(args.duration)).await,
-        Mode::Saturate => saturate(&shared, args.concurrency, Duration::from_secs(args.duration)).await,
+        Mode::Saturate => {
+            saturate(
+                &shared,
+                args.concurrency,
+                Duration::from_secs(args.duration),
+            )
+            .await
+        }
     }
     let sent_for = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(args.drain);
-    while Instant::now() < deadline && !shared.waiters.lock().map(|w| w.is_empty()).unwrap_or(true) {
+    while Instant::now() < deadline && !shared.waiters.lock().map(|w| w.is_empty()).unwrap_or(true)
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     observer.abort();
@@ -116,26 +127,46 @@ steps:
   three: {{ needs: two, uses: http, with: {{ method: POST, url: "{echo}/step/3", json: "${{{{ steps.two.output.body }}}}" }} }}
 "#
     );
-    let resp = http.put(format!("{weft}/api/v1/workflows/loadtest-w3")).header("content-type", "application/yaml").body(yaml).send().await.context("cannot reach Weft")?;
+    let resp = http
+        .put(format!("{weft}/api/v1/workflows/loadtest-w3"))
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .context("cannot reach Weft")?;
     if !resp.status().is_success() {
-        bail!("applying the workflow failed: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+        bail!(
+            "applying the workflow failed: {} {}",
+            resp.status(),
+            resp.text().await.unwrap_or_default()
+        );
     }
     Ok(())
 }
 
 /// Record the latency of every run whose succeeded event arrives.
 async fn observe(nats: &str, shared: Arc<Shared>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let client = async_nats::connect(nats).await.context("cannot reach NATS")?;
+    let client = async_nats::connect(nats)
+        .await
+        .context("cannot reach NATS")?;
     let mut sub = client.subscribe("weft.events.execution").await?;
     Ok(tokio::spawn(async move {
         let _keep = client;
         while let Some(msg) = sub.next().await {
-            let Ok(ev) = serde_json::from_slice::<Value>(&msg.payload) else { continue };
+            let Ok(ev) = serde_json::from_slice::<Value>(&msg.payload) else {
+                continue;
+            };
             if ev["type"] != "dev.weft.execution.succeeded" {
                 continue;
             }
-            let Some(event_id) = ev["data"]["event_id"].as_str() else { continue };
-            let waiter = shared.waiters.lock().ok().and_then(|mut w| w.remove(event_id));
+            let Some(event_id) = ev["data"]["event_id"].as_str() else {
+                continue;
+            };
+            let waiter = shared
+                .waiters
+                .lock()
+                .ok()
+                .and_then(|mut w| w.remove(event_id));
             if let Some((sent, done)) = waiter {
                 let micros = sent.elapsed().as_micros() as u64;
                 if let Ok(mut h) = shared.latencies.lock() {
@@ -152,7 +183,12 @@ async fn observe(nats: &str, shared: Arc<Shared>) -> anyhow::Result<tokio::task:
 /// Wait until the hook is live and one run completes.
 async fn warm_up(shared: &Arc<Shared>) -> anyhow::Result<()> {
     for _ in 0..100 {
-        let resp = shared.http.post(&shared.hook).json(&json!({"value": 0, "warmup": true})).send().await;
+        let resp = shared
+            .http
+            .post(&shared.hook)
+            .json(&json!({"value": 0, "warmup": true}))
+            .send()
+            .await;
         if resp.map(|r| r.status().as_u16() == 202).unwrap_or(false) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             return Ok(());
@@ -166,9 +202,19 @@ async fn warm_up(shared: &Arc<Shared>) -> anyhow::Result<()> {
 async fn send(shared: &Shared, i: u64, done: Option<oneshot::Sender<()>>) -> bool {
     let key = format!("lt-{}-{i}", std::process::id());
     let sent = Instant::now();
-    let resp = shared.http.post(&shared.hook).header("Idempotency-Key", &key).json(&json!({"value": 0, "i": i})).send().await;
+    let resp = shared
+        .http
+        .post(&shared.hook)
+        .header("Idempotency-Key", &key)
+        .json(&json!({"value": 0, "i": i}))
+        .send()
+        .await;
     let ok = match resp {
-        Ok(r) if r.status().as_u16() == 202 => r.json::<Value>().await.ok().and_then(|b| b["event_id"].as_str().map(str::to_string)),
+        Ok(r) if r.status().as_u16() == 202 => r
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|b| b["event_id"].as_str().map(str::to_string)),
         _ => None,
     };
     let Some(id) = ok else {
@@ -206,7 +252,9 @@ async fn saturate(shared: &Arc<Shared>, concurrency: usize, duration: Duration) 
     let end = Instant::now() + duration;
     let mut i = 0u64;
     while Instant::now() < end {
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
         let s = shared.clone();
         i += 1;
         tokio::spawn(async move {

@@ -12,7 +12,11 @@ pub struct Report(Value);
 impl Report {
     pub fn new(args: &Args, shared: &Shared, sent_for: Duration) -> Self {
         let h = shared.latencies.lock().map(|h| h.clone()).ok();
-        let ms = |q: f64| h.as_ref().map(|h| h.value_at_quantile(q) as f64 / 1000.0).unwrap_or(f64::NAN);
+        let ms = |q: f64| {
+            h.as_ref()
+                .map(|h| h.value_at_quantile(q) as f64 / 1000.0)
+                .unwrap_or(f64::NAN)
+        };
         let completed = h.as_ref().map(|h| h.len()).unwrap_or(0);
         let accepted = shared.accepted.lock().map(|a| *a).unwrap_or(0);
         let errors = shared.errors.lock().map(|e| *e).unwrap_or(0);
@@ -34,7 +38,10 @@ impl Report {
     }
 
     pub fn print(&self) {
-        println!("{}", serde_json::to_string_pretty(&self.0).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&self.0).unwrap_or_default()
+        );
     }
 
     pub fn write(&self, path: &std::path::Path) -> anyhow::Result<()> {

@@ -15,7 +15,9 @@ use weft_runtime::Shutdown;
 
 #[tokio::test]
 async fn a_task_on_the_bus_gets_its_result_on_the_bus() {
-    let nats = weft_testkit::NatsServer::start().await.expect("nats starts");
+    let nats = weft_testkit::NatsServer::start()
+        .await
+        .expect("nats starts");
     let bus = Bus::connect(&nats.url, "test").await.expect("connect");
     bus.ensure_streams().await.expect("streams");
     let addr = common::target().await;

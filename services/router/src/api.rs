@@ -20,7 +20,11 @@ pub enum CancelOutcome {
 
 /// Cancel an execution: running attempts and unfinished steps become `cancelled`, timers are
 /// dropped and `dev.weft.execution.cancelled` is published. Late results are ignored.
-pub async fn cancel_execution(store: &Store, bus: &Bus, id: Uuid) -> Result<CancelOutcome, RouterError> {
+pub async fn cancel_execution(
+    store: &Store,
+    bus: &Bus,
+    id: Uuid,
+) -> Result<CancelOutcome, RouterError> {
     let mut tx = store.begin().await?;
     let Some(exec) = db::lock_execution(&mut tx, id).await? else {
         return Ok(CancelOutcome::NotFound);
@@ -29,10 +33,13 @@ pub async fn cancel_execution(store: &Store, bus: &Bus, id: Uuid) -> Result<Canc
         Some(s) if s.is_terminal() => return Ok(CancelOutcome::AlreadyFinished(s)),
         _ => {}
     }
-    let def = Definitions::default().get(store, &exec.workflow, exec.version).await?;
+    let def = Definitions::default()
+        .get(store, &exec.workflow, exec.version)
+        .await?;
     let mut run = Run::load(&mut tx, exec, &def).await?;
     let error = json!({"code": "cancelled", "message": "cancelled by an operator"});
-    run.end(ExecutionStatus::Cancelled, None, Some(error)).await?;
+    run.end(ExecutionStatus::Cancelled, None, Some(error))
+        .await?;
     let emitted = std::mem::take(&mut run.emitted);
     weft_store::commit(tx, "cancelling an execution").await?;
     store.flush_outbox(bus, &emitted).await;

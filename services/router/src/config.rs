@@ -21,6 +21,16 @@ pub struct RouterConfig {
     pub ack_wait_ms: u64,
 }
 
+impl RouterConfig {
+    /// The settings the shared configuration carries (`ack_wait_ms`), defaults otherwise.
+    pub fn from_common(common: &weft_runtime::CommonConfig) -> Self {
+        Self {
+            ack_wait_ms: common.ack_wait_ms,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for RouterConfig {
     fn default() -> Self {
         Self {

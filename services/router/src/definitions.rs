@@ -26,7 +26,12 @@ impl Definitions {
     }
 
     /// The definition of `name` at `version`.
-    pub async fn get(&self, store: &Store, name: &str, version: i32) -> Result<Arc<Workflow>, RouterError> {
+    pub async fn get(
+        &self,
+        store: &Store,
+        name: &str,
+        version: i32,
+    ) -> Result<Arc<Workflow>, RouterError> {
         let key = (name.to_string(), version);
         if let Some(wf) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(wf);

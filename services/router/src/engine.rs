@@ -37,9 +37,19 @@ pub struct Run<'t, 'c> {
 
 impl<'t, 'c> Run<'t, 'c> {
     /// Load the steps of a locked execution.
-    pub async fn load(tx: &'t mut Tx<'c>, exec: ExecutionRow, wf: &'t Workflow) -> Result<Self, RouterError> {
+    pub async fn load(
+        tx: &'t mut Tx<'c>,
+        exec: ExecutionRow,
+        wf: &'t Workflow,
+    ) -> Result<Self, RouterError> {
         let steps = db::steps(tx, exec.id).await?;
-        Ok(Self { tx, exec, wf, steps, emitted: Vec::new() })
+        Ok(Self {
+            tx,
+            exec,
+            wf,
+            steps,
+            emitted: Vec::new(),
+        })
     }
 
     fn step(&self, id: &str) -> Option<&StepRow> {
@@ -57,8 +67,22 @@ impl<'t, 'c> Run<'t, 'c> {
     }
 
     /// Record a step's new state in the database and in memory.
-    async fn set_step(&mut self, id: &str, status: StepStatus, output: Option<Value>, error: Option<Value>) -> Result<(), RouterError> {
-        db::set_step(self.tx, self.exec.id, id, status, output.as_ref(), error.as_ref()).await?;
+    async fn set_step(
+        &mut self,
+        id: &str,
+        status: StepStatus,
+        output: Option<Value>,
+        error: Option<Value>,
+    ) -> Result<(), RouterError> {
+        db::set_step(
+            self.tx,
+            self.exec.id,
+            id,
+            status,
+            output.as_ref(),
+            error.as_ref(),
+        )
+        .await?;
         if let Some(s) = self.steps.iter_mut().find(|s| s.step_id == id) {
             s.status = status.as_str().to_string();
             s.output = output;
@@ -93,15 +117,24 @@ impl<'t, 'c> Run<'t, 'c> {
                 if self.status(id) != Some(StepStatus::Queued) {
                     continue;
                 }
-                let needs: Vec<Option<StepStatus>> = step.needs.iter().map(|n| self.status(n)).collect();
-                if needs.iter().any(|s| !s.is_some_and(StepStatus::is_terminal)) {
+                let needs: Vec<Option<StepStatus>> =
+                    step.needs.iter().map(|n| self.status(n)).collect();
+                if needs
+                    .iter()
+                    .any(|s| !s.is_some_and(StepStatus::is_terminal))
+                {
                     continue;
                 }
                 changed = true;
-                let blocked = step.needs.iter().zip(&needs).find(|(n, s)| !self.satisfied(n, **s));
+                let blocked = step
+                    .needs
+                    .iter()
+                    .zip(&needs)
+                    .find(|(n, s)| !self.satisfied(n, **s));
                 if let Some((need, _)) = blocked {
                     let why = json!({"reason": format!("needs `{need}`, which did not succeed")});
-                    self.set_step(id, StepStatus::Skipped, None, Some(why)).await?;
+                    self.set_step(id, StepStatus::Skipped, None, Some(why))
+                        .await?;
                     continue;
                 }
                 self.try_dispatch(id, 1).await?;
@@ -110,7 +143,11 @@ impl<'t, 'c> Run<'t, 'c> {
                 break;
             }
         }
-        if self.steps.iter().all(|s| StepStatus::parse(&s.status).is_some_and(StepStatus::is_terminal)) {
+        if self
+            .steps
+            .iter()
+            .all(|s| StepStatus::parse(&s.status).is_some_and(StepStatus::is_terminal))
+        {
             self.finish().await?;
         }
         Ok(())
@@ -138,7 +175,9 @@ impl<'t, 'c> Run<'t, 'c> {
                 Ok(true) => {}
                 Ok(false) => {
                     let why = json!({"reason": "`if` was false"});
-                    return self.set_step(id, StepStatus::Skipped, None, Some(why)).await;
+                    return self
+                        .set_step(id, StepStatus::Skipped, None, Some(why))
+                        .await;
                 }
                 Err(e) => return self.fail_step(id, StepStatus::Failed, expr_error(&e)).await,
             }
@@ -163,39 +202,85 @@ impl<'t, 'c> Run<'t, 'c> {
             timeout_ms: step.timeout.map(|d| d.as_millis() as u64),
         };
         let data = serde_json::to_value(&task).unwrap_or(Value::Null);
-        let event = weft_events::new_event(attempt_id.to_string(), types::TASK, types::SOURCE_ROUTER, Some(id), data);
-        self.emit(OutboxMessage::event(subjects::task_subject(&step.uses), &event)).await?;
+        let event = weft_events::new_event(
+            attempt_id.to_string(),
+            types::TASK,
+            types::SOURCE_ROUTER,
+            Some(id),
+            data,
+        );
+        self.emit(OutboxMessage::event(
+            subjects::task_subject(&step.uses),
+            &event,
+        ))
+        .await?;
         if let Some(limit) = step.timeout {
-            let timer = new_timer(self.exec.id, TimerKind::StepTimeout, Some(id), Some(attempt_id), limit);
+            let timer = new_timer(
+                self.exec.id,
+                TimerKind::StepTimeout,
+                Some(id),
+                Some(attempt_id),
+                limit,
+            );
             timers::insert(self.tx, &timer).await?;
         }
         metrics::counter!("weft_steps_dispatched_total").increment(1);
         Ok(())
     }
 
-    async fn fail_step(&mut self, id: &str, status: StepStatus, error: Value) -> Result<(), RouterError> {
+    async fn fail_step(
+        &mut self,
+        id: &str,
+        status: StepStatus,
+        error: Value,
+    ) -> Result<(), RouterError> {
         self.set_step(id, status, None, Some(error)).await
     }
 
     /// An attempt ended: record it, then retry, fail or complete the step and advance.
-    pub async fn attempt_ended(&mut self, attempt_id: Uuid, step_id: &str, n: i32, result: Result<Value, StepError>, status: AttemptStatus) -> Result<(), RouterError> {
+    pub async fn attempt_ended(
+        &mut self,
+        attempt_id: Uuid,
+        step_id: &str,
+        n: i32,
+        result: Result<Value, StepError>,
+        status: AttemptStatus,
+    ) -> Result<(), RouterError> {
         timers::cancel_for_attempt(self.tx, attempt_id).await?;
         match result {
             Ok(output) => {
-                db::finish_attempt(self.tx, attempt_id, AttemptStatus::Succeeded, Some(&output), None).await?;
-                self.set_step(step_id, StepStatus::Succeeded, Some(output), None).await?;
+                db::finish_attempt(
+                    self.tx,
+                    attempt_id,
+                    AttemptStatus::Succeeded,
+                    Some(&output),
+                    None,
+                )
+                .await?;
+                self.set_step(step_id, StepStatus::Succeeded, Some(output), None)
+                    .await?;
             }
             Err(err) => {
                 let error = serde_json::to_value(&err).unwrap_or(Value::Null);
                 db::finish_attempt(self.tx, attempt_id, status, None, Some(&error)).await?;
-                let policy = self.wf.steps.get(step_id).map(|s| s.retry.clone()).unwrap_or_default();
+                let policy = self
+                    .wf
+                    .steps
+                    .get(step_id)
+                    .map(|s| s.retry.clone())
+                    .unwrap_or_default();
                 if err.retryable && (n as u32) < policy.attempts {
                     let delay = policy.delay_before(n as u32 + 1);
-                    let timer = new_timer(self.exec.id, TimerKind::Retry, Some(step_id), None, delay);
+                    let timer =
+                        new_timer(self.exec.id, TimerKind::Retry, Some(step_id), None, delay);
                     timers::insert(self.tx, &timer).await?;
                     return Ok(());
                 }
-                let step_status = if status == AttemptStatus::TimedOut { StepStatus::TimedOut } else { StepStatus::Failed };
+                let step_status = if status == AttemptStatus::TimedOut {
+                    StepStatus::TimedOut
+                } else {
+                    StepStatus::Failed
+                };
                 self.fail_step(step_id, step_status, error).await?;
             }
         }
@@ -205,12 +290,20 @@ impl<'t, 'c> Run<'t, 'c> {
     /// Every step has ended: decide the execution's status and output, emit its lifecycle event.
     async fn finish(&mut self) -> Result<(), RouterError> {
         let failed = self.wf.steps.iter().find(|(id, s)| {
-            !s.continue_on_error && matches!(self.status(id), Some(StepStatus::Failed | StepStatus::TimedOut))
+            !s.continue_on_error
+                && matches!(
+                    self.status(id),
+                    Some(StepStatus::Failed | StepStatus::TimedOut)
+                )
         });
         let (status, output, error) = match failed {
             Some((id, _)) => {
-                let cause = self.step(id).and_then(|s| s.error.clone()).unwrap_or(Value::Null);
-                let error = json!({"step": id, "message": format!("step `{id}` failed"), "cause": cause});
+                let cause = self
+                    .step(id)
+                    .and_then(|s| s.error.clone())
+                    .unwrap_or(Value::Null);
+                let error =
+                    json!({"step": id, "message": format!("step `{id}` failed"), "cause": cause});
                 (ExecutionStatus::Failed, None, Some(error))
             }
             None => match self.output() {
@@ -230,7 +323,10 @@ impl<'t, 'c> Run<'t, 'c> {
             None => {
                 let outputs: serde_json::Map<String, Value> = weft_flow::dag::sinks(self.wf)
                     .into_iter()
-                    .filter_map(|id| self.step(id).map(|s| (id.to_string(), s.output.clone().unwrap_or(Value::Null))))
+                    .filter_map(|id| {
+                        self.step(id)
+                            .map(|s| (id.to_string(), s.output.clone().unwrap_or(Value::Null)))
+                    })
                     .collect();
                 Ok(Value::Object(outputs))
             }
@@ -238,17 +334,30 @@ impl<'t, 'c> Run<'t, 'c> {
     }
 
     /// End the execution with `status`, cancelling whatever still runs.
-    pub async fn end(&mut self, status: ExecutionStatus, output: Option<Value>, error: Option<Value>) -> Result<(), RouterError> {
+    pub async fn end(
+        &mut self,
+        status: ExecutionStatus,
+        output: Option<Value>,
+        error: Option<Value>,
+    ) -> Result<(), RouterError> {
         if status != ExecutionStatus::Succeeded && status != ExecutionStatus::Failed {
             let reason = json!({"code": status.as_str(), "message": format!("execution {status}")});
             db::cancel_unfinished(self.tx, self.exec.id, &reason).await?;
         }
         timers::cancel_for_execution(self.tx, self.exec.id).await?;
-        db::finish_execution(self.tx, self.exec.id, status, output.as_ref(), error.as_ref()).await?;
+        db::finish_execution(
+            self.tx,
+            self.exec.id,
+            status,
+            output.as_ref(),
+            error.as_ref(),
+        )
+        .await?;
         self.exec.status = status.as_str().into();
         let event = lifecycle::event(&self.exec, status, output.as_ref(), error.as_ref());
         self.emit(event).await?;
-        metrics::counter!("weft_executions_finished_total", "status" => status.as_str()).increment(1);
+        metrics::counter!("weft_executions_finished_total", "status" => status.as_str())
+            .increment(1);
         Ok(())
     }
 
@@ -262,7 +371,13 @@ fn expr_error(e: &weft_flow::ExprError) -> Value {
     json!({"code": "expression", "message": e.to_string(), "retryable": false})
 }
 
-fn new_timer(execution_id: Uuid, kind: TimerKind, step: Option<&str>, attempt: Option<Uuid>, after: std::time::Duration) -> Timer {
+fn new_timer(
+    execution_id: Uuid,
+    kind: TimerKind,
+    step: Option<&str>,
+    attempt: Option<Uuid>,
+    after: std::time::Duration,
+) -> Timer {
     let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
     Timer {
         id: Uuid::now_v7(),

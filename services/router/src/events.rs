@@ -24,11 +24,19 @@ pub(crate) struct EventHandler {
 }
 
 impl EventHandler {
-    pub fn new(shared: Arc<Shared>, workflows: watch::Receiver<Option<Snapshot<Published>>>) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        workflows: watch::Receiver<Option<Snapshot<Published>>>,
+    ) -> Self {
         Self { shared, workflows }
     }
 
-    async fn start(&self, event: &Event, data: &Value, published: &Published) -> Result<(), RouterError> {
+    async fn start(
+        &self,
+        event: &Event,
+        data: &Value,
+        published: &Published,
+    ) -> Result<(), RouterError> {
         let wf = &published.workflow;
         let id = ids::execution_id(&wf.name, event.id());
         let event_json = weft_events::event_json(event);
@@ -42,10 +50,16 @@ impl EventHandler {
             match weft_flow::eval_condition(cond, &context::for_event(&event_json, &inputs)) {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
-                Err(e) => refused = Some(json!({"code": "expression", "message": format!("workflow `if`: {e}")})),
+                Err(e) => {
+                    refused = Some(
+                        json!({"code": "expression", "message": format!("workflow `if`: {e}")}),
+                    )
+                }
             }
         }
-        self.shared.defs.insert(&wf.name, published.version, Arc::new(wf.clone()));
+        self.shared
+            .defs
+            .insert(&wf.name, published.version, Arc::new(wf.clone()));
         let store = &self.shared.store;
         let mut tx = store.begin().await?;
         let new = db::NewExecution {
@@ -64,7 +78,11 @@ impl EventHandler {
         if exec.status != ExecutionStatus::Queued.as_str() {
             return Ok(()); // already started: a redelivery
         }
-        let def = self.shared.defs.get(store, &exec.workflow, exec.version).await?;
+        let def = self
+            .shared
+            .defs
+            .get(store, &exec.workflow, exec.version)
+            .await?;
         let mut run = Run::load(&mut tx, exec, &def).await?;
         match refused {
             Some(error) => run.end(ExecutionStatus::Failed, None, Some(error)).await?,
@@ -87,8 +105,11 @@ impl Handler for EventHandler {
             return Disposition::Retry(Duration::from_millis(200));
         };
         let data = weft_events::envelope::data_json(&event).unwrap_or(Value::Null);
-        let matched: Vec<Arc<Published>> =
-            snapshot.values().filter(|p| index::matches(p, &event, &data)).cloned().collect();
+        let matched: Vec<Arc<Published>> = snapshot
+            .values()
+            .filter(|p| index::matches(p, &event, &data))
+            .cloned()
+            .collect();
         let named = event.ty() == types::WEBHOOK_RECEIVED || index::is_manual(&event);
         if matched.is_empty() && named && delivery.delivered < LAG_RETRIES {
             return Disposition::Retry(Duration::from_millis(200));

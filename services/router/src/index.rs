@@ -52,7 +52,10 @@ mod tests {
             "name": "wf", "on": on, "steps": {"a": {"uses": "http"}}
         }))
         .expect("workflow");
-        Published { version: 1, workflow: wf }
+        Published {
+            version: 1,
+            workflow: wf,
+        }
     }
 
     fn event(ty: &str, source: &str, subject: &str, data: serde_json::Value) -> Event {
@@ -62,25 +65,61 @@ mod tests {
     #[test]
     fn webhook_by_path() {
         let p = published(json!({"webhook": {"path": "orders"}}));
-        let yes = event(types::WEBHOOK_RECEIVED, "weft/webhook/orders", "orders", json!({}));
-        let no = event(types::WEBHOOK_RECEIVED, "weft/webhook/other", "other", json!({}));
+        let yes = event(
+            types::WEBHOOK_RECEIVED,
+            "weft/webhook/orders",
+            "orders",
+            json!({}),
+        );
+        let no = event(
+            types::WEBHOOK_RECEIVED,
+            "weft/webhook/other",
+            "other",
+            json!({}),
+        );
         assert!(matches(&p, &yes, &json!({})));
         assert!(!matches(&p, &no, &json!({})));
     }
 
     #[test]
     fn event_by_type_and_source_prefix() {
-        let p = published(json!({"event": [{"type": "com.x.created", "source": {"prefix": "x/"}}]}));
-        assert!(matches(&p, &event("com.x.created", "x/1", "", json!({})), &json!({})));
-        assert!(!matches(&p, &event("com.x.created", "y/1", "", json!({})), &json!({})));
-        assert!(!matches(&p, &event("com.x.deleted", "x/1", "", json!({})), &json!({})));
+        let p =
+            published(json!({"event": [{"type": "com.x.created", "source": {"prefix": "x/"}}]}));
+        assert!(matches(
+            &p,
+            &event("com.x.created", "x/1", "", json!({})),
+            &json!({})
+        ));
+        assert!(!matches(
+            &p,
+            &event("com.x.created", "y/1", "", json!({})),
+            &json!({})
+        ));
+        assert!(!matches(
+            &p,
+            &event("com.x.deleted", "x/1", "", json!({})),
+            &json!({})
+        ));
     }
 
     #[test]
     fn manual_by_name_only() {
         let p = published(json!({}));
-        assert!(matches(&p, &event(types::MANUAL_REQUESTED, types::SOURCE_API, "wf", json!({})), &json!({})));
-        assert!(!matches(&p, &event(types::MANUAL_REQUESTED, types::SOURCE_API, "other", json!({})), &json!({})));
+        assert!(matches(
+            &p,
+            &event(types::MANUAL_REQUESTED, types::SOURCE_API, "wf", json!({})),
+            &json!({})
+        ));
+        assert!(!matches(
+            &p,
+            &event(
+                types::MANUAL_REQUESTED,
+                types::SOURCE_API,
+                "other",
+                json!({})
+            ),
+            &json!({})
+        ));
     }
 
     #[test]
@@ -88,7 +127,12 @@ mod tests {
         let p = published(json!({"event": {"type": {"prefix": "dev.weft.execution."}}}));
         let own = json!({"workflow": "wf"});
         let other = json!({"workflow": "upstream"});
-        let ev = event(types::EXECUTION_SUCCEEDED, types::SOURCE_ROUTER, "", json!({}));
+        let ev = event(
+            types::EXECUTION_SUCCEEDED,
+            types::SOURCE_ROUTER,
+            "",
+            json!({}),
+        );
         assert!(!matches(&p, &ev, &own));
         assert!(matches(&p, &ev, &other));
     }

@@ -7,7 +7,12 @@ use weft_store::{ExecutionStatus, executions::ExecutionRow, outbox::OutboxMessag
 
 /// The lifecycle event for `exec` reaching `status` (`Running` = started). Its id is derived from
 /// the execution and the status, so a re-emitted event is a duplicate, not a new event.
-pub fn event(exec: &ExecutionRow, status: ExecutionStatus, output: Option<&Value>, error: Option<&Value>) -> OutboxMessage {
+pub fn event(
+    exec: &ExecutionRow,
+    status: ExecutionStatus,
+    output: Option<&Value>,
+    error: Option<&Value>,
+) -> OutboxMessage {
     let ty = match status {
         ExecutionStatus::Queued | ExecutionStatus::Running => types::EXECUTION_STARTED,
         ExecutionStatus::Succeeded => types::EXECUTION_SUCCEEDED,

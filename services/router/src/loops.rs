@@ -53,7 +53,11 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
     let mut run = Run::load(&mut tx, exec, &def).await?;
     match (timer.kind, timer.step_id.as_deref()) {
         (TimerKind::Retry, Some(step)) => {
-            let next = run.step_map().get(step).filter(|s| s.status == StepStatus::Running.as_str()).map(|s| s.attempts + 1);
+            let next = run
+                .step_map()
+                .get(step)
+                .filter(|s| s.status == StepStatus::Running.as_str())
+                .map(|s| s.attempts + 1);
             if let Some(n) = next {
                 run.try_dispatch(step, n).await?;
                 run.advance().await?;
@@ -61,15 +65,24 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
         }
         (TimerKind::StepTimeout, Some(step)) => {
             if let Some(a) = attempt.filter(|a| a.status == AttemptStatus::Running.as_str()) {
-                let limit = def.steps.get(step).and_then(|s| s.timeout).unwrap_or_default();
-                let err = StepError::retryable("timeout", format!("no result within {}", humanize(limit)));
-                run.attempt_ended(a.id, step, a.n, Err(err), AttemptStatus::TimedOut).await?;
+                let limit = def
+                    .steps
+                    .get(step)
+                    .and_then(|s| s.timeout)
+                    .unwrap_or_default();
+                let err = StepError::retryable(
+                    "timeout",
+                    format!("no result within {}", humanize(limit)),
+                );
+                run.attempt_ended(a.id, step, a.n, Err(err), AttemptStatus::TimedOut)
+                    .await?;
             }
         }
         (TimerKind::WorkflowTimeout, _) => {
             let limit = humanize(def.timeout.unwrap_or_default());
             let error = json!({"code": "timeout", "message": format!("execution did not finish within {limit}")});
-            run.end(ExecutionStatus::TimedOut, None, Some(error)).await?;
+            run.end(ExecutionStatus::TimedOut, None, Some(error))
+                .await?;
         }
         _ => tracing::warn!(timer = %timer.id, "timer without a step dropped"),
     }
@@ -84,7 +97,12 @@ fn humanize(d: Duration) -> String {
 }
 
 /// Publish outbox rows their writers left behind, every `every`, until shutdown.
-pub(crate) async fn sweeper(shared: Arc<Shared>, every: Duration, grace: Duration, shutdown: Shutdown) {
+pub(crate) async fn sweeper(
+    shared: Arc<Shared>,
+    every: Duration,
+    grace: Duration,
+    shutdown: Shutdown,
+) {
     while !shutdown.is_triggered() {
         if let Err(e) = shared.store.sweep_outbox(&shared.bus, grace, 500).await {
             tracing::warn!(error = %e, "outbox sweep failed");

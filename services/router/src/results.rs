@@ -34,7 +34,11 @@ impl ResultHandler {
         if attempt.status != AttemptStatus::Running.as_str() {
             return Ok(());
         }
-        let def = self.shared.defs.get(store, &exec.workflow, exec.version).await?;
+        let def = self
+            .shared
+            .defs
+            .get(store, &exec.workflow, exec.version)
+            .await?;
         let mut run = Run::load(&mut tx, exec, &def).await?;
         let (result, status) = match r.outcome {
             Outcome::Succeeded(v) => (Ok(v), AttemptStatus::Succeeded),
@@ -42,7 +46,8 @@ impl ResultHandler {
             Outcome::Failed(e) if e.code == "timeout" => (Err(e), AttemptStatus::TimedOut),
             Outcome::Failed(e) => (Err(e), AttemptStatus::Failed),
         };
-        run.attempt_ended(attempt.id, &attempt.step_id, attempt.n, result, status).await?;
+        run.attempt_ended(attempt.id, &attempt.step_id, attempt.n, result, status)
+            .await?;
         let emitted = std::mem::take(&mut run.emitted);
         weft_store::commit(tx, "committing a result").await?;
         store.flush_outbox(&self.shared.bus, &emitted).await;

@@ -11,7 +11,9 @@ use weft_flow::Published;
 use weft_runtime::Shutdown;
 use weft_store::Store;
 
-use crate::{RouterConfig, definitions::Definitions, events::EventHandler, loops, results::ResultHandler};
+use crate::{
+    RouterConfig, definitions::Definitions, events::EventHandler, loops, results::ResultHandler,
+};
 
 /// What every handler of one router process shares.
 #[derive(Debug)]
@@ -31,26 +33,55 @@ pub struct RouterService {
 impl RouterService {
     /// A router over `store` and `bus`.
     pub fn new(config: RouterConfig, store: Store, bus: Bus) -> Self {
-        let shared = Arc::new(Shared { store, bus, defs: Definitions::default() });
+        let shared = Arc::new(Shared {
+            store,
+            bus,
+            defs: Definitions::default(),
+        });
         Self { config, shared }
     }
 
     /// Run until `shutdown`; in-flight messages finish first.
     pub async fn run(self, shutdown: Shutdown) {
-        let workflows: watch::Receiver<Option<Snapshot<Published>>> =
-            weft_bus::kv::watch_map(self.shared.bus.clone(), subjects::WORKFLOWS_BUCKET, shutdown.clone());
+        let workflows: watch::Receiver<Option<Snapshot<Published>>> = weft_bus::kv::watch_map(
+            self.shared.bus.clone(),
+            subjects::WORKFLOWS_BUCKET,
+            shutdown.clone(),
+        );
         let ack_wait = Duration::from_millis(self.config.ack_wait_ms);
-        let mut events = ConsumerSpec::new(subjects::EVENTS_STREAM, subjects::ROUTER_EVENTS_CONSUMER, subjects::EVENTS_ALL);
+        let mut events = ConsumerSpec::new(
+            subjects::EVENTS_STREAM,
+            subjects::ROUTER_EVENTS_CONSUMER,
+            subjects::EVENTS_ALL,
+        );
         events.concurrency = self.config.event_concurrency;
         events.ack_wait = ack_wait;
-        let mut results = ConsumerSpec::new(subjects::RESULTS_STREAM, subjects::ROUTER_RESULTS_CONSUMER, subjects::RESULTS_ALL);
+        let mut results = ConsumerSpec::new(
+            subjects::RESULTS_STREAM,
+            subjects::ROUTER_RESULTS_CONSUMER,
+            subjects::RESULTS_ALL,
+        );
         results.concurrency = self.config.result_concurrency;
         results.ack_wait = ack_wait;
         let bus = self.shared.bus.clone();
         tokio::join!(
-            consume(bus.clone(), events, Arc::new(EventHandler::new(self.shared.clone(), workflows)), shutdown.clone()),
-            consume(bus, results, Arc::new(ResultHandler::new(self.shared.clone())), shutdown.clone()),
-            loops::timers(self.shared.clone(), Duration::from_millis(self.config.timer_poll_ms), shutdown.clone()),
+            consume(
+                bus.clone(),
+                events,
+                Arc::new(EventHandler::new(self.shared.clone(), workflows)),
+                shutdown.clone()
+            ),
+            consume(
+                bus,
+                results,
+                Arc::new(ResultHandler::new(self.shared.clone())),
+                shutdown.clone()
+            ),
+            loops::timers(
+                self.shared.clone(),
+                Duration::from_millis(self.config.timer_poll_ms),
+                shutdown.clone()
+            ),
             loops::sweeper(
                 self.shared.clone(),
                 Duration::from_millis(self.config.sweep_interval_ms),

@@ -60,7 +60,12 @@ pub enum Command {
         #[command(subcommand)]
         command: RunsCommand,
         /// Admin API base URL.
-        #[arg(long, global = true, env = "WEFT_API_URL", default_value = "http://127.0.0.1:8080")]
+        #[arg(
+            long,
+            global = true,
+            env = "WEFT_API_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
         api: String,
     },
 }
@@ -101,8 +106,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Client::new(&api)?.apply_path(&file).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { workflow, inputs, wait, api } => {
-            let inputs: serde_json::Value = serde_json::from_str(&inputs).context("--inputs is not JSON")?;
+        Command::Run {
+            workflow,
+            inputs,
+            wait,
+            api,
+        } => {
+            let inputs: serde_json::Value =
+                serde_json::from_str(&inputs).context("--inputs is not JSON")?;
             let client = Client::new(&api)?;
             let id = client.run(&workflow, &inputs).await?;
             println!("{id}");
@@ -114,7 +125,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Runs { command, api } => {
             let client = Client::new(&api)?;
             match command {
-                RunsCommand::List { workflow, status, limit } => client.list(workflow.as_deref(), status.as_deref(), limit).await?,
+                RunsCommand::List {
+                    workflow,
+                    status,
+                    limit,
+                } => {
+                    client
+                        .list(workflow.as_deref(), status.as_deref(), limit)
+                        .await?
+                }
                 RunsCommand::Get { id } => client.get(&id).await?,
                 RunsCommand::Watch { id } => return client.watch(&id).await,
             }

@@ -16,8 +16,13 @@ impl Client {
     /// A client for the API at `base` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base: &str) -> anyhow::Result<Self> {
         weft_runtime::init_crypto();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-        Ok(Self { base: base.trim_end_matches('/').to_string(), http })
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -25,7 +30,10 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let resp = req.send().await.with_context(|| format!("cannot reach the admin API at {}", self.base))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the admin API at {}", self.base))?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -39,9 +47,14 @@ impl Client {
     pub async fn apply_path(&self, path: &Path) -> anyhow::Result<()> {
         let mut files = Vec::new();
         if path.is_dir() {
-            for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
+            for entry in std::fs::read_dir(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+            {
                 let p = entry?.path();
-                if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+                if matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                ) {
                     files.push(p);
                 }
             }
@@ -68,29 +81,60 @@ impl Client {
     async fn apply_file(&self, file: &Path) -> anyhow::Result<String> {
         let source = std::fs::read_to_string(file)?;
         let json = file.extension().and_then(|e| e.to_str()) == Some("json");
-        let format = if json { weft_flow::Format::Json } else { weft_flow::Format::Yaml };
+        let format = if json {
+            weft_flow::Format::Json
+        } else {
+            weft_flow::Format::Yaml
+        };
         let wf = weft_flow::parse(&source, format).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let content_type = if json { "application/json" } else { "application/yaml" };
-        let req = self.http.put(self.url(&format!("/workflows/{}", wf.name))).header("content-type", content_type).body(source);
+        let content_type = if json {
+            "application/json"
+        } else {
+            "application/yaml"
+        };
+        let req = self
+            .http
+            .put(self.url(&format!("/workflows/{}", wf.name)))
+            .header("content-type", content_type)
+            .body(source);
         let body = self.send(req).await?;
         let result = body["result"].as_str().unwrap_or("applied");
-        Ok(format!("{} {} (version {})", wf.name, result, body["version"]))
+        Ok(format!(
+            "{} {} (version {})",
+            wf.name, result, body["version"]
+        ))
     }
 
     /// Request a manual run; returns the execution id.
     pub async fn run(&self, workflow: &str, inputs: &Value) -> anyhow::Result<String> {
-        let req = self.http.post(self.url(&format!("/workflows/{workflow}/run"))).json(&serde_json::json!({"inputs": inputs}));
+        let req = self
+            .http
+            .post(self.url(&format!("/workflows/{workflow}/run")))
+            .json(&serde_json::json!({"inputs": inputs}));
         let body = self.send(req).await?;
-        body["execution_id"].as_str().map(str::to_string).context("no execution_id in the answer")
+        body["execution_id"]
+            .as_str()
+            .map(str::to_string)
+            .context("no execution_id in the answer")
     }
 
     /// Print a table of executions.
-    pub async fn list(&self, workflow: Option<&str>, status: Option<&str>, limit: u32) -> anyhow::Result<()> {
+    pub async fn list(
+        &self,
+        workflow: Option<&str>,
+        status: Option<&str>,
+        limit: u32,
+    ) -> anyhow::Result<()> {
         let mut query = vec![("limit", limit.to_string())];
         query.extend(workflow.map(|w| ("workflow", w.to_string())));
         query.extend(status.map(|s| ("status", s.to_string())));
-        let body = self.send(self.http.get(self.url("/executions")).query(&query)).await?;
-        println!("{:<36}  {:<24}  {:<10}  STARTED", "ID", "WORKFLOW", "STATUS");
+        let body = self
+            .send(self.http.get(self.url("/executions")).query(&query))
+            .await?;
+        println!(
+            "{:<36}  {:<24}  {:<10}  STARTED",
+            "ID", "WORKFLOW", "STATUS"
+        );
         for e in body["items"].as_array().into_iter().flatten() {
             println!(
                 "{:<36}  {:<24}  {:<10}  {}",
@@ -105,7 +149,9 @@ impl Client {
 
     /// Print one execution as JSON.
     pub async fn get(&self, id: &str) -> anyhow::Result<()> {
-        let body = self.send(self.http.get(self.url(&format!("/executions/{id}")))).await?;
+        let body = self
+            .send(self.http.get(self.url(&format!("/executions/{id}"))))
+            .await?;
         println!("{}", serde_json::to_string_pretty(&body)?);
         Ok(())
     }
@@ -114,9 +160,16 @@ impl Client {
     pub async fn watch(&self, id: &str) -> anyhow::Result<ExitCode> {
         let mut seen: Vec<String> = Vec::new();
         loop {
-            let body = self.send(self.http.get(self.url(&format!("/executions/{id}")))).await?;
+            let body = self
+                .send(self.http.get(self.url(&format!("/executions/{id}"))))
+                .await?;
             for step in body["steps"].as_array().into_iter().flatten() {
-                let line = format!("  {:<24} {} ({} attempts)", step["id"].as_str().unwrap_or(""), step["status"].as_str().unwrap_or(""), step["attempts"].as_array().map_or(0, Vec::len));
+                let line = format!(
+                    "  {:<24} {} ({} attempts)",
+                    step["id"].as_str().unwrap_or(""),
+                    step["status"].as_str().unwrap_or(""),
+                    step["attempts"].as_array().map_or(0, Vec::len)
+                );
                 if !seen.contains(&line) {
                     println!("{line}");
                     seen.push(line);
@@ -128,7 +181,11 @@ impl Client {
                 if !body["error"].is_null() {
                     println!("error: {}", body["error"]);
                 }
-                return Ok(if status == "succeeded" { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+                return Ok(if status == "succeeded" {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -57,7 +57,11 @@ impl Running {
 }
 
 /// Start `services` with `config`; returns once the listener is bound and the services run.
-pub async fn start(services: &[Service], config: &CommonConfig, shutdown: Shutdown) -> Result<Running, HostError> {
+pub async fn start(
+    services: &[Service],
+    config: &CommonConfig,
+    shutdown: Shutdown,
+) -> Result<Running, HostError> {
     let name = match services {
         [one] => format!("weft-{}", one.name()),
         _ => "weft-dev".to_string(),
@@ -84,7 +88,16 @@ pub async fn start(services: &[Service], config: &CommonConfig, shutdown: Shutdo
     let mut app = Router::new();
     let mut tasks = JoinSet::new();
     for service in services {
-        app = add(*service, app, &mut tasks, config, &bus, store.as_ref(), &shutdown).await?;
+        app = add(
+            *service,
+            app,
+            &mut tasks,
+            config,
+            &bus,
+            store.as_ref(),
+            &shutdown,
+        )
+        .await?;
     }
     let app = app.merge(health_router(readiness));
     let listener = weft_runtime::http::bind(&config.http_addr).await?;
@@ -96,7 +109,11 @@ pub async fn start(services: &[Service], config: &CommonConfig, shutdown: Shutdo
         }
     });
     tracing::info!(%addr, services = ?services.iter().map(|s| s.name()).collect::<Vec<_>>(), "weft is running");
-    Ok(Running { addr, shutdown, tasks })
+    Ok(Running {
+        addr,
+        shutdown,
+        tasks,
+    })
 }
 
 async fn add(
@@ -111,12 +128,13 @@ async fn add(
     Ok(match (service, store) {
         (Service::Api, Some(store)) => {
             let api = weft_api::ApiService::new(store.clone(), bus.clone());
-            api.sync_registry().await.map_err(|e| HostError::Registry(e.to_string()))?;
+            api.sync_registry()
+                .await
+                .map_err(|e| HostError::Registry(e.to_string()))?;
             app.merge(api.router())
         }
         (Service::Router, Some(store)) => {
-            let mut rc = weft_router::RouterConfig::default();
-            rc.ack_wait_ms = config.ack_wait_ms;
+            let rc = weft_router::RouterConfig::from_common(config);
             let router = weft_router::RouterService::new(rc, store.clone(), bus.clone());
             tasks.spawn(router.run(shutdown.clone()));
             app
@@ -129,7 +147,8 @@ async fn add(
         (Service::ExecHttp, _) => {
             let ec = weft_exec_http::ExecHttpConfig::from_common(config);
             // Fail at start, not in the background, when the client cannot be built.
-            weft_exec_http::HttpExecutor::new(&ec).map_err(|e| HostError::Executor(e.to_string()))?;
+            weft_exec_http::HttpExecutor::new(&ec)
+                .map_err(|e| HostError::Executor(e.to_string()))?;
             let (bus, shutdown) = (bus.clone(), shutdown.clone());
             tasks.spawn(async move {
                 if let Err(e) = weft_exec_http::run(ec, bus, shutdown).await {

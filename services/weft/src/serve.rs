@@ -18,7 +18,12 @@ pub enum Service {
 
 impl Service {
     /// Every service, in start order for `weft dev`.
-    pub const ALL: [Service; 4] = [Service::Api, Service::Router, Service::ExecHttp, Service::Webhook];
+    pub const ALL: [Service; 4] = [
+        Service::Api,
+        Service::Router,
+        Service::ExecHttp,
+        Service::Webhook,
+    ];
 
     /// The name used on the command line and in compose/k8s files.
     pub fn name(self) -> &'static str {

@@ -36,10 +36,10 @@ async fn ready(http: &reqwest::Client, port: u16) {
     let url = format!("http://127.0.0.1:{port}/readyz");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::Instant::now() < deadline {
-        if let Ok(r) = http.get(&url).send().await {
-            if r.status().is_success() {
-                return;
-            }
+        if let Ok(r) = http.get(&url).send().await
+            && r.status().is_success()
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -52,10 +52,22 @@ async fn kill_9_router_and_executor_mid_load_loses_and_duplicates_nothing() {
     let nats = NatsServer::start().await.expect("nats");
     let db = TestDb::create().await.expect("db");
     let upstream = Upstream::start().await;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    let procs = Procs { nats_url: nats.url.clone(), db_url: db.url.clone() };
-    let ports: HashMap<&str, u16> =
-        [("api", free_port()), ("webhook", free_port()), ("router", free_port()), ("router2", free_port()), ("exec-http", free_port())].into();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let procs = Procs {
+        nats_url: nats.url.clone(),
+        db_url: db.url.clone(),
+    };
+    let ports: HashMap<&str, u16> = [
+        ("api", free_port()),
+        ("webhook", free_port()),
+        ("router", free_port()),
+        ("router2", free_port()),
+        ("exec-http", free_port()),
+    ]
+    .into();
     let _api = procs.spawn("api", ports["api"]);
     ready(&http, ports["api"]).await;
     let _webhook = procs.spawn("webhook", ports["webhook"]);
@@ -76,7 +88,13 @@ steps:
 "#
     .replace("{upstream}", &upstream.base);
     let api = format!("http://127.0.0.1:{}/api/v1", ports["api"]);
-    let resp = http.put(format!("{api}/workflows/crash")).header("content-type", "application/yaml").body(yaml).send().await.expect("apply");
+    let resp = http
+        .put(format!("{api}/workflows/crash"))
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("apply");
     assert!(resp.status().is_success(), "apply: {}", resp.status());
 
     let hook = format!("http://127.0.0.1:{}/hooks/crash", ports["webhook"]);
@@ -93,14 +111,22 @@ steps:
         let key = format!("crash-{i}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let id = loop {
-            let r = http.post(&hook).header("Idempotency-Key", &key).json(&json!({"i": i})).send().await;
-            if let Ok(r) = r {
-                if r.status().as_u16() == 202 {
-                    let body: Value = r.json().await.expect("json");
-                    break body["event_id"].as_str().expect("event_id").to_string();
-                }
+            let r = http
+                .post(&hook)
+                .header("Idempotency-Key", &key)
+                .json(&json!({"i": i}))
+                .send()
+                .await;
+            if let Ok(r) = r
+                && r.status().as_u16() == 202
+            {
+                let body: Value = r.json().await.expect("json");
+                break body["event_id"].as_str().expect("event_id").to_string();
             }
-            assert!(tokio::time::Instant::now() < deadline, "webhook did not accept event {i}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "webhook did not accept event {i}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         event_ids.push(id);
@@ -112,29 +138,66 @@ steps:
     while !pending.is_empty() {
         let mut still = Vec::new();
         for id in &pending {
-            let body: Value = http.get(format!("{api}/executions?event_id={id}")).send().await.expect("list").json().await.expect("json");
+            let body: Value = http
+                .get(format!("{api}/executions?event_id={id}"))
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
             let items = body["items"].as_array().cloned().unwrap_or_default();
-            assert!(items.len() <= 1, "event {id} has {} executions", items.len());
+            assert!(
+                items.len() <= 1,
+                "event {id} has {} executions",
+                items.len()
+            );
             match items.first().and_then(|e| e["status"].as_str()) {
                 Some("succeeded") => {}
-                Some("failed" | "cancelled" | "timed_out") => panic!("event {id} ended {}", items[0]),
+                Some("failed" | "cancelled" | "timed_out") => {
+                    panic!("event {id} ended {}", items[0])
+                }
                 _ => still.push(id.clone()),
             }
         }
         pending = still;
-        assert!(tokio::time::Instant::now() < deadline, "{} executions never finished: {:?}", pending.len(), &pending[..pending.len().min(5)]);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} executions never finished: {:?}",
+            pending.len(),
+            &pending[..pending.len().min(5)]
+        );
         if !pending.is_empty() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
-    let all: Value = http.get(format!("{api}/executions?workflow=crash&limit=500")).send().await.expect("list").json().await.expect("json");
-    assert_eq!(all["items"].as_array().map(Vec::len), Some(EVENTS), "exactly one execution per event");
+    let all: Value = http
+        .get(format!("{api}/executions?workflow=crash&limit=500"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        all["items"].as_array().map(Vec::len),
+        Some(EVENTS),
+        "exactly one execution per event"
+    );
     // Every event reached the last step (a redelivered attempt may call twice, with the same key).
     let third = upstream.seen("/echo/three");
-    let distinct: std::collections::HashSet<String> = third.iter().map(|s| s.body.to_string()).collect();
+    let distinct: std::collections::HashSet<String> =
+        third.iter().map(|s| s.body.to_string()).collect();
     assert_eq!(distinct.len(), EVENTS);
-    let keys: HashMap<String, Option<String>> = third.iter().map(|s| (s.body.to_string(), s.idempotency_key.clone())).collect();
+    let keys: HashMap<String, Option<String>> = third
+        .iter()
+        .map(|s| (s.body.to_string(), s.idempotency_key.clone()))
+        .collect();
     for s in &third {
-        assert_eq!(keys[&s.body.to_string()], s.idempotency_key, "a repeated call must carry the same Idempotency-Key");
+        assert_eq!(
+            keys[&s.body.to_string()],
+            s.idempotency_key,
+            "a repeated call must carry the same Idempotency-Key"
+        );
     }
 }

@@ -25,13 +25,20 @@ async fn a_resend_with_the_same_idempotency_key_starts_one_execution() {
     let (s1, b1) = env.hook("simple", json!({"n": 1}), &headers).await;
     let (s2, b2) = env.hook("simple", json!({"n": 1}), &headers).await;
     assert_eq!((s1, s2), (202, 202));
-    assert_eq!(b1["event_id"], b2["event_id"], "a resend must get the same event id");
+    assert_eq!(
+        b1["event_id"], b2["event_id"],
+        "a resend must get the same event id"
+    );
     let event_id = b1["event_id"].as_str().expect("id");
     env.finished(event_id).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(env.executions_for(event_id).await.len(), 1);
     let calls = env.upstream.seen("/echo/simple");
-    assert_eq!(calls.iter().filter(|c| c.body == json!({"n": 1})).count(), 1, "the step ran twice");
+    assert_eq!(
+        calls.iter().filter(|c| c.body == json!({"n": 1})).count(),
+        1,
+        "the step ran twice"
+    );
     // A GitHub delivery id works the same way.
     let gh = [("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")];
     let (_, g1) = env.hook("simple", json!({"gh": 1}), &gh).await;
@@ -42,10 +49,15 @@ async fn a_resend_with_the_same_idempotency_key_starts_one_execution() {
 #[tokio::test]
 async fn bad_workflow_files_are_rejected_with_line_and_field() {
     let env = Env::start().await;
-    let (status, body) = env.apply_raw("name: bad\non: {webhook: {path: x}\nsteps: [").await;
+    let (status, body) = env
+        .apply_raw("name: bad\non: {webhook: {path: x}\nsteps: [")
+        .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], "invalid_workflow");
-    assert!(body["message"].as_str().unwrap_or("").contains("line"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("line"),
+        "{body}"
+    );
 
     let cycle = "name: cycle\nsteps:\n  a:\n    uses: http\n    needs: b\n  b:\n    uses: http\n    needs: a\n";
     let (status, body) = env.apply_raw(cycle).await;
@@ -57,12 +69,18 @@ async fn bad_workflow_files_are_rejected_with_line_and_field() {
     let (status, body) = env.apply_raw(unknown).await;
     assert_eq!(status, 400, "{body}");
     let msg = body["message"].as_str().unwrap_or("");
-    assert!(msg.contains("line 5") && msg.contains("steps.a.needs"), "{body}");
+    assert!(
+        msg.contains("line 5") && msg.contains("steps.a.needs"),
+        "{body}"
+    );
 
     let field = "name: field\nsteps:\n  a:\n    uses: http\n    retries: 3\n";
     let (status, body) = env.apply_raw(field).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["message"].as_str().unwrap_or("").contains("retries"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("retries"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +110,10 @@ async fn bus_down_gives_503_and_recovers_by_itself() {
         if status == 503 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no 503 while NATS is down (last {status})");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no 503 while NATS is down (last {status})"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 

@@ -43,7 +43,10 @@ steps:
     // An exact expression keeps the JSON type; interpolation makes text.
     assert_eq!(third[0].body, json!({"prev": 41, "note": "n=41"}));
     assert_eq!(done["output"]["third"]["body"]["received"]["prev"], 41);
-    assert_eq!(env.upstream.seen("/echo/second")[0].body, json!({"prev": 41}));
+    assert_eq!(
+        env.upstream.seen("/echo/second")[0].body,
+        json!({"prev": 41})
+    );
 }
 
 #[tokio::test]
@@ -71,7 +74,10 @@ steps:
     let overlap = a.started < b.ended && b.started < a.ended;
     assert!(overlap, "the two independent steps did not overlap in time");
     let join = &env.upstream.seen("/echo/join")[0];
-    assert!(join.started >= a.ended && join.started >= b.ended, "join ran before its needs ended");
+    assert!(
+        join.started >= a.ended && join.started >= b.ended,
+        "join ran before its needs ended"
+    );
 }
 
 #[tokio::test]
@@ -92,8 +98,14 @@ steps:
     .await;
     let done = env.finished(&env.trigger("flaky", json!({})).await).await;
     assert_eq!(done["status"], "succeeded", "{done}");
-    let attempts = Env::step(&done, "call")["attempts"].as_array().expect("attempts").clone();
-    let statuses: Vec<&str> = attempts.iter().map(|a| a["status"].as_str().unwrap_or("")).collect();
+    let attempts = Env::step(&done, "call")["attempts"]
+        .as_array()
+        .expect("attempts")
+        .clone();
+    let statuses: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["status"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(statuses, ["failed", "failed", "succeeded"]);
     assert_eq!(attempts[2]["output"]["body"]["attempt"], 3);
     let calls = env.upstream.seen("/script/flaky");
@@ -102,7 +114,8 @@ steps:
     assert!(calls[1].started.duration_since(calls[0].started) >= Duration::from_millis(100));
     assert!(calls[2].started.duration_since(calls[1].started) >= Duration::from_millis(200));
     // Each attempt has its own idempotency key.
-    let keys: std::collections::HashSet<_> = calls.iter().map(|c| c.idempotency_key.clone()).collect();
+    let keys: std::collections::HashSet<_> =
+        calls.iter().map(|c| c.idempotency_key.clone()).collect();
     assert_eq!(keys.len(), 3);
 }
 
@@ -137,7 +150,11 @@ steps:
     assert_eq!(done["status"], "failed", "{done}");
     let fetch = Env::step(&done, "fetch");
     assert_eq!(fetch["status"], "failed");
-    assert_eq!(fetch["attempts"].as_array().map(Vec::len), Some(1), "a 404 is not retried");
+    assert_eq!(
+        fetch["attempts"].as_array().map(Vec::len),
+        Some(1),
+        "a 404 is not retried"
+    );
     assert_eq!(Env::step(&done, "after")["status"], "skipped");
     assert!(env.upstream.seen("/echo/after").is_empty());
     assert_eq!(Env::step(&done, "tolerant")["status"], "failed");
@@ -196,16 +213,23 @@ steps:
     )
     .await;
     // A false workflow `if` starts nothing.
-    let small = env.trigger("orders", json!({"total": 5, "vip": true})).await;
+    let small = env
+        .trigger("orders", json!({"total": 5, "vip": true}))
+        .await;
     // A false step `if` skips the step and its dependents.
-    let big = env.trigger("orders", json!({"total": 500, "vip": false})).await;
+    let big = env
+        .trigger("orders", json!({"total": 500, "vip": false}))
+        .await;
     let done = env.finished(&big).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(Env::step(&done, "always")["status"], "succeeded");
     assert_eq!(Env::step(&done, "vip_only")["status"], "skipped");
     assert_eq!(Env::step(&done, "after_vip")["status"], "skipped");
     assert!(env.upstream.seen("/echo/vip").is_empty());
-    assert!(env.executions_for(&small).await.is_empty(), "a false workflow `if` started an execution");
+    assert!(
+        env.executions_for(&small).await.is_empty(),
+        "a false workflow `if` started an execution"
+    );
 }
 
 #[tokio::test]
@@ -245,16 +269,32 @@ steps:
         assert!(tokio::time::Instant::now() < deadline, "never started: {e}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let cancel = env.http.post(format!("{}/api/v1/executions/{id}/cancel", env.base)).send().await.expect("cancel");
+    let cancel = env
+        .http
+        .post(format!("{}/api/v1/executions/{id}/cancel", env.base))
+        .send()
+        .await
+        .expect("cancel");
     assert_eq!(cancel.status().as_u16(), 202);
     let e = env.execution(&id).await;
     assert_eq!(e["status"], "cancelled");
     assert_eq!(e["inputs"]["who"], "ada");
     assert_eq!(Env::step(&e, "greet")["status"], "cancelled");
-    let again = env.http.post(format!("{}/api/v1/executions/{id}/cancel", env.base)).send().await.expect("cancel");
+    let again = env
+        .http
+        .post(format!("{}/api/v1/executions/{id}/cancel", env.base))
+        .send()
+        .await
+        .expect("cancel");
     assert_eq!(again.status().as_u16(), 409);
     // The lifecycle events are on the bus.
     let events = common::lifecycle_types(&env, &id).await;
-    assert!(events.contains(&"dev.weft.execution.started".to_string()), "{events:?}");
-    assert!(events.contains(&"dev.weft.execution.cancelled".to_string()), "{events:?}");
+    assert!(
+        events.contains(&"dev.weft.execution.started".to_string()),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&"dev.weft.execution.cancelled".to_string()),
+        "{events:?}"
+    );
 }

@@ -106,7 +106,12 @@ impl ConsumerSpec {
 
 /// Run the loop until `shutdown`; in-flight handlers finish (up to `ack_wait`) before it returns.
 /// Errors from the server (consumer gone, bus down) are logged and the loop reconnects.
-pub async fn consume<H: Handler>(bus: Bus, spec: ConsumerSpec, handler: Arc<H>, shutdown: Shutdown) {
+pub async fn consume<H: Handler>(
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    shutdown: Shutdown,
+) {
     let permits = Arc::new(Semaphore::new(spec.concurrency));
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_triggered() {

@@ -92,13 +92,15 @@ const TIMEOUT_GRACE: Duration = Duration::from_secs(1);
 async fn run_bounded<E: Executor>(executor: &E, task: &Task) -> weft_events::Outcome {
     let run = executor.execute(task);
     let result = match task.timeout_ms {
-        Some(ms) => match tokio::time::timeout(Duration::from_millis(ms) + TIMEOUT_GRACE, run).await {
-            Ok(r) => r,
-            Err(_) => Err(StepError::retryable(
-                "timeout",
-                format!("step did not finish within {ms} ms"),
-            )),
-        },
+        Some(ms) => {
+            match tokio::time::timeout(Duration::from_millis(ms) + TIMEOUT_GRACE, run).await {
+                Ok(r) => r,
+                Err(_) => Err(StepError::retryable(
+                    "timeout",
+                    format!("step did not finish within {ms} ms"),
+                )),
+            }
+        }
         None => run.await,
     };
     metrics::counter!("weft_executor_attempts_total", "agent" => executor.agent().to_string(), "ok" => result.is_ok().to_string()).increment(1);
@@ -109,10 +111,20 @@ async fn run_bounded<E: Executor>(executor: &E, task: &Task) -> weft_events::Out
 }
 
 /// Publish, retrying briefly: once the work is done, losing only the result would force a rerun.
-async fn publish_result(bus: &Bus, task: &Task, result: &TaskResult) -> Result<(), crate::BusError> {
+async fn publish_result(
+    bus: &Bus,
+    task: &Task,
+    result: &TaskResult,
+) -> Result<(), crate::BusError> {
     let data = serde_json::to_value(result).unwrap_or(Value::Null);
     let id = format!("result-{}", task.attempt_id);
-    let event = weft_events::new_event(id, types::TASK_RESULT, &format!("weft/exec/{}", task.agent), Some(&task.step_id), data);
+    let event = weft_events::new_event(
+        id,
+        types::TASK_RESULT,
+        &format!("weft/exec/{}", task.agent),
+        Some(&task.step_id),
+        data,
+    );
     let subject = subjects::result_subject(&task.agent);
     let mut delay = Duration::from_millis(100);
     let mut last = None;

@@ -36,7 +36,11 @@ impl Bus {
 }
 
 /// Watch `bucket`, decoding every value as `T` (undecodable values are logged and skipped).
-pub fn watch_map<T>(bus: Bus, bucket: &str, shutdown: Shutdown) -> watch::Receiver<Option<Snapshot<T>>>
+pub fn watch_map<T>(
+    bus: Bus,
+    bucket: &str,
+    shutdown: Shutdown,
+) -> watch::Receiver<Option<Snapshot<T>>>
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
@@ -89,14 +93,21 @@ async fn follow<T: DeserializeOwned>(
         let entry = match entry {
             Some(Ok(entry)) => entry,
             Some(Err(e)) => return Err(BusError::js(format!("watching bucket {bucket}"), e)),
-            None => return Err(BusError::js(format!("watching bucket {bucket}"), "watch ended")),
+            None => {
+                return Err(BusError::js(
+                    format!("watching bucket {bucket}"),
+                    "watch ended",
+                ));
+            }
         };
         match entry.operation {
             Operation::Put => match serde_json::from_slice::<T>(&entry.value) {
                 Ok(v) => {
                     map.insert(entry.key.clone(), Arc::new(v));
                 }
-                Err(e) => tracing::error!(%bucket, key = %entry.key, error = %e, "undecodable value skipped"),
+                Err(e) => {
+                    tracing::error!(%bucket, key = %entry.key, error = %e, "undecodable value skipped")
+                }
             },
             Operation::Delete | Operation::Purge => {
                 map.remove(&entry.key);

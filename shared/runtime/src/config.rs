@@ -69,8 +69,8 @@ where
     I: IntoIterator<Item = (String, String)>,
 {
     let vars: Vec<(String, String)> = vars.into_iter().collect();
-    let mut table = toml::Table::try_from(T::default())
-        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let mut table =
+        toml::Table::try_from(T::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     if let Some((_, path)) = vars.iter().find(|(k, _)| k == "WEFT_CONFIG") {
         let path = PathBuf::from(path);
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
@@ -93,8 +93,8 @@ where
         };
         // Only keys the type knows: other WEFT_* variables belong to other components.
         if let Some(slot) = table.get_mut(&name) {
-            *slot = env_value(slot, value)
-                .map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+            *slot =
+                env_value(slot, value).map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
         }
     }
     table
@@ -113,9 +113,10 @@ fn env_value(current: &toml::Value, raw: &str) -> Result<toml::Value, String> {
             raw.parse()
                 .map_err(|_| format!("`{raw}` is not true or false"))?,
         ),
-        toml::Value::Float(_) => {
-            toml::Value::Float(raw.parse().map_err(|_| format!("`{raw}` is not a number"))?)
-        }
+        toml::Value::Float(_) => toml::Value::Float(
+            raw.parse()
+                .map_err(|_| format!("`{raw}` is not a number"))?,
+        ),
         _ => toml::Value::String(raw.to_string()),
     })
 }
@@ -125,7 +126,9 @@ mod tests {
     use super::*;
 
     fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]

@@ -55,19 +55,21 @@ pub async fn lock_execution(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Executio
         execution_columns!(),
         " FROM executions WHERE id = $1 FOR UPDATE"
     ))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-        .ctx("locking an execution")
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .ctx("locking an execution")
 }
 
 /// Mark an execution running and create its steps as `queued`.
 pub async fn start_execution(tx: &mut Tx<'_>, id: Uuid, steps: &[&str]) -> Result<(), StoreError> {
-    sqlx::query("UPDATE executions SET status = 'running', started_at = clock_timestamp() WHERE id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .ctx("starting an execution")?;
+    sqlx::query(
+        "UPDATE executions SET status = 'running', started_at = clock_timestamp() WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .ctx("starting an execution")?;
     sqlx::query(
         "INSERT INTO steps (execution_id, step_id, status) \
          SELECT $1, s, 'queued' FROM unnest($2::text[]) AS s ON CONFLICT DO NOTHING",
@@ -203,7 +205,11 @@ pub async fn finish_attempt(
 }
 
 /// Cancel every running attempt and every unfinished step of an execution.
-pub async fn cancel_unfinished(tx: &mut Tx<'_>, id: Uuid, reason: &Value) -> Result<(), StoreError> {
+pub async fn cancel_unfinished(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    reason: &Value,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE attempts SET status = 'cancelled', error = $2, finished_at = clock_timestamp() WHERE execution_id = $1 AND status = 'running'")
         .bind(id)
         .bind(reason)

@@ -104,7 +104,11 @@ pub struct Cursor {
 impl Cursor {
     /// Opaque text form.
     pub fn encode(&self) -> String {
-        format!("{}_{}", self.created_at.timestamp_micros(), self.id.simple())
+        format!(
+            "{}_{}",
+            self.created_at.timestamp_micros(),
+            self.id.simple()
+        )
     }
 
     /// Parse the text form.
@@ -202,4 +206,3 @@ impl Store {
         Ok((steps, attempts))
     }
 }
-

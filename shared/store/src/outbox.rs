@@ -38,13 +38,15 @@ impl OutboxMessage {
 
 /// Write `msg` to the outbox inside `tx`.
 pub async fn enqueue(tx: &mut Tx<'_>, msg: &OutboxMessage) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO outbox (id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-        .bind(&msg.id)
-        .bind(&msg.subject)
-        .bind(&msg.payload)
-        .execute(&mut **tx)
-        .await
-        .ctx("writing to the outbox")?;
+    sqlx::query(
+        "INSERT INTO outbox (id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&msg.id)
+    .bind(&msg.subject)
+    .bind(&msg.payload)
+    .execute(&mut **tx)
+    .await
+    .ctx("writing to the outbox")?;
     Ok(())
 }
 
@@ -65,7 +67,12 @@ impl Store {
 
     /// Publish outbox rows older than `grace` (their writer did not flush them), oldest first.
     /// Several sweepers may run at once: each row is taken by one of them. Returns the count.
-    pub async fn sweep_outbox(&self, bus: &Bus, grace: Duration, limit: i64) -> Result<usize, StoreError> {
+    pub async fn sweep_outbox(
+        &self,
+        bus: &Bus,
+        grace: Duration,
+        limit: i64,
+    ) -> Result<usize, StoreError> {
         let mut tx = self.begin().await?;
         let rows: Vec<OutboxMessage> = sqlx::query_as(
             "SELECT id, subject, payload FROM outbox \
@@ -88,7 +95,10 @@ impl Store {
             .ctx("deleting swept outbox rows")?;
         tx.commit().await.ctx("committing the outbox sweep")?;
         if !sent.is_empty() {
-            tracing::info!(count = sent.len(), "published outbox rows left by an interrupted writer");
+            tracing::info!(
+                count = sent.len(),
+                "published outbox rows left by an interrupted writer"
+            );
         }
         Ok(sent.len())
     }

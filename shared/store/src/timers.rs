@@ -56,7 +56,14 @@ pub struct Timer {
     pub due_at: DateTime<Utc>,
 }
 
-type TimerTuple = (Uuid, Uuid, String, Option<String>, Option<Uuid>, DateTime<Utc>);
+type TimerTuple = (
+    Uuid,
+    Uuid,
+    String,
+    Option<String>,
+    Option<Uuid>,
+    DateTime<Utc>,
+);
 
 fn from_row(r: TimerTuple) -> Result<Timer, StoreError> {
     Ok(Timer {

@@ -112,7 +112,11 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .ctx("updating a workflow")?;
-                if deleted.is_some() { Applied::Created(v + 1) } else { Applied::Updated(v + 1) }
+                if deleted.is_some() {
+                    Applied::Created(v + 1)
+                } else {
+                    Applied::Updated(v + 1)
+                }
             }
             None => {
                 sqlx::query("INSERT INTO workflows (name, current_version) VALUES ($1, 1)")

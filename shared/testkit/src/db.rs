@@ -25,13 +25,16 @@ impl TestDb {
     /// `WEFT_TEST_PG_URL` is unset or its server does not answer.
     pub async fn create() -> anyhow::Result<Self> {
         crate::init_crypto();
-        let admin_url = std::env::var(ENV).ok().filter(|u| !u.is_empty()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{ENV} is not set. Run the tests with scripts/test, which starts PostgreSQL 15 \
+        let admin_url = std::env::var(ENV)
+            .ok()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{ENV} is not set. Run the tests with scripts/test, which starts PostgreSQL 15 \
                  and sets it, or set it to a server you own, e.g. \
                  {ENV}=postgres://postgres@127.0.0.1:55432/postgres (see scripts/services)"
-            )
-        })?;
+                )
+            })?;
         let mut conn = connect(&admin_url).await?;
         let name = format!("weft_test_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
@@ -40,7 +43,11 @@ impl TestDb {
             .with_context(|| format!("CREATE DATABASE {name} on {ENV}={admin_url}"))?;
         let _ = conn.close().await;
         let url = with_database(&admin_url, &name)?;
-        Ok(Self { url, name, admin_url })
+        Ok(Self {
+            url,
+            name,
+            admin_url,
+        })
     }
 
     /// A small connection pool (5 connections) to this database.
@@ -71,15 +78,20 @@ impl Drop for TestDb {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
         let dropper = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             runtime.block_on(async move {
                 let drop_it = async {
                     let mut conn = connect(&admin_url).await?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                        .execute(&mut conn)
-                        .await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await?;
                     let _ = conn.close().await;
                     anyhow::Ok(())
                 };
@@ -110,7 +122,8 @@ async fn connect(url: &str) -> anyhow::Result<PgConnection> {
 
 /// `base` with its database (path) replaced by `name`.
 fn with_database(base: &str, name: &str) -> anyhow::Result<String> {
-    let mut url = reqwest::Url::parse(base).with_context(|| format!("{ENV}={base} is not a URL"))?;
+    let mut url =
+        reqwest::Url::parse(base).with_context(|| format!("{ENV}={base} is not a URL"))?;
     url.set_path(&format!("/{name}"));
     Ok(url.into())
 }
@@ -122,10 +135,16 @@ mod tests {
     #[test]
     fn replaces_the_database() -> anyhow::Result<()> {
         assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable", "x")?,
+            with_database(
+                "postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable",
+                "x"
+            )?,
             "postgres://postgres@127.0.0.1:55432/x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://u:p@h:1", "y")?, "postgres://u:p@h:1/y");
+        assert_eq!(
+            with_database("postgres://u:p@h:1", "y")?,
+            "postgres://u:p@h:1/y"
+        );
         Ok(())
     }
 }

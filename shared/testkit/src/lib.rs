@@ -24,7 +24,8 @@ pub use wait::wait_for;
 /// closed, so a server can bind it). Starts nothing.
 pub fn free_port() -> u16 {
     for _ in 0..10 {
-        if let Ok(addr) = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()) {
+        if let Ok(addr) = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr())
+        {
             return addr.port();
         }
     }

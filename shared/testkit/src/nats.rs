@@ -107,7 +107,10 @@ impl NatsServer {
 
     /// What the current server process logged so far.
     pub fn log(&self) -> String {
-        self.process.as_ref().map(ChildProcess::log).unwrap_or_default()
+        self.process
+            .as_ref()
+            .map(ChildProcess::log)
+            .unwrap_or_default()
     }
 
     /// Connects an async-nats client to this server.
@@ -145,7 +148,9 @@ async fn spawn_ready(binary: &Path, port: u16, store: &Path) -> anyhow::Result<C
         if Instant::now() >= deadline {
             let tail = process.log_tail(20);
             let _ = process.kill9();
-            anyhow::bail!("nats-server did not accept connections on port {port} within {READY_TIMEOUT:?}; its log:\n{tail}");
+            anyhow::bail!(
+                "nats-server did not accept connections on port {port} within {READY_TIMEOUT:?}; its log:\n{tail}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -193,14 +198,22 @@ fn find_binary() -> Result<PathBuf, String> {
     for candidate in candidates {
         match version(&candidate) {
             Ok(v) if v >= MIN_VERSION => return Ok(candidate),
-            Ok((major, minor)) => seen.push(format!("{} is {major}.{minor} (too old)", candidate.display())),
+            Ok((major, minor)) => seen.push(format!(
+                "{} is {major}.{minor} (too old)",
+                candidate.display()
+            )),
             Err(e) => seen.push(format!("{}: {e}", candidate.display())),
         }
     }
     if seen.is_empty() {
-        Err(format!("no nats-server found on PATH or in the venv; {FIX}"))
+        Err(format!(
+            "no nats-server found on PATH or in the venv; {FIX}"
+        ))
     } else {
-        Err(format!("no nats-server >= 2.10: {}; {FIX}", seen.join("; ")))
+        Err(format!(
+            "no nats-server >= 2.10: {}; {FIX}",
+            seen.join("; ")
+        ))
     }
 }
 
@@ -210,7 +223,8 @@ fn version(binary: &Path) -> Result<(u32, u32), String> {
         .arg("--version")
         .output()
         .map_err(|e| format!("cannot run it: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     parse_version(&text).ok_or_else(|| format!("cannot read its version from {:?}", text.trim()))
 }
 

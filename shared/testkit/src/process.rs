@@ -57,7 +57,13 @@ impl ChildProcess {
             .stderr(err)
             .spawn()
             .with_context(|| format!("starting {}", program.to_string_lossy()))?;
-        Ok(Self { child, name, log_path, exit: None, _dir: dir })
+        Ok(Self {
+            child,
+            name,
+            log_path,
+            exit: None,
+            _dir: dir,
+        })
     }
 
     /// The OS process id.
@@ -88,7 +94,10 @@ impl ChildProcess {
     /// `Some(status)` once the process has exited (reaping it), `None` while it runs.
     pub fn try_wait(&mut self) -> anyhow::Result<Option<ExitStatus>> {
         if self.exit.is_none() {
-            self.exit = self.child.try_wait().with_context(|| format!("waiting for {}", self.name))?;
+            self.exit = self
+                .child
+                .try_wait()
+                .with_context(|| format!("waiting for {}", self.name))?;
         }
         Ok(self.exit)
     }
@@ -118,8 +127,13 @@ impl ChildProcess {
             return Ok(status);
         }
         // std's Child::kill sends SIGKILL to this PID.
-        self.child.kill().with_context(|| format!("SIGKILL {} (pid {})", self.name, self.pid()))?;
-        let status = self.child.wait().with_context(|| format!("waiting for {}", self.name))?;
+        self.child
+            .kill()
+            .with_context(|| format!("SIGKILL {} (pid {})", self.name, self.pid()))?;
+        let status = self
+            .child
+            .wait()
+            .with_context(|| format!("waiting for {}", self.name))?;
         self.exit = Some(status);
         Ok(status)
     }

@@ -20,15 +20,24 @@ fn known_services(root: &Path) -> anyhow::Result<BTreeSet<String>> {
     if !serve.exists() {
         return Ok(DEFAULT_SERVICES.iter().map(|s| s.to_string()).collect());
     }
-    let text = std::fs::read_to_string(&serve).with_context(|| format!("reading {}", serve.display()))?;
+    let text =
+        std::fs::read_to_string(&serve).with_context(|| format!("reading {}", serve.display()))?;
     let names: BTreeSet<String> = text
         .split('"')
         .skip(1)
         .step_by(2)
-        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        .filter(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
         .map(str::to_owned)
         .collect();
-    anyhow::ensure!(!names.is_empty(), "no service names found in {}", serve.display());
+    anyhow::ensure!(
+        !names.is_empty(),
+        "no service names found in {}",
+        serve.display()
+    );
     Ok(names)
 }
 
@@ -48,7 +57,10 @@ fn served(cmd: Option<&Value>) -> Option<String> {
 }
 
 fn check_served(root: &Path, known: &BTreeSet<String>, name: &str, whence: &str) {
-    assert!(known.contains(name), "{whence}: `weft serve {name}` is not a known service ({known:?})");
+    assert!(
+        known.contains(name),
+        "{whence}: `weft serve {name}` is not a known service ({known:?})"
+    );
     let dir = crate_dir(root, name);
     assert!(
         dir.join("Cargo.toml").is_file(),
@@ -61,9 +73,11 @@ fn check_served(root: &Path, known: &BTreeSet<String>, name: &str, whence: &str)
 fn compose_services_are_known_and_have_crates() -> anyhow::Result<()> {
     let root = repo_root();
     let known = known_services(&root)?;
-    let text = std::fs::read_to_string(root.join("compose.yaml")).context("reading compose.yaml")?;
+    let text =
+        std::fs::read_to_string(root.join("compose.yaml")).context("reading compose.yaml")?;
     let mut doc: Value = yaml_serde::from_str(&text).context("parsing compose.yaml")?;
-    doc.apply_merge().context("resolving `<<:` merge keys in compose.yaml")?;
+    doc.apply_merge()
+        .context("resolving `<<:` merge keys in compose.yaml")?;
     let services = doc
         .get("services")
         .and_then(Value::as_mapping)
@@ -72,24 +86,47 @@ fn compose_services_are_known_and_have_crates() -> anyhow::Result<()> {
     let mut served_names = BTreeSet::new();
     for (key, service) in services {
         let key = key.as_str().unwrap_or("?");
-        let Some(name) = served(service.get("command")) else { continue };
+        let Some(name) = served(service.get("command")) else {
+            continue;
+        };
         check_served(&root, &known, &name, &format!("compose.yaml service {key}"));
         let env = service
             .get("environment")
             .and_then(Value::as_mapping)
             .with_context(|| format!("compose service {key} has no environment mapping"))?;
         for var in ["NATS_URL", "DATABASE_URL", "WEFT_HTTP_ADDR"] {
-            assert!(env.get(var).is_some(), "compose service {key} does not set {var}");
+            assert!(
+                env.get(var).is_some(),
+                "compose service {key} does not set {var}"
+            );
         }
-        assert!(service.get("build").is_some() || service.get("image").is_some(), "{key}: no image");
+        assert!(
+            service.get("build").is_some() || service.get("image").is_some(),
+            "{key}: no image"
+        );
         served_names.insert(name);
     }
     for required in DEFAULT_SERVICES {
-        assert!(served_names.contains(required), "compose.yaml runs no `weft serve {required}`");
+        assert!(
+            served_names.contains(required),
+            "compose.yaml runs no `weft serve {required}`"
+        );
     }
-    let image = |k: &str| services.get(k).and_then(|s| s.get("image")).and_then(Value::as_str).map(str::to_owned);
-    assert!(image("nats").is_some_and(|i| i.starts_with("nats:2.15")), "compose needs NATS 2.15");
-    assert!(image("postgres").is_some_and(|i| i.starts_with("postgres:15")), "compose needs PostgreSQL 15");
+    let image = |k: &str| {
+        services
+            .get(k)
+            .and_then(|s| s.get("image"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    assert!(
+        image("nats").is_some_and(|i| i.starts_with("nats:2.15")),
+        "compose needs NATS 2.15"
+    );
+    assert!(
+        image("postgres").is_some_and(|i| i.starts_with("postgres:15")),
+        "compose needs PostgreSQL 15"
+    );
     Ok(())
 }
 
@@ -109,9 +146,13 @@ fn k8s_deployments_are_known_and_have_crates() -> anyhow::Result<()> {
     for path in entries {
         let text = std::fs::read_to_string(&path)?;
         // Multi-document files: split on `---` lines.
-        let docs = text.split("\n---").map(|d| d.trim_start_matches("---")).filter(|d| !d.trim().is_empty());
+        let docs = text
+            .split("\n---")
+            .map(|d| d.trim_start_matches("---"))
+            .filter(|d| !d.trim().is_empty());
         for doc in docs {
-            let doc: Value = yaml_serde::from_str(doc).with_context(|| format!("parsing {}", path.display()))?;
+            let doc: Value =
+                yaml_serde::from_str(doc).with_context(|| format!("parsing {}", path.display()))?;
             if doc.is_null() {
                 continue;
             }
@@ -123,7 +164,9 @@ fn k8s_deployments_are_known_and_have_crates() -> anyhow::Result<()> {
                     .and_then(|t| t.get("spec"))
                     .and_then(|s| s.get("containers"))
                     .and_then(Value::as_sequence)
-                    .with_context(|| format!("{}: Deployment without containers", path.display()))?;
+                    .with_context(|| {
+                        format!("{}: Deployment without containers", path.display())
+                    })?;
                 for c in containers {
                     if let Some(name) = served(c.get("command")) {
                         check_served(&root, &known, &name, &path.display().to_string());
@@ -132,10 +175,18 @@ fn k8s_deployments_are_known_and_have_crates() -> anyhow::Result<()> {
                 }
             }
             if kind == "ScaledObject" {
-                let triggers = doc.get("spec").and_then(|s| s.get("triggers")).and_then(Value::as_sequence);
+                let triggers = doc
+                    .get("spec")
+                    .and_then(|s| s.get("triggers"))
+                    .and_then(Value::as_sequence);
                 for t in triggers.into_iter().flatten() {
-                    let meta = |k: &str| t.get("metadata").and_then(|m| m.get(k)).and_then(Value::as_str);
-                    if meta("stream") == Some("WEFT_TASKS") && meta("consumer") == Some("exec-http") {
+                    let meta = |k: &str| {
+                        t.get("metadata")
+                            .and_then(|m| m.get(k))
+                            .and_then(Value::as_str)
+                    };
+                    if meta("stream") == Some("WEFT_TASKS") && meta("consumer") == Some("exec-http")
+                    {
                         scaled_exec_http = true;
                     }
                 }
@@ -143,8 +194,14 @@ fn k8s_deployments_are_known_and_have_crates() -> anyhow::Result<()> {
         }
     }
     for required in DEFAULT_SERVICES {
-        assert!(served_names.contains(required), "k8s/ has no Deployment running `weft serve {required}`");
+        assert!(
+            served_names.contains(required),
+            "k8s/ has no Deployment running `weft serve {required}`"
+        );
     }
-    assert!(scaled_exec_http, "k8s/ needs a KEDA ScaledObject on WEFT_TASKS consumer exec-http");
+    assert!(
+        scaled_exec_http,
+        "k8s/ needs a KEDA ScaledObject on WEFT_TASKS consumer exec-http"
+    );
     Ok(())
 }

@@ -17,18 +17,25 @@ async fn exists(admin_url: &str, name: &str) -> anyhow::Result<bool> {
 async fn create_query_and_drop() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
     assert!(db.name.starts_with("weft_test_"));
-    assert!(db.url.ends_with(&format!("/{}", db.name)) || db.url.contains(&format!("/{}?", db.name)));
+    assert!(
+        db.url.ends_with(&format!("/{}", db.name)) || db.url.contains(&format!("/{}?", db.name))
+    );
     let pool = db.pool().await?;
     let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await?;
     assert_eq!(one, 1);
-    let current: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&pool).await?;
+    let current: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&pool)
+        .await?;
     assert_eq!(current, db.name);
 
     let (admin, name) = (db.admin_url().to_owned(), db.name.clone());
     assert!(exists(&admin, &name).await?);
     // The open pool does not stop the drop: WITH (FORCE).
     drop(db);
-    assert!(!exists(&admin, &name).await?, "{name} still exists after drop");
+    assert!(
+        !exists(&admin, &name).await?,
+        "{name} still exists after drop"
+    );
     pool.close().await;
     Ok(())
 }
@@ -39,7 +46,9 @@ async fn databases_are_distinct() -> anyhow::Result<()> {
     let b = TestDb::create().await?;
     assert_ne!(a.name, b.name);
     let mut conn = a.connect().await?;
-    sqlx::query("CREATE TABLE t (x int)").execute(&mut conn).await?;
+    sqlx::query("CREATE TABLE t (x int)")
+        .execute(&mut conn)
+        .await?;
     let mut other = b.connect().await?;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 't'")
         .fetch_one(&mut other)

@@ -31,7 +31,11 @@ async fn jetstream_publish_read_back_and_survive_restart() -> anyhow::Result<()>
     let first_pid = server.pid();
     server.stop();
     assert!(!server.is_running(), "stop() must leave no process");
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", server.port)).await.is_err());
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .is_err()
+    );
 
     server.restart().await?;
     assert!(server.is_running());
@@ -40,7 +44,12 @@ async fn jetstream_publish_read_back_and_survive_restart() -> anyhow::Result<()>
     // The store survived: the stream and its message are back.
     let count = wait_for(Duration::from_secs(10), || {
         let js = js.clone();
-        async move { stream_messages(&js, "TESTKIT").await.ok().filter(|n| *n >= 1) }
+        async move {
+            stream_messages(&js, "TESTKIT")
+                .await
+                .ok()
+                .filter(|n| *n >= 1)
+        }
     })
     .await?;
     assert_eq!(count, 1, "nats log:\n{}", server.log());
@@ -84,7 +93,10 @@ async fn servers_are_independent_and_stop_on_drop() -> anyhow::Result<()> {
     let port = a.port;
     drop(a);
     wait_for(Duration::from_secs(5), || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.err().map(|_| ())
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .err()
+            .map(|_| ())
     })
     .await?;
     b.connect().await?;

@@ -28,7 +28,10 @@ async fn logs_output_and_kill9() -> anyhow::Result<()> {
 fn terminate_sends_sigterm() -> anyhow::Result<()> {
     let mut p = ChildProcess::spawn(
         "sh",
-        ["-c", "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done"],
+        [
+            "-c",
+            "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done",
+        ],
         std::iter::empty::<(&str, &str)>(),
     )?;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -46,7 +49,10 @@ fn drop_kills_by_pid() -> anyhow::Result<()> {
     let p = ChildProcess::spawn("sleep", ["600"], std::iter::empty::<(&str, &str)>())?;
     let pid = p.pid().to_string();
     drop(p);
-    let alive = std::process::Command::new("kill").args(["-0", &pid]).status()?.success();
+    let alive = std::process::Command::new("kill")
+        .args(["-0", &pid])
+        .status()?
+        .success();
     assert!(!alive, "pid {pid} still alive after drop");
     Ok(())
 }

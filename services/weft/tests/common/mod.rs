@@ -44,18 +44,33 @@ impl Env {
             ..Default::default()
         };
         adjust(&mut config);
-        let running = host::start(&Service::ALL, &config, Shutdown::new()).await.expect("weft starts");
+        let running = host::start(&Service::ALL, &config, Shutdown::new())
+            .await
+            .expect("weft starts");
         let base = format!("http://{}", running.addr);
         let upstream = Upstream::start().await;
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Env { nats, db, running: Some(running), base, http, upstream }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Env {
+            nats,
+            db,
+            running: Some(running),
+            base,
+            http,
+            upstream,
+        }
     }
 
     /// Apply a YAML workflow; panics unless 200/201. `{upstream}` in the text becomes the
     /// upstream server's base URL.
     pub async fn apply(&self, yaml: &str) -> Value {
         let (status, body) = self.apply_raw(yaml).await;
-        assert!(status == 200 || status == 201, "apply failed: {status} {body}");
+        assert!(
+            status == 200 || status == 201,
+            "apply failed: {status} {body}"
+        );
         body
     }
 
@@ -81,7 +96,10 @@ impl Env {
 
     /// POST a JSON body to a hook; returns status and body.
     pub async fn hook(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}/hooks/{path}", self.base)).json(&body);
+        let mut req = self
+            .http
+            .post(format!("{}/hooks/{path}", self.base))
+            .json(&body);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -99,7 +117,10 @@ impl Env {
             if status == 202 {
                 return resp["event_id"].as_str().expect("event_id").to_string();
             }
-            assert!(tokio::time::Instant::now() < deadline, "hook {path} never accepted: {status} {resp}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "hook {path} never accepted: {status} {resp}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -107,14 +128,29 @@ impl Env {
     /// Executions started by an event.
     pub async fn executions_for(&self, event_id: &str) -> Vec<Value> {
         let url = format!("{}/api/v1/executions?event_id={event_id}", self.base);
-        let body: Value = self.http.get(url).send().await.expect("api").json().await.expect("json");
+        let body: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("api")
+            .json()
+            .await
+            .expect("json");
         body["items"].as_array().cloned().unwrap_or_default()
     }
 
     /// The execution detail.
     pub async fn execution(&self, id: &str) -> Value {
         let url = format!("{}/api/v1/executions/{id}", self.base);
-        self.http.get(url).send().await.expect("api").json().await.expect("json")
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("api")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// Wait until the (single) execution of `event_id` ends; return its detail.
@@ -128,7 +164,10 @@ impl Env {
                     return detail;
                 }
             }
-            assert!(tokio::time::Instant::now() < deadline, "execution of {event_id} did not end in 30 s");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "execution of {event_id} did not end in 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -162,7 +201,13 @@ pub async fn lifecycle_types(env: &Env, execution_id: &str) -> Vec<String> {
         })
         .await
         .expect("consumer");
-    let mut batch = consumer.fetch().max_messages(1000).expires(Duration::from_millis(500)).messages().await.expect("fetch");
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1000)
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .expect("fetch");
     let mut types = Vec::new();
     while let Some(Ok(msg)) = batch.next().await {
         let ev: Value = serde_json::from_slice(&msg.payload).expect("event json");

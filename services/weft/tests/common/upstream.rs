@@ -54,22 +54,38 @@ impl Upstream {
             .route("/slow/{ms}", any(slow))
             .route("/status/{code}", any(status))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Upstream { base: format!("http://{addr}"), inner }
+        Upstream {
+            base: format!("http://{addr}"),
+            inner,
+        }
     }
 
     /// Answer `key` with these statuses, in order.
     pub fn script(&self, key: &str, statuses: &[u16]) {
-        self.inner.lock().expect("lock").scripts.insert(key.into(), statuses.to_vec());
+        self.inner
+            .lock()
+            .expect("lock")
+            .scripts
+            .insert(key.into(), statuses.to_vec());
     }
 
     /// Requests seen whose path starts with `prefix`.
     pub fn seen(&self, prefix: &str) -> Vec<Seen> {
-        self.inner.lock().expect("lock").seen.iter().filter(|s| s.path.starts_with(prefix)).cloned().collect()
+        self.inner
+            .lock()
+            .expect("lock")
+            .seen
+            .iter()
+            .filter(|s| s.path.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }
 
@@ -77,27 +93,66 @@ type St = State<Arc<Mutex<Inner>>>;
 
 fn record(st: &St, path: String, headers: &HeaderMap, body: &str, started: Instant) {
     let body = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
-    let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let seen = Seen { path, body, idempotency_key, started, ended: Instant::now() };
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let seen = Seen {
+        path,
+        body,
+        idempotency_key,
+        started,
+        ended: Instant::now(),
+    };
     st.lock().expect("lock").seen.push(seen);
 }
 
 async fn echo(st: St, Path(name): Path<String>, headers: HeaderMap, body: String) -> Json<Value> {
-    record(&st, format!("/echo/{name}"), &headers, &body, Instant::now());
+    record(
+        &st,
+        format!("/echo/{name}"),
+        &headers,
+        &body,
+        Instant::now(),
+    );
     let received: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     Json(json!({"name": name, "received": received}))
 }
 
-async fn script(st: St, Path(key): Path<String>, headers: HeaderMap, body: String) -> (StatusCode, Json<Value>) {
-    record(&st, format!("/script/{key}"), &headers, &body, Instant::now());
+async fn script(
+    st: St,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, Json<Value>) {
+    record(
+        &st,
+        format!("/script/{key}"),
+        &headers,
+        &body,
+        Instant::now(),
+    );
     let mut inner = st.lock().expect("lock");
     let n = {
         let c = inner.counters.entry(key.clone()).or_default();
         *c += 1;
         *c
     };
-    let code = inner.scripts.get_mut(&key).and_then(|s| if s.is_empty() { None } else { Some(s.remove(0)) }).unwrap_or(200);
-    (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), Json(json!({"attempt": n})))
+    let code = inner
+        .scripts
+        .get_mut(&key)
+        .and_then(|s| {
+            if s.is_empty() {
+                None
+            } else {
+                Some(s.remove(0))
+            }
+        })
+        .unwrap_or(200);
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+        Json(json!({"attempt": n})),
+    )
 }
 
 async fn slow(st: St, Path(ms): Path<u64>, headers: HeaderMap, body: String) -> Json<Value> {
@@ -107,7 +162,21 @@ async fn slow(st: St, Path(ms): Path<u64>, headers: HeaderMap, body: String) -> 
     Json(json!({"slept": ms}))
 }
 
-async fn status(st: St, Path(code): Path<u16>, headers: HeaderMap, body: String) -> (StatusCode, Json<Value>) {
-    record(&st, format!("/status/{code}"), &headers, &body, Instant::now());
-    (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), Json(json!({"code": code})))
+async fn status(
+    st: St,
+    Path(code): Path<u16>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, Json<Value>) {
+    record(
+        &st,
+        format!("/status/{code}"),
+        &headers,
+        &body,
+        Instant::now(),
+    );
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+        Json(json!({"code": code})),
+    )
 }
