@@ -5,7 +5,11 @@ use uuid::Uuid;
 use weft_bus::Bus;
 use weft_store::{ExecutionStatus, Store, engine as db};
 
-use crate::{RouterError, definitions::Definitions, engine::Run};
+use crate::{
+    RouterError,
+    definitions::Definitions,
+    engine::{self, Run},
+};
 
 /// What a cancel did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +45,6 @@ pub async fn cancel_execution(
     run.end(ExecutionStatus::Cancelled, None, Some(error))
         .await?;
     let emitted = std::mem::take(&mut run.emitted);
-    weft_store::commit(tx, "cancelling an execution").await?;
-    store.flush_outbox(bus, &emitted).await;
+    engine::commit(store, bus, tx, emitted, "cancelling an execution").await?;
     Ok(CancelOutcome::Cancelled)
 }

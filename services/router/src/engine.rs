@@ -26,6 +26,20 @@ use crate::{RouterError, context, lifecycle};
 /// Messages queued in the outbox by one transaction.
 pub type Emitted = Vec<OutboxMessage>;
 
+/// Commit a decision, then publish what it emitted at once (the outbox sweeper publishes
+/// anything this misses, e.g. when the process dies right after the commit).
+pub async fn commit(
+    store: &weft_store::Store,
+    bus: &weft_bus::Bus,
+    tx: Tx<'_>,
+    emitted: Emitted,
+    what: &'static str,
+) -> Result<(), RouterError> {
+    weft_store::commit(tx, what).await?;
+    store.flush_outbox(bus, &emitted).await;
+    Ok(())
+}
+
 /// The execution being worked on, with its steps, inside a transaction.
 pub struct Run<'t, 'c> {
     pub tx: &'t mut Tx<'c>,

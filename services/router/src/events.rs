@@ -12,7 +12,12 @@ use weft_events::{ids, types};
 use weft_flow::Published;
 use weft_store::{ExecutionStatus, engine as db};
 
-use crate::{RouterError, context, engine::Run, index, service::Shared};
+use crate::{
+    RouterError, context,
+    engine::{self, Run},
+    index,
+    service::Shared,
+};
 
 /// How often an event that names a workflow (webhook path, manual run) but matched none is
 /// retried: the router's view of the bucket may lag the webhook's by a moment.
@@ -89,8 +94,14 @@ impl EventHandler {
             None => run.start().await?,
         }
         let emitted = std::mem::take(&mut run.emitted);
-        weft_store::commit(tx, "committing a new execution").await?;
-        store.flush_outbox(&self.shared.bus, &emitted).await;
+        engine::commit(
+            store,
+            &self.shared.bus,
+            tx,
+            emitted,
+            "committing a new execution",
+        )
+        .await?;
         Ok(())
     }
 }

@@ -10,7 +10,11 @@ use weft_store::{
     timers::{self, Timer, TimerKind},
 };
 
-use crate::{RouterError, engine::Run, service::Shared};
+use crate::{
+    RouterError,
+    engine::{self, Run},
+    service::Shared,
+};
 
 /// Fire due timers every `poll` until shutdown.
 pub(crate) async fn timers(shared: Arc<Shared>, poll: Duration, shutdown: Shutdown) {
@@ -87,13 +91,12 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
         _ => tracing::warn!(timer = %timer.id, "timer without a step dropped"),
     }
     let emitted = std::mem::take(&mut run.emitted);
-    weft_store::commit(tx, "firing a timer").await?;
-    store.flush_outbox(&shared.bus, &emitted).await;
+    engine::commit(store, &shared.bus, tx, emitted, "firing a timer").await?;
     Ok(())
 }
 
 fn humanize(d: Duration) -> String {
-    format!("{:?}", d)
+    humantime::format_duration(d).to_string()
 }
 
 /// Publish outbox rows their writers left behind, every `every`, until shutdown.

@@ -7,7 +7,11 @@ use weft_bus::{Delivery, Disposition, Handler};
 use weft_events::{Outcome, TaskResult};
 use weft_store::{AttemptStatus, ExecutionStatus, engine as db};
 
-use crate::{RouterError, engine::Run, service::Shared};
+use crate::{
+    RouterError,
+    engine::{self, Run},
+    service::Shared,
+};
 
 pub(crate) struct ResultHandler {
     shared: Arc<Shared>,
@@ -49,8 +53,7 @@ impl ResultHandler {
         run.attempt_ended(attempt.id, &attempt.step_id, attempt.n, result, status)
             .await?;
         let emitted = std::mem::take(&mut run.emitted);
-        weft_store::commit(tx, "committing a result").await?;
-        store.flush_outbox(&self.shared.bus, &emitted).await;
+        engine::commit(store, &self.shared.bus, tx, emitted, "committing a result").await?;
         Ok(())
     }
 }
