@@ -76,7 +76,7 @@ fn json_form_parses_to_the_same() -> Result<(), ValidationError> {
 
 #[test]
 fn triggers_shapes() -> Result<(), ValidationError> {
-    let src = "name: a\non:\n  manual:\n  webhook: [{path: x}, {path: y/z}]\n  event:\n    type: {prefix: com.github.}\n    source: gh\nsteps:\n  a: {uses: x, needs: []}\n";
+    let src = "name: a\non:\n  manual:\n  webhook: [{path: x}, {path: y/z}]\n  event:\n    type: {prefix: com.github.}\n    source: gh\nsteps:\n  a: {uses: http, needs: []}\n";
     let wf = parse(src, Format::Yaml)?;
     assert_eq!(wf.on.manual, Some(ManualTrigger::default()));
     assert_eq!(wf.on.webhook.as_slice().len(), 2);
@@ -87,7 +87,7 @@ fn triggers_shapes() -> Result<(), ValidationError> {
     assert_eq!(ev.ty, Some(prefix));
     assert_eq!(ev.source, Some(StringMatch::Exact("gh".into())));
     // No trigger at all is allowed (runs through the API only).
-    let wf = parse("name: a\non: {}\nsteps:\n  a: {uses: x}\n", Format::Yaml)?;
+    let wf = parse("name: a\non: {}\nsteps:\n  a: {uses: http}\n", Format::Yaml)?;
     assert_eq!(wf.on.manual, None);
     Ok(())
 }
@@ -100,7 +100,7 @@ fn invalid_yaml_has_a_line() {
 
 #[test]
 fn unknown_fields_have_line_and_field() {
-    let e = err("name: a\non: {}\nbogus: 1\nsteps:\n  a:\n    uses: x\n");
+    let e = err("name: a\non: {}\nbogus: 1\nsteps:\n  a:\n    uses: http\n");
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(3), Some("bogus")),
@@ -108,27 +108,28 @@ fn unknown_fields_have_line_and_field() {
     );
     assert!(e.message.contains("unknown field `bogus`"), "{e}");
 
-    let e = err("name: a\non: {}\nsteps:\n  a:\n    uses: x\n    nedds: [b]\n");
+    let e = err("name: a\non: {}\nsteps:\n  a:\n    uses: http\n    nedds: [b]\n");
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(6), Some("steps.a.nedds"))
     );
 
-    let e = err("name: a\non:\n  webhook:\n    pth: x\nsteps:\n  a:\n    uses: x\n");
+    let e = err("name: a\non:\n  webhook:\n    pth: x\nsteps:\n  a:\n    uses: http\n");
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(4), Some("on.webhook.pth"))
     );
     assert!(e.message.contains("expected `path`"), "{e}");
 
-    let e =
-        err("name: a\non:\n  webhook:\n    - path: x\n    - pth: y\nsteps:\n  a:\n    uses: x\n");
+    let e = err(
+        "name: a\non:\n  webhook:\n    - path: x\n    - pth: y\nsteps:\n  a:\n    uses: http\n",
+    );
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(5), Some("on.webhook[1].pth"))
     );
 
-    let e = err("name: a\non:\n  event:\n    type: {prefx: a}\nsteps:\n  a: {uses: x}\n");
+    let e = err("name: a\non:\n  event:\n    type: {prefx: a}\nsteps:\n  a: {uses: http}\n");
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(4), Some("on.event.type.prefx"))
@@ -137,14 +138,14 @@ fn unknown_fields_have_line_and_field() {
 
 #[test]
 fn wrong_shapes_say_what_is_expected() {
-    let e = err("name: a\non:\n  webhook: orders\nsteps:\n  a:\n    uses: x\n");
+    let e = err("name: a\non:\n  webhook: orders\nsteps:\n  a:\n    uses: http\n");
     assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("on.webhook")));
     assert!(
         e.message.contains("an object {path} (or a list of them)"),
         "{e}"
     );
 
-    let e = err("name: a\non: {}\nsteps:\n  a:\n    uses: x\n    timeout: forever\n");
+    let e = err("name: a\non: {}\nsteps:\n  a:\n    uses: http\n    timeout: forever\n");
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(6), Some("steps.a.timeout"))
@@ -171,13 +172,14 @@ fn json_errors_have_line_and_field() {
 
 #[test]
 fn duplicate_keys_are_errors() {
-    let e =
-        err("name: a\non: {}\nsteps:\n  a:\n    uses: x\n  b:\n    uses: y\n  a:\n    uses: z\n");
+    let e = err(
+        "name: a\non: {}\nsteps:\n  a:\n    uses: http\n  b:\n    uses: y\n  a:\n    uses: z\n",
+    );
     assert_eq!((e.line, e.field.as_deref()), (Some(8), Some("steps.a")));
     assert!(e.message.contains("duplicate step id `a`"), "{e}");
     assert!(e.message.contains("first at line 4"), "{e}");
 
-    let e = err("name: a\nname: b\non: {}\nsteps:\n  a: {uses: x}\n");
+    let e = err("name: a\nname: b\non: {}\nsteps:\n  a: {uses: http}\n");
     assert_eq!(e.line, Some(2));
 }
 
@@ -191,7 +193,7 @@ fn tab_indented_json_and_crlf_yaml_keep_lines() {
     let src = "{\n\t\"name\": \"a\",\n\t\"on\": {},\n\t\"steps\": {\n\t\t\"a\": {\"uses\": \"x\", \"needs\": \"b\"}\n\t}\n}\n";
     let e = parse(src, Format::Json).err();
     assert_eq!(e.and_then(|e| e.line), Some(5));
-    let src = "name: a\r\non: {}\r\nsteps:\r\n  a:\r\n    uses: x\r\n    needs: b\r\n";
+    let src = "name: a\r\non: {}\r\nsteps:\r\n  a:\r\n    uses: http\r\n    needs: b\r\n";
     let e = parse(src, Format::Yaml).err();
     assert_eq!(e.and_then(|e| e.line), Some(6));
 }

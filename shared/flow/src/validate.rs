@@ -172,8 +172,14 @@ impl Validator<'_> {
                 ),
             ));
         }
-        if step.uses.trim().is_empty() {
-            return Err(self.error(field(&["uses"]), "`uses` must name an agent".into()));
+        if !crate::AGENTS.contains(&step.uses.as_str()) {
+            let known = crate::AGENTS.join(", ");
+            let message = if step.uses.trim().is_empty() {
+                format!("`uses` must name an agent (one of: {known})")
+            } else {
+                format!("unknown agent `{}` (one of: {known})", step.uses)
+            };
+            return Err(self.error(field(&["uses"]), message));
         }
         for (i, need) in step.needs.iter().enumerate() {
             let mut at = field(&["needs"]);

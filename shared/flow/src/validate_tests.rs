@@ -18,7 +18,7 @@ fn with_steps(steps: &str) -> String {
 fn names_and_ids() {
     for bad in ["Order", "-a", "a-", "a_b", &"a".repeat(64)] {
         let e = err(&format!(
-            "name: {bad}\non: {{}}\nsteps:\n  a: {{uses: x}}\n"
+            "name: {bad}\non: {{}}\nsteps:\n  a: {{uses: http}}\n"
         ));
         assert_eq!(
             (e.line, e.field.as_deref()),
@@ -26,7 +26,7 @@ fn names_and_ids() {
             "{bad}"
         );
     }
-    let e = err(&with_steps("  a: {uses: x}\n  9b: {uses: x}\n"));
+    let e = err(&with_steps("  a: {uses: http}\n  9b: {uses: http}\n"));
     assert_eq!((e.line, e.field.as_deref()), (Some(5), Some("steps.9b")));
     let e = err("name: a\non: {}\nsteps: {}\n");
     assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("steps")));
@@ -40,26 +40,26 @@ fn names_and_ids() {
 #[test]
 fn unknown_needs_names_field_and_line() {
     let e = err(&with_steps(
-        "  a:\n    uses: x\n  b:\n    uses: x\n    needs: [a, c]\n",
+        "  a:\n    uses: http\n  b:\n    uses: http\n    needs: [a, c]\n",
     ));
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(8), Some("steps.b.needs[1]"))
     );
     assert!(e.message.contains("unknown step `c`"), "{e}");
-    let e = err(&with_steps("  a:\n    uses: x\n    needs: zz\n"));
+    let e = err(&with_steps("  a:\n    uses: http\n    needs: zz\n"));
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(6), Some("steps.a.needs"))
     );
-    let e = err(&with_steps("  a:\n    uses: x\n    needs: a\n"));
+    let e = err(&with_steps("  a:\n    uses: http\n    needs: a\n"));
     assert!(e.message.contains("cannot need itself"), "{e}");
 }
 
 #[test]
 fn cycle_names_the_steps_and_a_line() {
     let e = err(&with_steps(
-        "  x: {uses: h}\n  a:\n    uses: h\n    needs: [x, c]\n  b:\n    uses: h\n    needs: a\n  c:\n    uses: h\n    needs: b\n",
+        "  x: {uses: http}\n  a:\n    uses: http\n    needs: [x, c]\n  b:\n    uses: http\n    needs: a\n  c:\n    uses: http\n    needs: b\n",
     ));
     assert_eq!(
         (e.line, e.field.as_deref()),
@@ -70,20 +70,22 @@ fn cycle_names_the_steps_and_a_line() {
 
 #[test]
 fn retry_bounds() {
-    let e = err(&with_steps("  a:\n    uses: x\n    retry: {attempts: 0}\n"));
+    let e = err(&with_steps(
+        "  a:\n    uses: http\n    retry: {attempts: 0}\n",
+    ));
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(6), Some("steps.a.retry.attempts"))
     );
     assert!(
         err(&with_steps(
-            "  a:\n    uses: x\n    retry: {attempts: 101}\n"
+            "  a:\n    uses: http\n    retry: {attempts: 101}\n"
         ))
         .line
             == Some(6)
     );
     let e = err(&with_steps(
-        "  a:\n    uses: x\n    retry:\n      factor: 0.5\n",
+        "  a:\n    uses: http\n    retry:\n      factor: 0.5\n",
     ));
     assert_eq!(
         (e.line, e.field.as_deref()),
@@ -94,7 +96,7 @@ fn retry_bounds() {
 #[test]
 fn webhook_paths() {
     let hook =
-        |p: &str| format!("name: a\non:\n  webhook:\n    path: {p}\nsteps:\n  a: {{uses: x}}\n");
+        |p: &str| format!("name: a\non:\n  webhook:\n    path: {p}\nsteps:\n  a: {{uses: http}}\n");
     for bad in ["''", "/orders", "a b", "a?b"] {
         let e = err(&hook(bad));
         assert_eq!(
@@ -104,7 +106,8 @@ fn webhook_paths() {
         );
     }
     assert!(parse(&hook("gh/push.v1~x_y-z"), Format::Yaml).is_ok());
-    let e = err("name: a\non:\n  webhook:\n    - path: x\n    - path: x\nsteps:\n  a: {uses: x}\n");
+    let e =
+        err("name: a\non:\n  webhook:\n    - path: x\n    - path: x\nsteps:\n  a: {uses: http}\n");
     assert_eq!(
         (e.line, e.field.as_deref()),
         (Some(5), Some("on.webhook[1].path"))
@@ -121,24 +124,26 @@ fn bad_expressions_name_the_field() {
         (Some(9), Some("steps.notify.with.json.order"))
     );
     let e = err(&with_steps(
-        "  a:\n    uses: x\n    with: {list: [1, '${{ 1 + }}']}\n",
+        "  a:\n    uses: http\n    with: {list: [1, '${{ 1 + }}']}\n",
     ));
     assert_eq!(e.field.as_deref(), Some("steps.a.with.list[1]"));
-    let e = err(&with_steps("  a:\n    uses: x\n    if: ${{ a ==  }}\n"));
+    let e = err(&with_steps("  a:\n    uses: http\n    if: ${{ a ==  }}\n"));
     assert_eq!((e.line, e.field.as_deref()), (Some(6), Some("steps.a.if")));
-    let e = err("name: a\non: {}\nif: x > \nsteps:\n  a: {uses: x}\n");
+    let e = err("name: a\non: {}\nif: x > \nsteps:\n  a: {uses: http}\n");
     assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("if")));
-    let e = err("name: a\non: {}\nif: a ${{ b }}\nsteps:\n  a: {uses: x}\n");
+    let e = err("name: a\non: {}\nif: a ${{ b }}\nsteps:\n  a: {uses: http}\n");
     assert!(e.message.contains("one expression"), "{e}");
-    let e = err("name: a\non: {}\noutput: {x: '${{ ) }}'}\nsteps:\n  a: {uses: x}\n");
+    let e = err("name: a\non: {}\noutput: {x: '${{ ) }}'}\nsteps:\n  a: {uses: http}\n");
     assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("output.x")));
-    let e = err(&with_steps("  a:\n    uses: x\n    with: {u: '${{ a'}\n"));
+    let e = err(&with_steps(
+        "  a:\n    uses: http\n    with: {u: '${{ a'}\n",
+    ));
     assert!(e.message.contains("closing"), "{e}");
 }
 
 #[test]
 fn without_source_there_is_no_line() -> Result<(), ValidationError> {
-    let mut wf = parse("name: a\non: {}\nsteps:\n  a: {uses: x}\n", Format::Yaml)?;
+    let mut wf = parse("name: a\non: {}\nsteps:\n  a: {uses: http}\n", Format::Yaml)?;
     validate(&wf, None)?;
     wf.name = "Bad".into();
     let e = validate(&wf, None).err();
@@ -147,4 +152,17 @@ fn without_source_there_is_no_line() -> Result<(), ValidationError> {
         Some((None, Some("name".into())))
     );
     Ok(())
+}
+
+#[test]
+fn unknown_agent_is_rejected_with_its_line() {
+    let e = err(&with_steps("  a:\n    uses: htp\n"));
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(5), Some("steps.a.uses"))
+    );
+    assert!(
+        e.message.contains("unknown agent `htp`") && e.message.contains("http"),
+        "{e}"
+    );
 }
