@@ -1,6 +1,6 @@
-//! Crash safety: with the services as separate processes (two routers), kill -9 a router and
-//! the HTTP executor in the middle of a load, restart them, and every event still ends in
-//! exactly one succeeded execution.
+//! Crash safety: with the services as separate processes (two router replicas), kill -9 both
+//! routers and the HTTP executor in the middle of a load — while steps are mid-call — restart
+//! them, and every event still ends in exactly one succeeded execution.
 
 mod common;
 
@@ -72,7 +72,7 @@ async fn kill_9_router_and_executor_mid_load_loses_and_duplicates_nothing() {
     ready(&http, ports["api"]).await;
     let _webhook = procs.spawn("webhook", ports["webhook"]);
     let mut router = procs.spawn("router", ports["router"]);
-    let _router2 = procs.spawn("router", ports["router2"]);
+    let mut router2 = procs.spawn("router", ports["router2"]);
     let mut exec = procs.spawn("exec-http", ports["exec-http"]);
     for name in ["webhook", "router", "router2", "exec-http"] {
         ready(&http, ports[name]).await;
@@ -83,7 +83,7 @@ name: crash
 on: { webhook: { path: crash } }
 steps:
   one:   { uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/echo/one", json: "${{ event.data.body }}" } }
-  two:   { needs: one, uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/echo/two", json: "${{ steps.one.output.body.received }}" } }
+  two:   { needs: one, uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/delay/50/two", json: "${{ steps.one.output.body.received }}" } }
   three: { needs: two, uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/echo/three", json: "${{ steps.two.output.body.received }}" } }
 "#
     .replace("{upstream}", &upstream.base);
@@ -101,11 +101,17 @@ steps:
     let mut event_ids = Vec::with_capacity(EVENTS);
     for i in 0..EVENTS {
         if i == EVENTS / 3 {
+            assert!(
+                !upstream.seen("/delay/50/two").is_empty(),
+                "no step ran before the crash"
+            );
             router.kill9().expect("router killed");
+            router2.kill9().expect("second router killed");
             exec.kill9().expect("executor killed");
         }
         if i == EVENTS / 2 {
             router = procs.spawn("router", ports["router"]);
+            router2 = procs.spawn("router", ports["router2"]);
             exec = procs.spawn("exec-http", ports["exec-http"]);
         }
         let key = format!("crash-{i}");

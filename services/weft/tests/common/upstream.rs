@@ -4,6 +4,7 @@
 //! * `GET|POST /script/{key}` — answers the next status of the script set by [`Upstream::script`]
 //!   (then 200 once it is used up), with body `{"attempt": n}`.
 //! * `POST /slow/{ms}` — sleeps, then `{"slept": ms}`.
+//! * `POST /delay/{ms}/{name}` — sleeps, then answers like `/echo/{name}`.
 //! * `/status/{code}` — answers that status.
 
 use std::{
@@ -52,6 +53,7 @@ impl Upstream {
             .route("/echo/{name}", any(echo))
             .route("/script/{key}", any(script))
             .route("/slow/{ms}", any(slow))
+            .route("/delay/{ms}/{name}", any(delay))
             .route("/status/{code}", any(status))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -160,6 +162,19 @@ async fn slow(st: St, Path(ms): Path<u64>, headers: HeaderMap, body: String) -> 
     tokio::time::sleep(Duration::from_millis(ms)).await;
     record(&st, format!("/slow/{ms}"), &headers, &body, started);
     Json(json!({"slept": ms}))
+}
+
+async fn delay(
+    st: St,
+    Path((ms, name)): Path<(u64, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Json<Value> {
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    record(&st, format!("/delay/{ms}/{name}"), &headers, &body, started);
+    let received: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    Json(json!({"name": name, "received": received}))
 }
 
 async fn status(
