@@ -1,14 +1,8 @@
-//! Test support until `weft-testkit` lands here: a real `nats-server -js` on a free port
-//! (killed by PID on drop) and a fresh PostgreSQL database `weft_test_<uuid>` on the server at
-//! `WEFT_TEST_PG_URL` (dropped on drop), with the API built over both.
+//! Test support: the API built over a real `nats-server -js` and a fresh PostgreSQL database,
+//! both from `weft-testkit` (stopped by PID and dropped when the [`Env`] is dropped).
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::{
-    net::TcpListener,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use axum::{
     Router,
@@ -16,109 +10,11 @@ use axum::{
     http::{Request, StatusCode},
 };
 use serde_json::Value;
-use sqlx::{Connection, PgConnection};
 use tower::ServiceExt;
 use weft_api::ApiService;
 use weft_bus::Bus;
 use weft_store::Store;
-
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:55432/postgres";
-
-/// A running NATS server with JetStream.
-pub struct Nats {
-    child: Child,
-    _dir: tempfile::TempDir,
-    pub url: String,
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn nats_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("WEFT_NATS_SERVER") {
-        return p.into();
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    PathBuf::from(home).join(".cache/weft/venv/bin/nats-server")
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-impl Nats {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let bin = nats_binary();
-        let child = Command::new(&bin)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        Self {
-            child,
-            _dir: dir,
-            url: format!("nats://127.0.0.1:{port}"),
-        }
-    }
-}
-
-/// A fresh database, dropped at the end.
-pub struct Db {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl Db {
-    pub async fn create() -> Self {
-        let admin_url = std::env::var("WEFT_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG.into());
-        let name = format!("weft_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin_url).await.unwrap();
-        // `name` is our own `weft_test_<hex>`: nothing to inject.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let base = admin_url.split('?').next().unwrap();
-        let (prefix, _) = base.rsplit_once('/').unwrap();
-        let url = format!("{prefix}/{name}");
-        Self {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut c) = PgConnection::connect(&url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut c)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
+use weft_testkit::{NatsServer, TestDb};
 
 /// Everything a test needs.
 pub struct Env {
@@ -127,13 +23,13 @@ pub struct Env {
     pub api: ApiService,
     pub app: Router,
     // Dropped last: the server and the database outlive the clients above.
-    pub nats: Nats,
-    pub db: Db,
+    pub nats: NatsServer,
+    pub db: TestDb,
 }
 
 pub async fn env() -> Env {
-    let nats = Nats::start();
-    let db = Db::create().await;
+    let nats = NatsServer::start().await.unwrap();
+    let db = TestDb::create().await.unwrap();
     let store = Store::connect(&db.url, 5).await.unwrap();
     store.migrate().await.unwrap();
     let bus = connect_bus(&nats.url).await;
