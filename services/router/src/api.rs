@@ -30,7 +30,7 @@ pub async fn cancel_execution(
     id: Uuid,
 ) -> Result<CancelOutcome, RouterError> {
     let mut tx = store.begin().await?;
-    let Some(exec) = db::lock_execution(&mut tx, id).await? else {
+    let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
         return Ok(CancelOutcome::NotFound);
     };
     match ExecutionStatus::parse(&exec.status) {
@@ -40,7 +40,7 @@ pub async fn cancel_execution(
     let def = Definitions::default()
         .get(store, &exec.workflow, exec.version)
         .await?;
-    let mut run = Run::load(&mut tx, exec, &def).await?;
+    let mut run = Run::new(&mut tx, exec, steps, &def);
     let error = json!({"code": "cancelled", "message": "cancelled by an operator"});
     run.end(ExecutionStatus::Cancelled, None, Some(error))
         .await?;

@@ -31,10 +31,11 @@ pub type Emitted = Vec<OutboxMessage>;
 pub async fn commit(
     store: &weft_store::Store,
     bus: &weft_bus::Bus,
-    tx: Tx<'_>,
+    mut tx: Tx<'_>,
     emitted: Emitted,
     what: &'static str,
 ) -> Result<(), RouterError> {
+    outbox::enqueue_all(&mut tx, &emitted).await?;
     weft_store::commit(tx, what).await?;
     store.flush_outbox(bus, &emitted).await;
     Ok(())
@@ -50,20 +51,20 @@ pub struct Run<'t, 'c> {
 }
 
 impl<'t, 'c> Run<'t, 'c> {
-    /// Load the steps of a locked execution.
-    pub async fn load(
+    /// Work on a locked execution whose steps were read with the lock.
+    pub fn new(
         tx: &'t mut Tx<'c>,
         exec: ExecutionRow,
+        steps: Vec<StepRow>,
         wf: &'t Workflow,
-    ) -> Result<Self, RouterError> {
-        let steps = db::steps(tx, exec.id).await?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             tx,
             exec,
             wf,
             steps,
             emitted: Vec::new(),
-        })
+        }
     }
 
     fn step(&self, id: &str) -> Option<&StepRow> {
@@ -74,10 +75,9 @@ impl<'t, 'c> Run<'t, 'c> {
         self.step(id).and_then(|s| StepStatus::parse(&s.status))
     }
 
-    async fn emit(&mut self, msg: OutboxMessage) -> Result<(), RouterError> {
-        outbox::enqueue(self.tx, &msg).await?;
+    /// Queue a message; [`commit`] writes every queued message to the outbox in one statement.
+    fn emit(&mut self, msg: OutboxMessage) {
         self.emitted.push(msg);
-        Ok(())
     }
 
     /// Record a step's new state in the database and in memory.
@@ -111,9 +111,20 @@ impl<'t, 'c> Run<'t, 'c> {
         db::start_execution(self.tx, self.exec.id, &ids).await?;
         self.exec.status = ExecutionStatus::Running.as_str().into();
         self.exec.started_at = Some(Utc::now());
-        self.steps = db::steps(self.tx, self.exec.id).await?;
+        self.steps = ids
+            .iter()
+            .map(|id| StepRow {
+                step_id: id.to_string(),
+                status: StepStatus::Queued.as_str().into(),
+                attempts: 0,
+                output: None,
+                error: None,
+                started_at: None,
+                finished_at: None,
+            })
+            .collect();
         let started = lifecycle::event(&self.exec, ExecutionStatus::Running, None, None);
-        self.emit(started).await?;
+        self.emit(started);
         if let Some(limit) = self.wf.timeout {
             let timer = new_timer(self.exec.id, TimerKind::WorkflowTimeout, None, None, limit);
             timers::insert(self.tx, &timer).await?;
@@ -226,8 +237,7 @@ impl<'t, 'c> Run<'t, 'c> {
         self.emit(OutboxMessage::event(
             subjects::task_subject(&step.uses),
             &event,
-        ))
-        .await?;
+        ));
         if let Some(limit) = step.timeout {
             let timer = new_timer(
                 self.exec.id,
@@ -260,43 +270,53 @@ impl<'t, 'c> Run<'t, 'c> {
         result: Result<Value, StepError>,
         status: AttemptStatus,
     ) -> Result<(), RouterError> {
-        timers::cancel_for_attempt(self.tx, attempt_id).await?;
-        match result {
-            Ok(output) => {
-                db::finish_attempt(
-                    self.tx,
-                    attempt_id,
-                    AttemptStatus::Succeeded,
-                    Some(&output),
-                    None,
-                )
-                .await?;
-                self.set_step(step_id, StepStatus::Succeeded, Some(output), None)
-                    .await?;
-            }
+        let Some(step) = self.wf.steps.get(step_id) else {
+            return Ok(());
+        };
+        if step.timeout.is_some() {
+            timers::cancel_for_attempt(self.tx, attempt_id).await?;
+        }
+        let (attempt_status, step_status, output, error) = match result {
+            Ok(output) => (
+                AttemptStatus::Succeeded,
+                Some(StepStatus::Succeeded),
+                Some(output),
+                None,
+            ),
             Err(err) => {
                 let error = serde_json::to_value(&err).unwrap_or(Value::Null);
-                db::finish_attempt(self.tx, attempt_id, status, None, Some(&error)).await?;
-                let policy = self
-                    .wf
-                    .steps
-                    .get(step_id)
-                    .map(|s| s.retry.clone())
-                    .unwrap_or_default();
-                if err.retryable && (n as u32) < policy.attempts {
-                    let delay = policy.delay_before(n as u32 + 1);
+                if err.retryable && (n as u32) < step.retry.attempts {
+                    let delay = step.retry.delay_before(n as u32 + 1);
                     let timer =
                         new_timer(self.exec.id, TimerKind::Retry, Some(step_id), None, delay);
                     timers::insert(self.tx, &timer).await?;
-                    return Ok(());
-                }
-                let step_status = if status == AttemptStatus::TimedOut {
-                    StepStatus::TimedOut
+                    // The step stays `running` until the retry timer fires.
+                    (status, None, None, Some(error))
+                } else if status == AttemptStatus::TimedOut {
+                    (status, Some(StepStatus::TimedOut), None, Some(error))
                 } else {
-                    StepStatus::Failed
-                };
-                self.fail_step(step_id, step_status, error).await?;
+                    (status, Some(StepStatus::Failed), None, Some(error))
+                }
             }
+        };
+        db::finish_attempt_and_step(
+            self.tx,
+            attempt_id,
+            attempt_status,
+            self.exec.id,
+            step_id,
+            step_status,
+            output.as_ref(),
+            error.as_ref(),
+        )
+        .await?;
+        let Some(step_status) = step_status else {
+            return Ok(());
+        };
+        if let Some(s) = self.steps.iter_mut().find(|s| s.step_id == step_id) {
+            s.status = step_status.as_str().to_string();
+            s.output = output;
+            s.error = error;
         }
         self.advance().await
     }
@@ -369,7 +389,7 @@ impl<'t, 'c> Run<'t, 'c> {
         .await?;
         self.exec.status = status.as_str().into();
         let event = lifecycle::event(&self.exec, status, output.as_ref(), error.as_ref());
-        self.emit(event).await?;
+        self.emit(event);
         metrics::counter!("weft_executions_finished_total", "status" => status.as_str())
             .increment(1);
         Ok(())

@@ -77,7 +77,7 @@ impl EventHandler {
             inputs: &inputs,
         };
         db::insert_execution(&mut tx, &new).await?;
-        let Some(exec) = db::lock_execution(&mut tx, id).await? else {
+        let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
             return Ok(());
         };
         if exec.status != ExecutionStatus::Queued.as_str() {
@@ -88,7 +88,7 @@ impl EventHandler {
             .defs
             .get(store, &exec.workflow, exec.version)
             .await?;
-        let mut run = Run::load(&mut tx, exec, &def).await?;
+        let mut run = Run::new(&mut tx, exec, steps, &def);
         match refused {
             Some(error) => run.end(ExecutionStatus::Failed, None, Some(error)).await?,
             None => run.start().await?,

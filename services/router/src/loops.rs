@@ -40,7 +40,8 @@ pub(crate) async fn timers(shared: Arc<Shared>, poll: Duration, shutdown: Shutdo
 async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
     let store = &shared.store;
     let mut tx = store.begin().await?;
-    let Some(exec) = db::lock_execution(&mut tx, timer.execution_id).await? else {
+    let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, timer.execution_id).await?
+    else {
         return Ok(());
     };
     if timers::claim(&mut tx, timer.id).await?.is_none() {
@@ -54,7 +55,7 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
         None => None,
     };
     let def = shared.defs.get(store, &exec.workflow, exec.version).await?;
-    let mut run = Run::load(&mut tx, exec, &def).await?;
+    let mut run = Run::new(&mut tx, exec, steps, &def);
     match (timer.kind, timer.step_id.as_deref()) {
         (TimerKind::Retry, Some(step)) => {
             let next = run

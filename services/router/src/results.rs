@@ -25,7 +25,8 @@ impl ResultHandler {
     async fn apply(&self, r: TaskResult) -> Result<(), RouterError> {
         let store = &self.shared.store;
         let mut tx = store.begin().await?;
-        let Some(exec) = db::lock_execution(&mut tx, r.execution_id).await? else {
+        let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, r.execution_id).await?
+        else {
             tracing::warn!(execution = %r.execution_id, "result for an unknown execution ignored");
             return Ok(());
         };
@@ -43,7 +44,7 @@ impl ResultHandler {
             .defs
             .get(store, &exec.workflow, exec.version)
             .await?;
-        let mut run = Run::load(&mut tx, exec, &def).await?;
+        let mut run = Run::new(&mut tx, exec, steps, &def);
         let (result, status) = match r.outcome {
             Outcome::Succeeded(v) => (Ok(v), AttemptStatus::Succeeded),
             // The agent gave up on time (e.g. the HTTP request timeout): a timeout, not a failure.

@@ -61,6 +61,24 @@ pub async fn lock_execution(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Executio
     .ctx("locking an execution")
 }
 
+/// Lock an execution, then read its steps.
+///
+/// Two statements on purpose: under READ COMMITTED a `SELECT … FOR UPDATE` that waited for a
+/// concurrent transaction re-reads only the locked row; anything else the same statement reads
+/// (e.g. the steps in a subquery) keeps the snapshot taken before the wait. Two results of
+/// parallel steps would then each see the other step still running, and the execution would
+/// stall. The second statement takes a fresh snapshot, after the lock.
+pub async fn lock_execution_with_steps(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+) -> Result<Option<(ExecutionRow, Vec<StepRow>)>, StoreError> {
+    let Some(exec) = lock_execution(tx, id).await? else {
+        return Ok(None);
+    };
+    let steps = steps(tx, id).await?;
+    Ok(Some((exec, steps)))
+}
+
 /// Mark an execution running and create its steps as `queued`.
 pub async fn start_execution(tx: &mut Tx<'_>, id: Uuid, steps: &[&str]) -> Result<(), StoreError> {
     sqlx::query(
@@ -151,25 +169,20 @@ pub async fn insert_attempt(
     n: i32,
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO attempts (id, execution_id, step_id, n, status) VALUES ($1, $2, $3, $4, 'running')")
-        .bind(id)
-        .bind(execution_id)
-        .bind(step)
-        .bind(n)
-        .execute(&mut **tx)
-        .await
-        .ctx("recording an attempt")?;
     sqlx::query(
-        "UPDATE steps SET status = 'running', attempts = $3, \
-         started_at = coalesce(started_at, clock_timestamp()) \
-         WHERE execution_id = $1 AND step_id = $2",
+        "WITH a AS (INSERT INTO attempts (id, execution_id, step_id, n, status) \
+                    VALUES ($1, $2, $3, $4, 'running')) \
+         UPDATE steps SET status = 'running', attempts = $4, \
+                started_at = coalesce(started_at, clock_timestamp()) \
+         WHERE execution_id = $2 AND step_id = $3",
     )
+    .bind(id)
     .bind(execution_id)
     .bind(step)
     .bind(n)
     .execute(&mut **tx)
     .await
-    .ctx("marking a step running")?;
+    .ctx("recording an attempt")?;
     Ok(id)
 }
 
@@ -201,6 +214,40 @@ pub async fn finish_attempt(
         .execute(&mut **tx)
         .await
         .ctx("finishing an attempt")?;
+    Ok(())
+}
+
+/// End an attempt and set its step's status in one statement (the step keeps `running` when
+/// `step` is `None`, e.g. while a retry is scheduled).
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_attempt_and_step(
+    tx: &mut Tx<'_>,
+    attempt_id: Uuid,
+    attempt: AttemptStatus,
+    execution_id: Uuid,
+    step_id: &str,
+    step: Option<StepStatus>,
+    output: Option<&Value>,
+    error: Option<&Value>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "WITH a AS (UPDATE attempts SET status = $2, output = $3, error = $4, \
+                    finished_at = clock_timestamp() WHERE id = $1) \
+         UPDATE steps SET status = $7, output = $3, error = $4, \
+                finished_at = CASE WHEN $8 THEN clock_timestamp() ELSE NULL END \
+         WHERE execution_id = $5 AND step_id = $6 AND $7 IS NOT NULL",
+    )
+    .bind(attempt_id)
+    .bind(attempt.as_str())
+    .bind(output)
+    .bind(error)
+    .bind(execution_id)
+    .bind(step_id)
+    .bind(step.map(StepStatus::as_str))
+    .bind(step.is_some_and(StepStatus::is_terminal))
+    .execute(&mut **tx)
+    .await
+    .ctx("finishing an attempt")?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod executions;
 pub mod outbox;
+mod reaper;
 pub mod status;
 pub mod timers;
 pub mod workflows;
@@ -59,10 +60,11 @@ impl<T> Ctx<T> for Result<T, sqlx::Error> {
     }
 }
 
-/// The connection pool.
+/// The connection pool, and the background task that deletes published outbox rows.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    reaper: reaper::Reaper,
 }
 
 impl Store {
@@ -71,10 +73,14 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(5))
+            // No ping before every acquire (a round trip per transaction): a broken connection
+            // fails its query, the caller's message is redelivered, and the pool replaces it.
+            .test_before_acquire(false)
             .connect(url)
             .await
             .map_err(StoreError::Connect)?;
-        Ok(Self { pool })
+        let reaper = reaper::Reaper::spawn(pool.clone());
+        Ok(Self { pool, reaper })
     }
 
     /// Apply pending migrations (idempotent; safe from several processes at once).

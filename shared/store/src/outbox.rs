@@ -1,9 +1,10 @@
 //! The transactional outbox.
 //!
 //! A state change writes the messages it emits into `outbox` in the same transaction. After the
-//! commit the writer publishes them at once ([`Store::flush_outbox`]) and deletes the rows; if it
-//! dies in between, [`Store::sweep_outbox`] (run by every router replica) publishes rows older
-//! than a grace period. Each message keeps its id as `Nats-Msg-Id`, so a message published twice
+//! commit the writer publishes them at once ([`Store::flush_outbox`]) and hands the published ids
+//! to a background task that deletes them in batches; if the writer dies in between,
+//! [`Store::sweep_outbox`] (run by every router replica) publishes rows older than a grace
+//! period. Each message keeps its id as `Nats-Msg-Id`, so a message published twice
 //! inside the stream's duplicate window is stored once, and consumers are idempotent beyond it.
 
 use std::time::Duration;
@@ -50,6 +51,30 @@ pub async fn enqueue(tx: &mut Tx<'_>, msg: &OutboxMessage) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Write several messages to the outbox inside `tx`, in one statement.
+pub async fn enqueue_all(tx: &mut Tx<'_>, msgs: &[OutboxMessage]) -> Result<(), StoreError> {
+    match msgs {
+        [] => Ok(()),
+        [one] => enqueue(tx, one).await,
+        many => {
+            let ids: Vec<&str> = many.iter().map(|m| m.id.as_str()).collect();
+            let subjects: Vec<&str> = many.iter().map(|m| m.subject.as_str()).collect();
+            let payloads: Vec<&[u8]> = many.iter().map(|m| m.payload.as_slice()).collect();
+            sqlx::query(
+                "INSERT INTO outbox (id, subject, payload) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&ids)
+            .bind(&subjects)
+            .bind(&payloads)
+            .execute(&mut **tx)
+            .await
+            .ctx("writing to the outbox")?;
+            Ok(())
+        }
+    }
+}
+
 impl Store {
     /// Publish committed outbox messages and delete the ones the bus acknowledged. Messages that
     /// could not be published stay for the sweeper. Returns how many were published.
@@ -58,11 +83,10 @@ impl Store {
             return 0;
         }
         let sent = publish_all(bus, msgs).await;
-        if let Err(e) = self.delete_outbox(&sent).await {
-            // Harmless: the sweeper re-publishes them and JetStream drops the duplicates.
-            tracing::warn!(error = %e, "cannot delete published outbox rows");
-        }
-        sent.len()
+        let count = sent.len();
+        // Deleted in batches in the background, well inside the sweeper's grace period.
+        self.reaper.delete(sent);
+        count
     }
 
     /// Publish outbox rows older than `grace` (their writer did not flush them), oldest first.
@@ -101,18 +125,6 @@ impl Store {
             );
         }
         Ok(sent.len())
-    }
-
-    async fn delete_outbox(&self, ids: &[String]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-            .bind(ids)
-            .execute(&self.pool)
-            .await
-            .ctx("deleting published outbox rows")?;
-        Ok(())
     }
 
     /// Rows waiting in the outbox (for metrics and tests).

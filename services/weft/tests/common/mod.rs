@@ -34,6 +34,8 @@ impl Env {
     /// As [`Env::start`], adjusting the configuration first.
     pub async fn start_with(adjust: impl FnOnce(&mut CommonConfig)) -> Env {
         weft_testkit::init_crypto();
+        // Service logs in test output (filtered by RUST_LOG; captured unless --nocapture).
+        weft_runtime::telemetry::init_logging("text");
         let nats = NatsServer::start().await.expect("nats starts");
         let db = TestDb::create().await.expect("database created");
         let mut config = CommonConfig {

@@ -196,3 +196,58 @@ async fn lock_execution_serialises_transactions() {
     // It then sees the committed state, not the one it would have read before.
     assert_eq!(second.await.unwrap(), "running");
 }
+
+/// The steps read with a lock are those committed by the transaction the lock waited for (two
+/// results of parallel steps must each see the other's step end, or the execution stalls).
+#[tokio::test]
+async fn steps_read_with_the_lock_are_fresh_after_waiting() {
+    let pg = common::pg().await;
+    let id = common::insert_execution(&pg.store, "wf", "ev-1").await;
+    let mut setup = pg.store.begin().await.unwrap();
+    engine::lock_execution(&mut setup, id)
+        .await
+        .unwrap()
+        .unwrap();
+    engine::start_execution(&mut setup, id, &["left", "right"])
+        .await
+        .unwrap();
+    weft_store::commit(setup, "setup").await.unwrap();
+
+    let mut first = pg.store.begin().await.unwrap();
+    engine::lock_execution_with_steps(&mut first, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let done = serde_json::json!({"ok": true});
+    engine::set_step(
+        &mut first,
+        id,
+        "left",
+        StepStatus::Succeeded,
+        Some(&done),
+        None,
+    )
+    .await
+    .unwrap();
+
+    let store = pg.store.clone();
+    let second = tokio::spawn(async move {
+        let mut tx = store.begin().await.unwrap();
+        let (_, steps) = engine::lock_execution_with_steps(&mut tx, id)
+            .await
+            .unwrap()
+            .unwrap();
+        tx.rollback().await.unwrap();
+        steps
+            .into_iter()
+            .find(|s| s.step_id == "left")
+            .map(|s| s.status)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "the second lock waits for the first transaction"
+    );
+    weft_store::commit(first, "left succeeded").await.unwrap();
+    assert_eq!(second.await.unwrap().as_deref(), Some("succeeded"));
+}
