@@ -18,10 +18,11 @@ pub struct Definitions {
 }
 
 impl Definitions {
-    /// Remember a definition that is already at hand (from the bucket).
-    pub fn insert(&self, name: &str, version: i32, wf: Arc<Workflow>) {
+    /// Remember a definition that is already at hand (from the bucket); `wf` is called only
+    /// when it is not cached yet.
+    pub fn insert_with(&self, name: &str, version: i32, wf: impl FnOnce() -> Arc<Workflow>) {
         if let Ok(mut c) = self.cache.lock() {
-            c.entry((name.to_string(), version)).or_insert(wf);
+            c.entry((name.to_string(), version)).or_insert_with(wf);
         }
     }
 
@@ -48,7 +49,7 @@ impl Definitions {
         let wf: Workflow =
             serde_json::from_value(row.definition).map_err(|e| fail(e.to_string()))?;
         let wf = Arc::new(wf);
-        self.insert(name, version, wf.clone());
+        self.insert_with(name, version, || wf.clone());
         Ok(wf)
     }
 }

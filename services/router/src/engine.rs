@@ -105,24 +105,20 @@ impl<'t, 'c> Run<'t, 'c> {
         Ok(())
     }
 
-    /// Start a queued execution: steps, `started` event, workflow timeout, first dispatch.
+    /// Start a queued execution (a manual run the API created): mark it running, create its
+    /// steps, then [`Run::begin`].
     pub async fn start(&mut self) -> Result<(), RouterError> {
         let ids: Vec<&str> = self.wf.steps.keys().map(String::as_str).collect();
         db::start_execution(self.tx, self.exec.id, &ids).await?;
         self.exec.status = ExecutionStatus::Running.as_str().into();
         self.exec.started_at = Some(Utc::now());
-        self.steps = ids
-            .iter()
-            .map(|id| StepRow {
-                step_id: id.to_string(),
-                status: StepStatus::Queued.as_str().into(),
-                attempts: 0,
-                output: None,
-                error: None,
-                started_at: None,
-                finished_at: None,
-            })
-            .collect();
+        self.steps = queued_steps(self.wf);
+        self.begin().await
+    }
+
+    /// An execution that is running with every step queued: emit `started`, schedule the
+    /// workflow timeout, dispatch the first steps.
+    pub async fn begin(&mut self) -> Result<(), RouterError> {
         let started = lifecycle::event(&self.exec, ExecutionStatus::Running, None, None);
         self.emit(started);
         if let Some(limit) = self.wf.timeout {
@@ -261,7 +257,9 @@ impl<'t, 'c> Run<'t, 'c> {
         self.set_step(id, status, None, Some(error)).await
     }
 
-    /// An attempt ended: record it, then retry, fail or complete the step and advance.
+    /// An attempt ended: record it (only if it is still running), then retry, fail or
+    /// complete the step and advance. Returns `false`, having changed nothing, when the attempt
+    /// had already ended (a duplicate or late result): the caller then drops the transaction.
     pub async fn attempt_ended(
         &mut self,
         attempt_id: Uuid,
@@ -269,13 +267,11 @@ impl<'t, 'c> Run<'t, 'c> {
         n: i32,
         result: Result<Value, StepError>,
         status: AttemptStatus,
-    ) -> Result<(), RouterError> {
+    ) -> Result<bool, RouterError> {
         let Some(step) = self.wf.steps.get(step_id) else {
-            return Ok(());
+            return Ok(false);
         };
-        if step.timeout.is_some() {
-            timers::cancel_for_attempt(self.tx, attempt_id).await?;
-        }
+        let mut retry_in = None;
         let (attempt_status, step_status, output, error) = match result {
             Ok(output) => (
                 AttemptStatus::Succeeded,
@@ -286,11 +282,8 @@ impl<'t, 'c> Run<'t, 'c> {
             Err(err) => {
                 let error = serde_json::to_value(&err).unwrap_or(Value::Null);
                 if err.retryable && (n as u32) < step.retry.attempts {
-                    let delay = step.retry.delay_before(n as u32 + 1);
-                    let timer =
-                        new_timer(self.exec.id, TimerKind::Retry, Some(step_id), None, delay);
-                    timers::insert(self.tx, &timer).await?;
                     // The step stays `running` until the retry timer fires.
+                    retry_in = Some(step.retry.delay_before(n as u32 + 1));
                     (status, None, None, Some(error))
                 } else if status == AttemptStatus::TimedOut {
                     (status, Some(StepStatus::TimedOut), None, Some(error))
@@ -299,7 +292,7 @@ impl<'t, 'c> Run<'t, 'c> {
                 }
             }
         };
-        db::finish_attempt_and_step(
+        let applied = db::finish_running_attempt(
             self.tx,
             attempt_id,
             attempt_status,
@@ -310,15 +303,26 @@ impl<'t, 'c> Run<'t, 'c> {
             error.as_ref(),
         )
         .await?;
+        if !applied {
+            return Ok(false);
+        }
+        if step.timeout.is_some() {
+            timers::cancel_for_attempt(self.tx, attempt_id).await?;
+        }
+        if let Some(delay) = retry_in {
+            let timer = new_timer(self.exec.id, TimerKind::Retry, Some(step_id), None, delay);
+            timers::insert(self.tx, &timer).await?;
+        }
         let Some(step_status) = step_status else {
-            return Ok(());
+            return Ok(true);
         };
         if let Some(s) = self.steps.iter_mut().find(|s| s.step_id == step_id) {
             s.status = step_status.as_str().to_string();
             s.output = output;
             s.error = error;
         }
-        self.advance().await
+        self.advance().await?;
+        Ok(true)
     }
 
     /// Every step has ended: decide the execution's status and output, emit its lifecycle event.
@@ -378,7 +382,9 @@ impl<'t, 'c> Run<'t, 'c> {
             let reason = json!({"code": status.as_str(), "message": format!("execution {status}")});
             db::cancel_unfinished(self.tx, self.exec.id, &reason).await?;
         }
-        timers::cancel_for_execution(self.tx, self.exec.id).await?;
+        if status != ExecutionStatus::Succeeded || may_have_timers(self.wf) {
+            timers::cancel_for_execution(self.tx, self.exec.id).await?;
+        }
         db::finish_execution(
             self.tx,
             self.exec.id,
@@ -399,6 +405,32 @@ impl<'t, 'c> Run<'t, 'c> {
     pub fn step_map(&self) -> HashMap<&str, &StepRow> {
         self.steps.iter().map(|s| (s.step_id.as_str(), s)).collect()
     }
+}
+
+/// Steps of a just-started execution: all queued.
+pub fn queued_steps(wf: &Workflow) -> Vec<StepRow> {
+    wf.steps
+        .keys()
+        .map(|id| StepRow {
+            step_id: id.clone(),
+            status: StepStatus::Queued.as_str().into(),
+            attempts: 0,
+            output: None,
+            error: None,
+            started_at: None,
+            finished_at: None,
+        })
+        .collect()
+}
+
+/// Whether executions of `wf` can have timers (a timeout, a step timeout or retries); a failed
+/// one can have a pending retry timer only if some step retries.
+fn may_have_timers(wf: &Workflow) -> bool {
+    wf.timeout.is_some()
+        || wf
+            .steps
+            .values()
+            .any(|s| s.timeout.is_some() || s.retry.attempts > 1)
 }
 
 fn expr_error(e: &weft_flow::ExprError) -> Value {

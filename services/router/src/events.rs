@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use weft_bus::{Delivery, Disposition, Handler, kv::Snapshot};
 use weft_events::{ids, types};
 use weft_flow::Published;
-use weft_store::{ExecutionStatus, engine as db};
+use weft_store::{ExecutionStatus, engine as db, executions::ExecutionRow};
 
 use crate::{
     RouterError, context,
@@ -64,7 +64,7 @@ impl EventHandler {
         }
         self.shared
             .defs
-            .insert(&wf.name, published.version, Arc::new(wf.clone()));
+            .insert_with(&wf.name, published.version, || Arc::new(wf.clone()));
         let store = &self.shared.store;
         let mut tx = store.begin().await?;
         let new = db::NewExecution {
@@ -76,6 +76,24 @@ impl EventHandler {
             event: &event_json,
             inputs: &inputs,
         };
+        // Common case, one statement: the execution is new; create it running, steps queued.
+        let step_ids: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
+        let fresh = refused.is_none() && !manual;
+        if fresh && db::create_running_execution(&mut tx, &new, &step_ids).await? {
+            let exec = created(&new);
+            let mut run = Run::new(&mut tx, exec, engine::queued_steps(wf), wf);
+            run.begin().await?;
+            let emitted = std::mem::take(&mut run.emitted);
+            return engine::commit(
+                store,
+                &self.shared.bus,
+                tx,
+                emitted,
+                "committing a new execution",
+            )
+            .await;
+        }
+        // Otherwise: a redelivery, a manual run the API queued, or a refused start.
         db::insert_execution(&mut tx, &new).await?;
         let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
             return Ok(());
@@ -103,6 +121,25 @@ impl EventHandler {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// The row [`db::create_running_execution`] just wrote, without reading it back.
+fn created(new: &db::NewExecution<'_>) -> ExecutionRow {
+    let now = chrono::Utc::now();
+    ExecutionRow {
+        id: new.id,
+        workflow: new.workflow.to_string(),
+        version: new.version,
+        status: ExecutionStatus::Running.as_str().into(),
+        event_id: new.event_id.to_string(),
+        event: new.event.clone(),
+        inputs: new.inputs.clone(),
+        output: None,
+        error: None,
+        created_at: now,
+        started_at: Some(now),
+        finished_at: None,
     }
 }
 

@@ -81,6 +81,7 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
                 );
                 run.attempt_ended(a.id, step, a.n, Err(err), AttemptStatus::TimedOut)
                     .await?;
+                // (`false` cannot happen: the attempt was read as running under the lock.)
             }
         }
         (TimerKind::WorkflowTimeout, _) => {

@@ -1,5 +1,6 @@
-//! Step results → state. A result counts only while its attempt is `running`: a duplicate, or
-//! the late result of an attempt that timed out or was cancelled, changes nothing.
+//! Step results → state. A result counts only while its attempt is `running` (checked by the
+//! same statement that records it): a duplicate, or the late result of an attempt that timed
+//! out or was cancelled, changes nothing.
 
 use std::{sync::Arc, time::Duration};
 
@@ -33,12 +34,6 @@ impl ResultHandler {
         if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
             return Ok(());
         }
-        let Some(attempt) = db::attempt(&mut tx, r.attempt_id).await? else {
-            return Ok(());
-        };
-        if attempt.status != AttemptStatus::Running.as_str() {
-            return Ok(());
-        }
         let def = self
             .shared
             .defs
@@ -51,8 +46,13 @@ impl ResultHandler {
             Outcome::Failed(e) if e.code == "timeout" => (Err(e), AttemptStatus::TimedOut),
             Outcome::Failed(e) => (Err(e), AttemptStatus::Failed),
         };
-        run.attempt_ended(attempt.id, &attempt.step_id, attempt.n, result, status)
-            .await?;
+        let attempt = i32::try_from(r.attempt).unwrap_or(i32::MAX);
+        if !run
+            .attempt_ended(r.attempt_id, &r.step_id, attempt, result, status)
+            .await?
+        {
+            return Ok(()); // a duplicate or late result: nothing to commit
+        }
         let emitted = std::mem::take(&mut run.emitted);
         engine::commit(store, &self.shared.bus, tx, emitted, "committing a result").await?;
         Ok(())

@@ -66,6 +66,7 @@ impl<E: Executor> Handler for TaskHandler<E> {
             attempt_id: task.attempt_id,
             execution_id: task.execution_id,
             step_id: task.step_id.clone(),
+            attempt: task.attempt,
             outcome,
         };
         match publish_result(&self.bus, &task, &result).await {

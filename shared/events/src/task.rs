@@ -87,6 +87,8 @@ pub struct TaskResult {
     pub execution_id: Uuid,
     /// Step id.
     pub step_id: String,
+    /// Attempt number, from 1 (copied from the task).
+    pub attempt: u32,
     /// What happened.
     pub outcome: Outcome,
 }

@@ -251,6 +251,72 @@ pub async fn finish_attempt_and_step(
     Ok(())
 }
 
+/// [`finish_attempt_and_step`], but only while the attempt is still `running`; returns whether
+/// it was (a duplicate or late result finds it ended and changes nothing).
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_running_attempt(
+    tx: &mut Tx<'_>,
+    attempt_id: Uuid,
+    attempt: AttemptStatus,
+    execution_id: Uuid,
+    step_id: &str,
+    step: Option<StepStatus>,
+    output: Option<&Value>,
+    error: Option<&Value>,
+) -> Result<bool, StoreError> {
+    let updated: i64 = sqlx::query_scalar(
+        "WITH a AS (UPDATE attempts SET status = $2, output = $3, error = $4, \
+                    finished_at = clock_timestamp() \
+                    WHERE id = $1 AND status = 'running' RETURNING id), \
+              s AS (UPDATE steps SET status = $7, output = $3, error = $4, \
+                    finished_at = CASE WHEN $8 THEN clock_timestamp() ELSE NULL END \
+                    WHERE execution_id = $5 AND step_id = $6 AND $7 IS NOT NULL \
+                      AND EXISTS (SELECT 1 FROM a)) \
+         SELECT count(*) FROM a",
+    )
+    .bind(attempt_id)
+    .bind(attempt.as_str())
+    .bind(output)
+    .bind(error)
+    .bind(execution_id)
+    .bind(step_id)
+    .bind(step.map(StepStatus::as_str))
+    .bind(step.is_some_and(StepStatus::is_terminal))
+    .fetch_one(&mut **tx)
+    .await
+    .ctx("finishing an attempt")?;
+    Ok(updated == 1)
+}
+
+/// Create an execution already `running`, with its steps `queued`, unless one with this id
+/// exists; returns whether it was created. The creating transaction holds the new row's lock.
+pub async fn create_running_execution(
+    tx: &mut Tx<'_>,
+    e: &NewExecution<'_>,
+    steps: &[&str],
+) -> Result<bool, StoreError> {
+    let created: i64 = sqlx::query_scalar(
+        "WITH e AS (INSERT INTO executions \
+                      (id, workflow, version, status, event_id, event, inputs, started_at) \
+                    VALUES ($1, $2, $3, 'running', $4, $5, $6, clock_timestamp()) \
+                    ON CONFLICT (id) DO NOTHING RETURNING id), \
+              s AS (INSERT INTO steps (execution_id, step_id, status) \
+                    SELECT e.id, s, 'queued' FROM e, unnest($7::text[]) AS s) \
+         SELECT count(*) FROM e",
+    )
+    .bind(e.id)
+    .bind(e.workflow)
+    .bind(e.version)
+    .bind(e.event_id)
+    .bind(e.event)
+    .bind(e.inputs)
+    .bind(steps)
+    .fetch_one(&mut **tx)
+    .await
+    .ctx("creating an execution")?;
+    Ok(created == 1)
+}
+
 /// Cancel every running attempt and every unfinished step of an execution.
 pub async fn cancel_unfinished(
     tx: &mut Tx<'_>,
