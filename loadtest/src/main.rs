@@ -103,13 +103,14 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let sent_for = started.elapsed();
+    let completed_in_window = shared.latencies.lock().map(|h| h.len()).unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(args.drain);
     while Instant::now() < deadline && !shared.waiters.lock().map(|w| w.is_empty()).unwrap_or(true)
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     observer.abort();
-    let report = report::Report::new(&args, &shared, sent_for);
+    let report = report::Report::new(&args, &shared, sent_for, completed_in_window);
     report.print();
     if let Some(out) = &args.out {
         report.write(out)?;

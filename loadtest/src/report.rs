@@ -10,7 +10,9 @@ use crate::{Args, Shared};
 pub struct Report(Value);
 
 impl Report {
-    pub fn new(args: &Args, shared: &Shared, sent_for: Duration) -> Self {
+    /// `completed_in_window`: runs that ended while load was still being sent (the sustained
+    /// throughput); `completed` also counts those that ended during the drain.
+    pub fn new(args: &Args, shared: &Shared, sent_for: Duration, completed_in_window: u64) -> Self {
         let h = shared.latencies.lock().map(|h| h.clone()).ok();
         let ms = |q: f64| {
             h.as_ref()
@@ -30,7 +32,8 @@ impl Report {
             "rejected": errors,
             "completed": completed,
             "lost": lost,
-            "completed_per_s": completed as f64 / sent_for.as_secs_f64(),
+            "completed_in_window": completed_in_window,
+            "completed_per_s": completed_in_window as f64 / sent_for.as_secs_f64(),
             "latency_ms": {"p50": ms(0.5), "p95": ms(0.95), "p99": ms(0.99), "max": ms(1.0)},
             "at": chrono::Utc::now().to_rfc3339(),
             "commit": std::env::var("WEFT_COMMIT").unwrap_or_default(),
