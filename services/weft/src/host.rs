@@ -74,7 +74,7 @@ pub async fn start(
         async move { bus.check().await }
     });
     let store = if services.iter().any(|s| s.needs_database()) {
-        let store = Store::connect(&config.database_url, 32).await?;
+        let store = Store::connect(&config.database_url, config.database_pool).await?;
         store.migrate().await?;
         let probe = store.clone();
         readiness = readiness.with("database", move || {

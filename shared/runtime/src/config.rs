@@ -38,6 +38,8 @@ pub struct CommonConfig {
     pub max_body_bytes: usize,
     /// Parallel tasks per executor process.
     pub executor_concurrency: usize,
+    /// PostgreSQL connections per process (router and api).
+    pub database_pool: u32,
     /// How long a consumer may hold a message without acking or reporting progress before
     /// JetStream redelivers it (how soon work of a crashed process resumes), in milliseconds.
     pub ack_wait_ms: u64,
@@ -52,6 +54,7 @@ impl Default for CommonConfig {
             log_format: "text".into(),
             max_body_bytes: 1024 * 1024,
             executor_concurrency: 64,
+            database_pool: 16,
             ack_wait_ms: 30_000,
         }
     }
