@@ -10,6 +10,8 @@ pub struct RouterConfig {
     pub event_concurrency: usize,
     /// Results handled at once by this replica.
     pub result_concurrency: usize,
+    /// Most results applied in one transaction (whatever is already buffered, never waiting).
+    pub result_batch: usize,
     /// How often due timers are looked for, in milliseconds.
     pub timer_poll_ms: u64,
     /// How often the outbox is swept, in milliseconds.
@@ -36,6 +38,7 @@ impl Default for RouterConfig {
         Self {
             event_concurrency: 64,
             result_concurrency: 128,
+            result_batch: 32,
             timer_poll_ms: 100,
             sweep_interval_ms: 1000,
             sweep_grace_ms: 3000,

@@ -1,16 +1,24 @@
-//! Step results → state. A result counts only while its attempt is `running` (checked by the
-//! same statement that records it): a duplicate, or the late result of an attempt that timed
-//! out or was cancelled, changes nothing.
+//! Step results → state, several per transaction.
+//!
+//! A batch of results (whatever the consumer had buffered) is applied in one transaction: the
+//! executions are locked in ascending id order — a global order, so concurrent batches on other
+//! replicas cannot deadlock with this one (every other transaction locks a single execution) —
+//! and one commit makes all of them durable with their outbox rows. If the batch fails, each
+//! result is retried in a transaction of its own, so one bad result cannot hold others back.
+//!
+//! A result counts only while its attempt is `running` (checked by the statement that records
+//! it): a duplicate, or the late result of an attempt that timed out or was cancelled, changes
+//! nothing.
 
 use std::{sync::Arc, time::Duration};
 
-use weft_bus::{Delivery, Disposition, Handler};
+use weft_bus::{BatchHandler, Delivery, Disposition};
 use weft_events::{Outcome, TaskResult};
-use weft_store::{AttemptStatus, ExecutionStatus, engine as db};
+use weft_store::{AttemptStatus, ExecutionStatus, Tx, engine as db};
 
 use crate::{
     RouterError,
-    engine::{self, Run},
+    engine::{self, Emitted, Run},
     service::Shared,
 };
 
@@ -23,58 +31,79 @@ impl ResultHandler {
         Self { shared }
     }
 
-    async fn apply(&self, r: TaskResult) -> Result<(), RouterError> {
+    /// Apply results in one transaction, in the order given.
+    async fn apply_all(&self, results: &[&TaskResult]) -> Result<(), RouterError> {
         let store = &self.shared.store;
         let mut tx = store.begin().await?;
-        let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, r.execution_id).await?
-        else {
+        let mut emitted = Vec::new();
+        for r in results {
+            emitted.extend(self.apply(&mut tx, r).await?);
+        }
+        engine::commit(store, &self.shared.bus, tx, emitted, "committing results").await
+    }
+
+    /// Apply one result inside `tx`; returns the messages it emits.
+    async fn apply(&self, tx: &mut Tx<'_>, r: &TaskResult) -> Result<Emitted, RouterError> {
+        let Some((exec, steps)) = db::lock_execution_with_steps(tx, r.execution_id).await? else {
             tracing::warn!(execution = %r.execution_id, "result for an unknown execution ignored");
-            return Ok(());
+            return Ok(Vec::new());
         };
         if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let store = &self.shared.store;
         let def = self
             .shared
             .defs
             .get(store, &exec.workflow, exec.version)
             .await?;
-        let mut run = Run::new(&mut tx, exec, steps, &def);
-        let (result, status) = match r.outcome {
-            Outcome::Succeeded(v) => (Ok(v), AttemptStatus::Succeeded),
+        let mut run = Run::new(tx, exec, steps, &def);
+        let (result, status) = match &r.outcome {
+            Outcome::Succeeded(v) => (Ok(v.clone()), AttemptStatus::Succeeded),
             // The agent gave up on time (e.g. the HTTP request timeout): a timeout, not a failure.
-            Outcome::Failed(e) if e.code == "timeout" => (Err(e), AttemptStatus::TimedOut),
-            Outcome::Failed(e) => (Err(e), AttemptStatus::Failed),
+            Outcome::Failed(e) if e.code == "timeout" => (Err(e.clone()), AttemptStatus::TimedOut),
+            Outcome::Failed(e) => (Err(e.clone()), AttemptStatus::Failed),
         };
         let attempt = i32::try_from(r.attempt).unwrap_or(i32::MAX);
-        if !run
-            .attempt_ended(r.attempt_id, &r.step_id, attempt, result, status)
-            .await?
-        {
-            return Ok(()); // a duplicate or late result: nothing to commit
-        }
-        let emitted = std::mem::take(&mut run.emitted);
-        engine::commit(store, &self.shared.bus, tx, emitted, "committing a result").await?;
-        Ok(())
+        // `false`: a duplicate or late result; it wrote nothing.
+        run.attempt_ended(r.attempt_id, &r.step_id, attempt, result, status)
+            .await?;
+        Ok(std::mem::take(&mut run.emitted))
     }
 }
 
-impl Handler for ResultHandler {
-    async fn handle(&self, delivery: Delivery) -> Disposition {
-        let decoded = weft_events::decode_event(&delivery.payload)
-            .map_err(|e| e.to_string())
-            .and_then(|ev| weft_events::envelope::data_json(&ev).map_err(|e| e.to_string()))
-            .and_then(|data| serde_json::from_value::<TaskResult>(data).map_err(|e| e.to_string()));
-        let result = match decoded {
-            Ok(r) => r,
-            Err(reason) => return Disposition::DeadLetter(reason),
-        };
-        match self.apply(result).await {
-            Ok(()) => Disposition::Ack,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot apply result; will retry");
-                Disposition::Retry(Duration::from_secs(1))
+fn decode(delivery: &Delivery) -> Result<TaskResult, String> {
+    let event = weft_events::decode_event(&delivery.payload).map_err(|e| e.to_string())?;
+    let data = weft_events::envelope::data_json(&event).map_err(|e| e.to_string())?;
+    serde_json::from_value(data).map_err(|e| e.to_string())
+}
+
+impl BatchHandler for ResultHandler {
+    async fn handle_batch(&self, deliveries: Vec<Delivery>) -> Vec<Disposition> {
+        let mut out = vec![Disposition::Ack; deliveries.len()];
+        let mut results: Vec<(usize, TaskResult)> = Vec::with_capacity(deliveries.len());
+        for (i, d) in deliveries.iter().enumerate() {
+            match decode(d) {
+                Ok(r) => results.push((i, r)),
+                Err(reason) => out[i] = Disposition::DeadLetter(reason),
             }
         }
+        results.sort_by_key(|(_, r)| r.execution_id);
+        if results.len() > 1 {
+            let all: Vec<&TaskResult> = results.iter().map(|(_, r)| r).collect();
+            match self.apply_all(&all).await {
+                Ok(()) => return out,
+                Err(e) => {
+                    tracing::warn!(error = %e, count = all.len(), "batch of results failed; applying one by one")
+                }
+            }
+        }
+        for (i, r) in &results {
+            if let Err(e) = self.apply_all(&[r]).await {
+                tracing::warn!(error = %e, "cannot apply result; will retry");
+                out[*i] = Disposition::Retry(Duration::from_secs(1));
+            }
+        }
+        out
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use weft_bus::{Bus, ConsumerSpec, consume, kv::Snapshot};
+use weft_bus::{Bus, ConsumerSpec, consume, consume_batches, kv::Snapshot};
 use weft_events::subjects;
 use weft_flow::Published;
 use weft_runtime::Shutdown;
@@ -62,6 +62,7 @@ impl RouterService {
             subjects::RESULTS_ALL,
         );
         results.concurrency = self.config.result_concurrency;
+        results.max_batch = self.config.result_batch;
         results.ack_wait = ack_wait;
         let bus = self.shared.bus.clone();
         tokio::join!(
@@ -71,7 +72,7 @@ impl RouterService {
                 Arc::new(EventHandler::new(self.shared.clone(), workflows)),
                 shutdown.clone()
             ),
-            consume(
+            consume_batches(
                 bus,
                 results,
                 Arc::new(ResultHandler::new(self.shared.clone())),

@@ -1,8 +1,11 @@
 //! The one consume → handle → ack loop every Weft consumer uses (router and executors).
 //!
-//! A durable pull consumer shared by every replica of a service. Each message is handed to a
-//! [`Handler`] on its own task (at most `concurrency` at once) while a ticker sends progress
-//! acks, so a slow handler keeps its message. The handler's [`Disposition`] decides the ack:
+//! A durable pull consumer shared by every replica of a service. Messages are handed to a
+//! [`BatchHandler`] on their own task (at most `concurrency` messages at once) while a ticker
+//! sends progress acks, so a slow handler keeps its messages. A batch is the message that arrived
+//! plus whatever else is already buffered, up to `max_batch` — it never waits for more, so
+//! batching costs no latency when the load is light. A [`Handler`] handles one message at a time
+//! (batches of one). Each message's [`Disposition`] decides its ack:
 //!
 //! * `Ack` — done.
 //! * `Retry(delay)` — nak with a delay; after `max_deliver` deliveries the message goes to the
@@ -22,7 +25,7 @@ use async_nats::{
         consumer::{AckPolicy, PullConsumer, pull},
     },
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::Semaphore;
 use weft_runtime::Shutdown;
 
@@ -56,6 +59,24 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, delivery: Delivery) -> impl Future<Output = Disposition> + Send;
 }
 
+/// Handles several messages at once (e.g. in one database transaction).
+pub trait BatchHandler: Send + Sync + 'static {
+    /// Handle deliveries; return one disposition per delivery, in the same order.
+    fn handle_batch(
+        &self,
+        deliveries: Vec<Delivery>,
+    ) -> impl Future<Output = Vec<Disposition>> + Send;
+}
+
+/// A [`Handler`] as a [`BatchHandler`] (its batches hold one message).
+struct One<H>(Arc<H>);
+
+impl<H: Handler> BatchHandler for One<H> {
+    async fn handle_batch(&self, deliveries: Vec<Delivery>) -> Vec<Disposition> {
+        futures::future::join_all(deliveries.into_iter().map(|d| self.0.handle(d))).await
+    }
+}
+
 /// A durable consumer and how to run it.
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
@@ -69,8 +90,10 @@ pub struct ConsumerSpec {
     pub ack_wait: Duration,
     /// Deliveries before a message that keeps asking for `Retry` is dead-lettered.
     pub max_deliver: i64,
-    /// Handlers running at once in this process.
+    /// Messages handled at once in this process.
     pub concurrency: usize,
+    /// Most messages in one batch (1 for a [`Handler`]).
+    pub max_batch: usize,
 }
 
 impl ConsumerSpec {
@@ -83,6 +106,7 @@ impl ConsumerSpec {
             ack_wait: Duration::from_secs(30),
             max_deliver: 20,
             concurrency: 64,
+            max_batch: 1,
         }
     }
 
@@ -104,14 +128,33 @@ impl ConsumerSpec {
     }
 }
 
-/// Run the loop until `shutdown`; in-flight handlers finish (up to `ack_wait`) before it returns.
-/// Errors from the server (consumer gone, bus down) are logged and the loop reconnects.
+/// Run the loop with a one-message-at-a-time handler until `shutdown`.
 pub async fn consume<H: Handler>(
     bus: Bus,
     spec: ConsumerSpec,
     handler: Arc<H>,
     shutdown: Shutdown,
 ) {
+    let spec = ConsumerSpec {
+        max_batch: 1,
+        ..spec
+    };
+    consume_batches(bus, spec, Arc::new(One(handler)), shutdown).await
+}
+
+/// Run the loop until `shutdown`; in-flight handlers finish (up to `ack_wait`) before it returns.
+/// Errors from the server (consumer gone, bus down) are logged and the loop reconnects.
+pub async fn consume_batches<H: BatchHandler>(
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    shutdown: Shutdown,
+) {
+    // A batch takes one permit per message, so it can never be larger than the permits.
+    let spec = ConsumerSpec {
+        max_batch: spec.max_batch.clamp(1, spec.concurrency.max(1)),
+        ..spec
+    };
     let permits = Arc::new(Semaphore::new(spec.concurrency));
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_triggered() {
@@ -130,7 +173,7 @@ pub async fn consume<H: Handler>(
             }
         }
     }
-    // Drain: wait for every in-flight handler to give its permit back.
+    // Drain: wait for every in-flight handler to give its permits back.
     let all = spec.concurrency as u32;
     let _ = tokio::time::timeout(spec.ack_wait, permits.acquire_many(all)).await;
 }
@@ -147,7 +190,7 @@ async fn open(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer, BusError> 
         .map_err(|e| BusError::js(format!("opening consumer {}", spec.durable), e))
 }
 
-async fn run_messages<H: Handler>(
+async fn run_messages<H: BatchHandler>(
     bus: &Bus,
     spec: &ConsumerSpec,
     consumer: PullConsumer,
@@ -177,14 +220,32 @@ async fn run_messages<H: Handler>(
         };
         match next {
             Some(Ok(message)) => {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
+                let mut batch = vec![message];
+                let mut failed = false;
+                // Whatever is already buffered joins the batch; never wait for more.
+                while batch.len() < spec.max_batch {
+                    match messages.next().now_or_never() {
+                        Some(Some(Ok(m))) => batch.push(m),
+                        Some(Some(Err(e))) => {
+                            tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; reopening");
+                            failed = true;
+                            break;
+                        }
+                        _ => break,
+                    }
+                }
+                let Ok(permit) = permits.clone().acquire_many_owned(batch.len() as u32).await
+                else {
                     return;
                 };
                 let (bus, spec, handler) = (bus.clone(), spec.clone(), handler.clone());
                 tokio::spawn(async move {
-                    handle_one(&bus, &spec, handler.as_ref(), message).await;
+                    handle_batch(&bus, &spec, handler.as_ref(), batch).await;
                     drop(permit);
                 });
+                if failed {
+                    return;
+                }
             }
             Some(Err(e)) => {
                 tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; reopening");
@@ -195,15 +256,23 @@ async fn run_messages<H: Handler>(
     }
 }
 
-async fn handle_one<H: Handler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, message: Message) {
-    let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-    let delivery = Delivery {
-        subject: message.subject.to_string(),
-        payload: message.payload.clone(),
-        delivered,
-    };
-    let disposition = {
-        let work = handler.handle(delivery);
+async fn handle_batch<H: BatchHandler>(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    handler: &H,
+    messages: Vec<Message>,
+) {
+    let deliveries = messages
+        .iter()
+        .map(|m| Delivery {
+            subject: m.subject.to_string(),
+            payload: m.payload.clone(),
+            delivered: m.info().map(|i| i.delivered).unwrap_or(1),
+        })
+        .collect::<Vec<_>>();
+    let delivered: Vec<i64> = deliveries.iter().map(|d| d.delivered).collect();
+    let dispositions = {
+        let work = handler.handle_batch(deliveries);
         tokio::pin!(work);
         // First progress ack one period from now. (Awaiting the "immediate" first tick of a plain
         // `interval` costs up to a timer-wheel tick, ~1 ms, on every message.)
@@ -213,19 +282,40 @@ async fn handle_one<H: Handler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, mes
             tokio::select! {
                 d = &mut work => break d,
                 _ = ticker.tick() => {
-                    let _ = message.ack_with(AckKind::Progress).await;
+                    for m in &messages {
+                        let _ = m.ack_with(AckKind::Progress).await;
+                    }
                 }
             }
         }
     };
+    let settle = messages
+        .iter()
+        .zip(delivered)
+        .zip(dispositions.into_iter().chain(std::iter::repeat_with(|| {
+            // A handler that returned too few dispositions: redeliver the rest.
+            Disposition::Retry(Duration::from_secs(1))
+        })))
+        .map(|((m, n), d)| settle(bus, spec, m, n, d));
+    futures::future::join_all(settle).await;
+}
+
+/// Ack, nak or dead-letter one message.
+async fn settle(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    message: &Message,
+    delivered: i64,
+    disposition: Disposition,
+) {
     let result = match disposition {
         Disposition::Ack => message.ack().await,
         Disposition::Retry(_) if delivered >= spec.max_deliver => {
             let reason = format!("still failing after {delivered} deliveries");
-            dead_letter(bus, spec, &message, &reason).await
+            dead_letter(bus, spec, message, &reason).await
         }
         Disposition::Retry(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
-        Disposition::DeadLetter(reason) => dead_letter(bus, spec, &message, &reason).await,
+        Disposition::DeadLetter(reason) => dead_letter(bus, spec, message, &reason).await,
     };
     if let Err(e) = result {
         // The message will be redelivered after ack_wait; handlers are idempotent.

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 
-pub use consume::{ConsumerSpec, Delivery, Disposition, Handler, consume};
+pub use consume::{
+    BatchHandler, ConsumerSpec, Delivery, Disposition, Handler, consume, consume_batches,
+};
 pub use executor::{Executor, run_executor};
 
 /// Bus failures, with what was being done.
