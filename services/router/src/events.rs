@@ -124,6 +124,39 @@ impl EventHandler {
     }
 }
 
+impl EventHandler {
+    /// Fail the queued execution of a manual run whose workflow no longer exists.
+    async fn abandon(&self, event: &Event) -> Result<(), RouterError> {
+        let name = event.subject().unwrap_or_default();
+        let id = ids::execution_id(name, event.id());
+        let store = &self.shared.store;
+        let mut tx = store.begin().await?;
+        let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
+            return Ok(());
+        };
+        if exec.status != ExecutionStatus::Queued.as_str() {
+            return Ok(());
+        }
+        let def = self
+            .shared
+            .defs
+            .get(store, &exec.workflow, exec.version)
+            .await?;
+        let mut run = Run::new(&mut tx, exec, steps, &def);
+        let error = json!({"code": "workflow_deleted", "message": format!("workflow `{name}` was deleted before the run started")});
+        run.end(ExecutionStatus::Failed, None, Some(error)).await?;
+        let emitted = std::mem::take(&mut run.emitted);
+        engine::commit(
+            store,
+            &self.shared.bus,
+            tx,
+            emitted,
+            "failing an orphaned run",
+        )
+        .await
+    }
+}
+
 /// The row [`db::create_running_execution`] just wrote, without reading it back.
 fn created(new: &db::NewExecution<'_>) -> ExecutionRow {
     let now = chrono::Utc::now();
@@ -161,6 +194,14 @@ impl Handler for EventHandler {
         let named = event.ty() == types::WEBHOOK_RECEIVED || index::is_manual(&event);
         if matched.is_empty() && named && delivery.delivered < LAG_RETRIES {
             return Disposition::Retry(Duration::from_millis(200));
+        }
+        if matched.is_empty() && index::is_manual(&event) {
+            // The workflow was deleted after the API queued this run: end it, never leave it
+            // queued forever.
+            if let Err(e) = self.abandon(&event).await {
+                tracing::warn!(event = %event.id(), error = %e, "cannot fail an orphaned run; will retry");
+                return Disposition::Retry(Duration::from_secs(1));
+            }
         }
         for published in matched {
             if let Err(e) = self.start(&event, &data, &published).await {

@@ -122,3 +122,76 @@ async fn bus_down_gives_503_and_recovers_by_itself() {
     let done = env.finished(&after).await;
     assert_eq!(done["status"], "succeeded", "{done}");
 }
+
+#[tokio::test]
+async fn a_manual_run_whose_workflow_is_deleted_before_it_starts_fails_instead_of_waiting() {
+    use weft::{host, serve::Service};
+    use weft_runtime::{CommonConfig, Shutdown};
+
+    weft_testkit::init_crypto();
+    let nats = weft_testkit::NatsServer::start().await.expect("nats");
+    let db = weft_testkit::TestDb::create().await.expect("db");
+    let config = CommonConfig {
+        nats_url: nats.url.clone(),
+        database_url: db.url.clone(),
+        http_addr: "127.0.0.1:0".into(),
+        ..Default::default()
+    };
+    // Only the API runs: the run is queued, then its workflow deleted, before any router exists.
+    let api = host::start(&[Service::Api], &config, Shutdown::new())
+        .await
+        .expect("api");
+    let base = format!("http://{}/api/v1", api.addr);
+    let http = reqwest::Client::new();
+    let yaml = "name: doomed\non: {manual: {}}\nsteps:\n  a: {uses: http, with: {url: 'http://127.0.0.1:9/'}}\n";
+    let resp = http
+        .put(format!("{base}/workflows/doomed"))
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("apply");
+    assert_eq!(resp.status().as_u16(), 201);
+    let run: serde_json::Value = http
+        .post(format!("{base}/workflows/doomed/run"))
+        .send()
+        .await
+        .expect("run")
+        .json()
+        .await
+        .expect("json");
+    let id = run["execution_id"].as_str().expect("id").to_string();
+    let resp = http
+        .delete(format!("{base}/workflows/doomed"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status().as_u16(), 204);
+
+    let router = host::start(&[Service::Router], &config, Shutdown::new())
+        .await
+        .expect("router");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let detail = loop {
+        let e: serde_json::Value = http
+            .get(format!("{base}/executions/{id}"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if e["status"] != "queued" {
+            break e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the orphaned run stayed queued"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(detail["status"], "failed", "{detail}");
+    assert_eq!(detail["error"]["code"], "workflow_deleted", "{detail}");
+    router.stop().await;
+    api.stop().await;
+}
