@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use weft_bus::{Delivery, Disposition, Handler, kv::Snapshot};
 use weft_events::{ids, types};
 use weft_flow::Published;
-use weft_store::{ExecutionStatus, engine as db, executions::ExecutionRow};
+use weft_store::{ExecutionStatus, Tx, engine as db, executions::ExecutionRow};
 
 use crate::{
     RouterError, context,
@@ -95,19 +95,41 @@ impl EventHandler {
         }
         // Otherwise: a redelivery, a manual run the API queued, or a refused start.
         db::insert_execution(&mut tx, &new).await?;
+        self.settle_queued(tx, id, refused).await
+    }
+
+    /// Fail the queued execution of a manual run whose workflow no longer exists.
+    async fn abandon(&self, event: &Event) -> Result<(), RouterError> {
+        let name = event.subject().unwrap_or_default();
+        let id = ids::execution_id(name, event.id());
+        let message = format!("workflow `{name}` was deleted before the run started");
+        let error = json!({"code": "workflow_deleted", "message": message});
+        let tx = self.shared.store.begin().await?;
+        self.settle_queued(tx, id, Some(error)).await
+    }
+
+    /// Under its lock, start a `queued` execution, or fail it with `error`; an execution that
+    /// already left `queued` (a redelivery) is left alone.
+    async fn settle_queued(
+        &self,
+        mut tx: Tx<'static>,
+        id: uuid::Uuid,
+        error: Option<Value>,
+    ) -> Result<(), RouterError> {
         let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
             return Ok(());
         };
         if exec.status != ExecutionStatus::Queued.as_str() {
-            return Ok(()); // already started: a redelivery
+            return Ok(());
         }
+        let store = &self.shared.store;
         let def = self
             .shared
             .defs
             .get(store, &exec.workflow, exec.version)
             .await?;
         let mut run = Run::new(&mut tx, exec, steps, &def);
-        match refused {
+        match error {
             Some(error) => run.end(ExecutionStatus::Failed, None, Some(error)).await?,
             None => run.start().await?,
         }
@@ -117,41 +139,7 @@ impl EventHandler {
             &self.shared.bus,
             tx,
             emitted,
-            "committing a new execution",
-        )
-        .await?;
-        Ok(())
-    }
-}
-
-impl EventHandler {
-    /// Fail the queued execution of a manual run whose workflow no longer exists.
-    async fn abandon(&self, event: &Event) -> Result<(), RouterError> {
-        let name = event.subject().unwrap_or_default();
-        let id = ids::execution_id(name, event.id());
-        let store = &self.shared.store;
-        let mut tx = store.begin().await?;
-        let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
-            return Ok(());
-        };
-        if exec.status != ExecutionStatus::Queued.as_str() {
-            return Ok(());
-        }
-        let def = self
-            .shared
-            .defs
-            .get(store, &exec.workflow, exec.version)
-            .await?;
-        let mut run = Run::new(&mut tx, exec, steps, &def);
-        let error = json!({"code": "workflow_deleted", "message": format!("workflow `{name}` was deleted before the run started")});
-        run.end(ExecutionStatus::Failed, None, Some(error)).await?;
-        let emitted = std::mem::take(&mut run.emitted);
-        engine::commit(
-            store,
-            &self.shared.bus,
-            tx,
-            emitted,
-            "failing an orphaned run",
+            "settling a queued execution",
         )
         .await
     }

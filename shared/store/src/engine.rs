@@ -217,42 +217,9 @@ pub async fn finish_attempt(
     Ok(())
 }
 
-/// End an attempt and set its step's status in one statement (the step keeps `running` when
-/// `step` is `None`, e.g. while a retry is scheduled).
-#[allow(clippy::too_many_arguments)]
-pub async fn finish_attempt_and_step(
-    tx: &mut Tx<'_>,
-    attempt_id: Uuid,
-    attempt: AttemptStatus,
-    execution_id: Uuid,
-    step_id: &str,
-    step: Option<StepStatus>,
-    output: Option<&Value>,
-    error: Option<&Value>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "WITH a AS (UPDATE attempts SET status = $2, output = $3, error = $4, \
-                    finished_at = clock_timestamp() WHERE id = $1) \
-         UPDATE steps SET status = $7, output = $3, error = $4, \
-                finished_at = CASE WHEN $8 THEN clock_timestamp() ELSE NULL END \
-         WHERE execution_id = $5 AND step_id = $6 AND $7 IS NOT NULL",
-    )
-    .bind(attempt_id)
-    .bind(attempt.as_str())
-    .bind(output)
-    .bind(error)
-    .bind(execution_id)
-    .bind(step_id)
-    .bind(step.map(StepStatus::as_str))
-    .bind(step.is_some_and(StepStatus::is_terminal))
-    .execute(&mut **tx)
-    .await
-    .ctx("finishing an attempt")?;
-    Ok(())
-}
-
-/// [`finish_attempt_and_step`], but only while the attempt is still `running`; returns whether
-/// it was (a duplicate or late result finds it ended and changes nothing).
+/// End an attempt and set its step's status, in one statement and only while the attempt is
+/// still `running`; returns whether it was (a duplicate or late result finds it ended and
+/// changes nothing). With `step` `None` the step stays `running` (a retry is scheduled).
 #[allow(clippy::too_many_arguments)]
 pub async fn finish_running_attempt(
     tx: &mut Tx<'_>,
