@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use weft_events::{event_json, ids, new_event, subjects, types};
+use weft_events::{event_json, ids, new_event, subjects, trace, types};
 use weft_flow::{InputType, ManualTrigger};
 use weft_store::{
     ExecutionStatus, StoreError,
@@ -84,13 +84,17 @@ pub(crate) async fn run(
         None => Uuid::now_v7().to_string(),
     };
     let execution_id = ids::execution_id(&name, &event_id);
-    let event = new_event(
+    let mut event = new_event(
         event_id.clone(),
         types::MANUAL_REQUESTED,
         types::SOURCE_API,
         Some(&name),
         json!({"workflow": name, "inputs": inputs}),
     );
+    let parent = headers
+        .get(trace::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    trace::set(&mut event, &trace::child_of(parent));
     let msg = OutboxMessage::event(subjects::EVENTS_MANUAL, &event);
     let mut tx = st.store.begin().await?;
     let inserted = engine::insert_execution(

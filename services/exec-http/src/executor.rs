@@ -8,7 +8,7 @@
 use reqwest::{Client, redirect};
 use serde_json::Value;
 use weft_bus::Executor;
-use weft_events::{StepError, Task};
+use weft_events::{StepError, Task, trace::TRACEPARENT};
 
 use crate::{ExecHttpConfig, ExecHttpError, request::HttpWith, response};
 
@@ -52,11 +52,12 @@ impl HttpExecutor {
         } else {
             &self.no_follow
         };
-        let response = with
-            .build(client, task.attempt_id)?
-            .send()
-            .await
-            .map_err(send_error)?;
+        let mut request = with.build(client, task.attempt_id)?;
+        // Propagate the trace to the called service, unless the step sets the header itself.
+        if let (Some(tp), false) = (&task.traceparent, with.sets_header(TRACEPARENT)) {
+            request = request.header(TRACEPARENT, tp);
+        }
+        let response = request.send().await.map_err(send_error)?;
         let output = response::output(response, self.max_response_bytes).await?;
         match response::status_error(&output) {
             Some(error) if with.fail_on_status => Err(error),

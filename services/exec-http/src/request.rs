@@ -121,6 +121,11 @@ impl HttpWith {
         Ok(request)
     }
 
+    /// Whether the step sets header `name` itself (case-insensitive).
+    pub fn sets_header(&self, name: &str) -> bool {
+        self.headers.keys().any(|k| k.eq_ignore_ascii_case(name))
+    }
+
     fn header_map(&self, attempt_id: Uuid) -> Result<HeaderMap, StepError> {
         let mut map = HeaderMap::new();
         for (name, value) in &self.headers {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
-use weft_events::{StepError, Task, subjects, types};
+use weft_events::{StepError, Task, subjects, trace, types};
 use weft_flow::Workflow;
 use weft_store::{
     AttemptStatus, ExecutionStatus, StepStatus, Tx, engine as db,
@@ -221,15 +221,19 @@ impl<'t, 'c> Run<'t, 'c> {
             agent: step.uses.clone(),
             with,
             timeout_ms: step.timeout.map(|d| d.as_millis() as u64),
+            traceparent: Some(trace::child_of(trace::from_json(&self.exec.event))),
         };
         let data = serde_json::to_value(&task).unwrap_or(Value::Null);
-        let event = weft_events::new_event(
+        let mut event = weft_events::new_event(
             attempt_id.to_string(),
             types::TASK,
             types::SOURCE_ROUTER,
             Some(id),
             data,
         );
+        if let Some(tp) = &task.traceparent {
+            trace::set(&mut event, tp);
+        }
         self.emit(OutboxMessage::event(
             subjects::task_subject(&step.uses),
             &event,

@@ -193,7 +193,8 @@ impl Handler for EventHandler {
         }
         for published in matched {
             if let Err(e) = self.start(&event, &data, &published).await {
-                tracing::warn!(event = %event.id(), workflow = %published.workflow.name, error = %e, "cannot start execution; will retry");
+                let trace_id = weft_events::trace::trace_id(&event).unwrap_or_default();
+                tracing::warn!(event = %event.id(), %trace_id, workflow = %published.workflow.name, error = %e, "cannot start execution; will retry");
                 return Disposition::Retry(Duration::from_secs(1));
             }
         }

@@ -2,7 +2,7 @@
 //! chained workflows and synchronous webhooks listen to.
 
 use serde_json::{Value, json};
-use weft_events::{ids, subjects, types};
+use weft_events::{ids, subjects, trace, types};
 use weft_store::{ExecutionStatus, executions::ExecutionRow, outbox::OutboxMessage};
 
 /// The lifecycle event for `exec` reaching `status` (`Running` = started). Its id is derived from
@@ -31,6 +31,7 @@ pub fn event(
         "error": error,
     });
     let subject = exec.id.to_string();
-    let event = weft_events::new_event(id, ty, types::SOURCE_ROUTER, Some(&subject), data);
+    let mut event = weft_events::new_event(id, ty, types::SOURCE_ROUTER, Some(&subject), data);
+    trace::set(&mut event, &trace::child_of(trace::from_json(&exec.event)));
     OutboxMessage::event(subjects::EVENTS_EXECUTION, &event)
 }

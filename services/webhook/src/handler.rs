@@ -19,7 +19,7 @@ use axum::{
 use bytes::Bytes;
 use serde_json::json;
 use weft_bus::Bus;
-use weft_events::{ids, subjects, types};
+use weft_events::{ids, subjects, trace, types};
 
 use crate::{
     HookError, WebhookConfig,
@@ -87,13 +87,18 @@ async fn accept(
         None => uuid::Uuid::now_v7().to_string(),
     };
     let source = format!("{}/{path}", types::SOURCE_WEBHOOK);
-    let event = weft_events::new_event(
+    let mut event = weft_events::new_event(
         &event_id,
         types::WEBHOOK_RECEIVED,
         &source,
         Some(path),
         data,
     );
+    // Continue the caller's trace when it sent one (W3C `traceparent`), else start one.
+    let parent = headers
+        .get(trace::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    trace::set(&mut event, &trace::child_of(parent));
     let publish = state.bus.publish_event(subjects::EVENTS_WEBHOOK, &event);
     match tokio::time::timeout(state.config.publish_timeout(), publish).await {
         Ok(Ok(())) => Ok(event_id),

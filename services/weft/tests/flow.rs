@@ -298,3 +298,51 @@ steps:
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn the_callers_trace_follows_the_run_to_every_step_and_lifecycle_event() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: traced
+on: { webhook: { path: traced } }
+steps:
+  a: { uses: http, with: { method: POST, url: "{upstream}/echo/a" } }
+  b: { needs: a, uses: http, with: { method: POST, url: "{upstream}/echo/b" } }
+"#,
+    )
+    .await;
+    env.trigger("traced", json!({"warmup": true})).await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let incoming = format!("00-{trace_id}-00f067aa0ba902b7-01");
+    let (status, body) = env
+        .hook("traced", json!({}), &[("traceparent", &incoming)])
+        .await;
+    assert_eq!(status, 202);
+    let done = env
+        .finished(body["event_id"].as_str().expect("event id"))
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["event"]["traceparent"].as_str().map(|t| &t[3..35]),
+        Some(trace_id)
+    );
+    for path in ["/echo/a", "/echo/b"] {
+        let calls = env.upstream.seen(path);
+        let traced: Vec<_> = calls
+            .iter()
+            .filter_map(|c| c.traceparent.clone())
+            .filter(|t| t.contains(trace_id))
+            .collect();
+        assert_eq!(traced.len(), 1, "{path}: {calls:?}");
+        assert_ne!(traced[0], incoming, "each hop is a new span");
+    }
+    let events = common::lifecycle_events(&env, done["id"].as_str().expect("id")).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events.iter().all(|e| e["traceparent"]
+            .as_str()
+            .is_some_and(|t| t.contains(trace_id))),
+        "{events:?}"
+    );
+}

@@ -11,7 +11,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use serde_json::Value;
-use weft_events::{StepError, Task, TaskResult, subjects, types};
+use weft_events::{StepError, Task, TaskResult, subjects, trace, types};
 use weft_runtime::Shutdown;
 
 use crate::{Bus, ConsumerSpec, Delivery, Disposition, Handler, consume};
@@ -119,13 +119,14 @@ async fn publish_result(
 ) -> Result<(), crate::BusError> {
     let data = serde_json::to_value(result).unwrap_or(Value::Null);
     let id = format!("result-{}", task.attempt_id);
-    let event = weft_events::new_event(
+    let mut event = weft_events::new_event(
         id,
         types::TASK_RESULT,
         &format!("weft/exec/{}", task.agent),
         Some(&task.step_id),
         data,
     );
+    trace::set(&mut event, &trace::child_of(task.traceparent.as_deref()));
     let subject = subjects::result_subject(&task.agent);
     let mut delay = Duration::from_millis(100);
     let mut last = None;

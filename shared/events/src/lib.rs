@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod ids;
 pub mod subjects;
 pub mod task;
+pub mod trace;
 pub mod types;
 
 pub use envelope::{DecodeError, decode_event, encode_event, event_json, new_event};

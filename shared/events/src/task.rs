@@ -24,6 +24,9 @@ pub struct Task {
     /// How long the attempt may run, in milliseconds, when the step has a timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// W3C trace context of this attempt; executors pass it on (e.g. as an HTTP header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// Why a step attempt failed.

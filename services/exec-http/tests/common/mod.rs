@@ -85,5 +85,6 @@ pub fn task(with: Value) -> Task {
         agent: "http".into(),
         with,
         timeout_ms: None,
+        traceparent: None,
     }
 }

@@ -192,6 +192,15 @@ impl Env {
 
 /// Types of the lifecycle events published for an execution (read from WEFT_EVENTS).
 pub async fn lifecycle_types(env: &Env, execution_id: &str) -> Vec<String> {
+    lifecycle_events(env, execution_id)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// The lifecycle events published for an execution (read from WEFT_EVENTS).
+pub async fn lifecycle_events(env: &Env, execution_id: &str) -> Vec<Value> {
     use futures::StreamExt;
     let client = async_nats::connect(&env.nats.url).await.expect("nats");
     let js = async_nats::jetstream::new(client);
@@ -214,7 +223,7 @@ pub async fn lifecycle_types(env: &Env, execution_id: &str) -> Vec<String> {
     while let Some(Ok(msg)) = batch.next().await {
         let ev: Value = serde_json::from_slice(&msg.payload).expect("event json");
         if ev["subject"] == json!(execution_id) {
-            types.push(ev["type"].as_str().unwrap_or("").to_string());
+            types.push(ev);
         }
     }
     types

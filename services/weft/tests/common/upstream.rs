@@ -27,6 +27,7 @@ pub struct Seen {
     pub path: String,
     pub body: Value,
     pub idempotency_key: Option<String>,
+    pub traceparent: Option<String>,
     pub started: Instant,
     pub ended: Instant,
 }
@@ -95,14 +96,17 @@ type St = State<Arc<Mutex<Inner>>>;
 
 fn record(st: &St, path: String, headers: &HeaderMap, body: &str, started: Instant) {
     let body = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let seen = Seen {
         path,
         body,
-        idempotency_key,
+        idempotency_key: header("idempotency-key"),
+        traceparent: header("traceparent"),
         started,
         ended: Instant::now(),
     };
