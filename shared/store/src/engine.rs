@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     AttemptStatus, Ctx, ExecutionStatus, StepStatus, StoreError, Tx,
-    executions::{AttemptRow, ExecutionRow, StepRow, execution_columns},
+    executions::{AttemptRow, ExecutionRow, StepRow},
 };
 
 /// A new execution.
@@ -31,17 +31,17 @@ pub struct NewExecution<'a> {
 
 /// Insert an execution unless one with this id exists; returns whether it was inserted.
 pub async fn insert_execution(tx: &mut Tx<'_>, e: &NewExecution<'_>) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "INSERT INTO executions (id, workflow, version, status, event_id, event, inputs) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        e.id,
+        e.workflow,
+        e.version,
+        e.status.as_str(),
+        e.event_id,
+        e.event,
+        e.inputs,
     )
-    .bind(e.id)
-    .bind(e.workflow)
-    .bind(e.version)
-    .bind(e.status.as_str())
-    .bind(e.event_id)
-    .bind(e.event)
-    .bind(e.inputs)
     .execute(&mut **tx)
     .await
     .ctx("creating an execution")?;
@@ -50,12 +50,12 @@ pub async fn insert_execution(tx: &mut Tx<'_>, e: &NewExecution<'_>) -> Result<b
 
 /// Lock an execution for the rest of the transaction.
 pub async fn lock_execution(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<ExecutionRow>, StoreError> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        execution_columns!(),
-        " FROM executions WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        ExecutionRow,
+        "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
+         started_at, finished_at FROM executions WHERE id = $1 FOR UPDATE",
+        id,
+    )
     .fetch_optional(&mut **tx)
     .await
     .ctx("locking an execution")
@@ -81,19 +81,19 @@ pub async fn lock_execution_with_steps(
 
 /// Mark an execution running and create its steps as `queued`.
 pub async fn start_execution(tx: &mut Tx<'_>, id: Uuid, steps: &[&str]) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE executions SET status = 'running', started_at = clock_timestamp() WHERE id = $1",
+        id,
     )
-    .bind(id)
     .execute(&mut **tx)
     .await
     .ctx("starting an execution")?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO steps (execution_id, step_id, status) \
          SELECT $1, s, 'queued' FROM unnest($2::text[]) AS s ON CONFLICT DO NOTHING",
+        id,
+        steps as &[&str],
     )
-    .bind(id)
-    .bind(steps)
     .execute(&mut **tx)
     .await
     .ctx("creating steps")?;
@@ -108,15 +108,15 @@ pub async fn finish_execution(
     output: Option<&Value>,
     error: Option<&Value>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE executions SET status = $2, output = $3, error = $4, \
          started_at = coalesce(started_at, clock_timestamp()), finished_at = clock_timestamp() \
          WHERE id = $1",
+        id,
+        status.as_str(),
+        output,
+        error,
     )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(output)
-    .bind(error)
     .execute(&mut **tx)
     .await
     .ctx("finishing an execution")?;
@@ -125,11 +125,12 @@ pub async fn finish_execution(
 
 /// Every step of an execution.
 pub async fn steps(tx: &mut Tx<'_>, id: Uuid) -> Result<Vec<StepRow>, StoreError> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        StepRow,
         "SELECT step_id, status, attempts, output, error, started_at, finished_at \
          FROM steps WHERE execution_id = $1",
+        id,
     )
-    .bind(id)
     .fetch_all(&mut **tx)
     .await
     .ctx("reading steps")
@@ -144,17 +145,17 @@ pub async fn set_step(
     output: Option<&Value>,
     error: Option<&Value>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE steps SET status = $3, output = $4, error = $5, \
          finished_at = CASE WHEN $6 THEN clock_timestamp() ELSE NULL END \
          WHERE execution_id = $1 AND step_id = $2",
+        id,
+        step,
+        status.as_str(),
+        output,
+        error,
+        status.is_terminal(),
     )
-    .bind(id)
-    .bind(step)
-    .bind(status.as_str())
-    .bind(output)
-    .bind(error)
-    .bind(status.is_terminal())
     .execute(&mut **tx)
     .await
     .ctx("updating a step")?;
@@ -169,17 +170,17 @@ pub async fn insert_attempt(
     n: i32,
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "WITH a AS (INSERT INTO attempts (id, execution_id, step_id, n, status) \
                     VALUES ($1, $2, $3, $4, 'running')) \
          UPDATE steps SET status = 'running', attempts = $4, \
                 started_at = coalesce(started_at, clock_timestamp()) \
          WHERE execution_id = $2 AND step_id = $3",
+        id,
+        execution_id,
+        step,
+        n,
     )
-    .bind(id)
-    .bind(execution_id)
-    .bind(step)
-    .bind(n)
     .execute(&mut **tx)
     .await
     .ctx("recording an attempt")?;
@@ -188,11 +189,12 @@ pub async fn insert_attempt(
 
 /// One attempt.
 pub async fn attempt(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<AttemptRow>, StoreError> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AttemptRow,
         "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at \
          FROM attempts WHERE id = $1",
+        id,
     )
-    .bind(id)
     .fetch_optional(&mut **tx)
     .await
     .ctx("reading an attempt")
@@ -206,14 +208,16 @@ pub async fn finish_attempt(
     output: Option<&Value>,
     error: Option<&Value>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE attempts SET status = $2, output = $3, error = $4, finished_at = clock_timestamp() WHERE id = $1")
-        .bind(id)
-        .bind(status.as_str())
-        .bind(output)
-        .bind(error)
-        .execute(&mut **tx)
-        .await
-        .ctx("finishing an attempt")?;
+    sqlx::query!(
+        "UPDATE attempts SET status = $2, output = $3, error = $4, finished_at = clock_timestamp() WHERE id = $1",
+        id,
+        status.as_str(),
+        output,
+        error,
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("finishing an attempt")?;
     Ok(())
 }
 
@@ -231,24 +235,24 @@ pub async fn finish_running_attempt(
     output: Option<&Value>,
     error: Option<&Value>,
 ) -> Result<bool, StoreError> {
-    let updated: i64 = sqlx::query_scalar(
+    let updated: i64 = sqlx::query_scalar!(
         "WITH a AS (UPDATE attempts SET status = $2, output = $3, error = $4, \
                     finished_at = clock_timestamp() \
                     WHERE id = $1 AND status = 'running' RETURNING id), \
               s AS (UPDATE steps SET status = $7, output = $3, error = $4, \
                     finished_at = CASE WHEN $8 THEN clock_timestamp() ELSE NULL END \
-                    WHERE execution_id = $5 AND step_id = $6 AND $7 IS NOT NULL \
+                    WHERE execution_id = $5 AND step_id = $6 AND $7::text IS NOT NULL \
                       AND EXISTS (SELECT 1 FROM a)) \
-         SELECT count(*) FROM a",
+         SELECT count(*) AS \"count!\" FROM a",
+        attempt_id,
+        attempt.as_str(),
+        output,
+        error,
+        execution_id,
+        step_id,
+        step.map(StepStatus::as_str),
+        step.is_some_and(StepStatus::is_terminal),
     )
-    .bind(attempt_id)
-    .bind(attempt.as_str())
-    .bind(output)
-    .bind(error)
-    .bind(execution_id)
-    .bind(step_id)
-    .bind(step.map(StepStatus::as_str))
-    .bind(step.is_some_and(StepStatus::is_terminal))
     .fetch_one(&mut **tx)
     .await
     .ctx("finishing an attempt")?;
@@ -262,22 +266,22 @@ pub async fn create_running_execution(
     e: &NewExecution<'_>,
     steps: &[&str],
 ) -> Result<bool, StoreError> {
-    let created: i64 = sqlx::query_scalar(
+    let created: i64 = sqlx::query_scalar!(
         "WITH e AS (INSERT INTO executions \
                       (id, workflow, version, status, event_id, event, inputs, started_at) \
                     VALUES ($1, $2, $3, 'running', $4, $5, $6, clock_timestamp()) \
                     ON CONFLICT (id) DO NOTHING RETURNING id), \
               s AS (INSERT INTO steps (execution_id, step_id, status) \
                     SELECT e.id, s, 'queued' FROM e, unnest($7::text[]) AS s) \
-         SELECT count(*) FROM e",
+         SELECT count(*) AS \"count!\" FROM e",
+        e.id,
+        e.workflow,
+        e.version,
+        e.event_id,
+        e.event,
+        e.inputs,
+        steps as &[&str],
     )
-    .bind(e.id)
-    .bind(e.workflow)
-    .bind(e.version)
-    .bind(e.event_id)
-    .bind(e.event)
-    .bind(e.inputs)
-    .bind(steps)
     .fetch_one(&mut **tx)
     .await
     .ctx("creating an execution")?;
@@ -290,16 +294,20 @@ pub async fn cancel_unfinished(
     id: Uuid,
     reason: &Value,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE attempts SET status = 'cancelled', error = $2, finished_at = clock_timestamp() WHERE execution_id = $1 AND status = 'running'")
-        .bind(id)
-        .bind(reason)
-        .execute(&mut **tx)
-        .await
-        .ctx("cancelling attempts")?;
-    sqlx::query("UPDATE steps SET status = 'cancelled', finished_at = clock_timestamp() WHERE execution_id = $1 AND status IN ('queued', 'running')")
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .ctx("cancelling steps")?;
+    sqlx::query!(
+        "UPDATE attempts SET status = 'cancelled', error = $2, finished_at = clock_timestamp() WHERE execution_id = $1 AND status = 'running'",
+        id,
+        reason,
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("cancelling attempts")?;
+    sqlx::query!(
+        "UPDATE steps SET status = 'cancelled', finished_at = clock_timestamp() WHERE execution_id = $1 AND status IN ('queued', 'running')",
+        id,
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("cancelling steps")?;
     Ok(())
 }

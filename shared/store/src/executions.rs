@@ -121,15 +121,6 @@ impl Cursor {
     }
 }
 
-/// The execution columns, as a literal for `concat!` (sqlx takes only literal SQL).
-macro_rules! execution_columns {
-    () => {
-        "id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
-         started_at, finished_at"
-    };
-}
-pub(crate) use execution_columns;
-
 impl Store {
     /// A page of executions, newest first, and the cursor of the next page.
     pub async fn list_executions(
@@ -137,22 +128,22 @@ impl Store {
         f: &ExecutionFilter,
     ) -> Result<(Vec<ExecutionRow>, Option<Cursor>), StoreError> {
         let limit = f.limit.clamp(1, 500);
-        let rows: Vec<ExecutionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            execution_columns!(),
-            " FROM executions \
+        let rows: Vec<ExecutionRow> = sqlx::query_as!(
+            ExecutionRow,
+            "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
+             started_at, finished_at FROM executions \
              WHERE ($1::text IS NULL OR workflow = $1) \
                AND ($2::text IS NULL OR status = $2) \
                AND ($3::text IS NULL OR event_id = $3) \
                AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) \
-             ORDER BY created_at DESC, id DESC LIMIT $6"
-        ))
-        .bind(&f.workflow)
-        .bind(&f.status)
-        .bind(&f.event_id)
-        .bind(f.cursor.map(|c| c.created_at))
-        .bind(f.cursor.map(|c| c.id))
-        .bind(limit + 1)
+             ORDER BY created_at DESC, id DESC LIMIT $6",
+            f.workflow.as_deref(),
+            f.status.as_deref(),
+            f.event_id.as_deref(),
+            f.cursor.map(|c| c.created_at),
+            f.cursor.map(|c| c.id),
+            limit + 1,
+        )
         .fetch_all(&self.pool)
         .await
         .ctx("listing executions")?;
@@ -171,12 +162,12 @@ impl Store {
 
     /// One execution.
     pub async fn get_execution(&self, id: Uuid) -> Result<Option<ExecutionRow>, StoreError> {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            execution_columns!(),
-            " FROM executions WHERE id = $1"
-        ))
-        .bind(id)
+        sqlx::query_as!(
+            ExecutionRow,
+            "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
+             started_at, finished_at FROM executions WHERE id = $1",
+            id,
+        )
         .fetch_optional(&self.pool)
         .await
         .ctx("reading an execution")
@@ -187,19 +178,21 @@ impl Store {
         &self,
         id: Uuid,
     ) -> Result<(Vec<StepRow>, Vec<AttemptRow>), StoreError> {
-        let steps = sqlx::query_as(
+        let steps = sqlx::query_as!(
+            StepRow,
             "SELECT step_id, status, attempts, output, error, started_at, finished_at \
              FROM steps WHERE execution_id = $1 ORDER BY started_at NULLS LAST, step_id",
+            id,
         )
-        .bind(id)
         .fetch_all(&self.pool)
         .await
         .ctx("reading steps")?;
-        let attempts = sqlx::query_as(
+        let attempts = sqlx::query_as!(
+            AttemptRow,
             "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at \
              FROM attempts WHERE execution_id = $1 ORDER BY step_id, n",
+            id,
         )
-        .bind(id)
         .fetch_all(&self.pool)
         .await
         .ctx("reading attempts")?;

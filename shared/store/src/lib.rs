@@ -101,8 +101,8 @@ impl Store {
 
     /// Readiness probe.
     pub async fn check(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+        sqlx::query_scalar!("SELECT 1 AS one")
+            .fetch_one(&self.pool)
             .await
             .map(|_| ())
             .map_err(|e| format!("PostgreSQL did not answer: {e}"))

@@ -39,12 +39,12 @@ impl OutboxMessage {
 
 /// Write `msg` to the outbox inside `tx`.
 pub async fn enqueue(tx: &mut Tx<'_>, msg: &OutboxMessage) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO outbox (id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        msg.id,
+        msg.subject,
+        msg.payload,
     )
-    .bind(&msg.id)
-    .bind(&msg.subject)
-    .bind(&msg.payload)
     .execute(&mut **tx)
     .await
     .ctx("writing to the outbox")?;
@@ -60,13 +60,13 @@ pub async fn enqueue_all(tx: &mut Tx<'_>, msgs: &[OutboxMessage]) -> Result<(), 
             let ids: Vec<&str> = many.iter().map(|m| m.id.as_str()).collect();
             let subjects: Vec<&str> = many.iter().map(|m| m.subject.as_str()).collect();
             let payloads: Vec<&[u8]> = many.iter().map(|m| m.payload.as_slice()).collect();
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO outbox (id, subject, payload) \
                  SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) ON CONFLICT (id) DO NOTHING",
+                &ids as &[&str],
+                &subjects as &[&str],
+                &payloads as &[&[u8]],
             )
-            .bind(&ids)
-            .bind(&subjects)
-            .bind(&payloads)
             .execute(&mut **tx)
             .await
             .ctx("writing to the outbox")?;
@@ -98,13 +98,14 @@ impl Store {
         limit: i64,
     ) -> Result<usize, StoreError> {
         let mut tx = self.begin().await?;
-        let rows: Vec<OutboxMessage> = sqlx::query_as(
+        let rows: Vec<OutboxMessage> = sqlx::query_as!(
+            OutboxMessage,
             "SELECT id, subject, payload FROM outbox \
              WHERE created_at < clock_timestamp() - make_interval(secs => $1) \
              ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            grace.as_secs_f64(),
+            limit,
         )
-        .bind(grace.as_secs_f64())
-        .bind(limit)
         .fetch_all(&mut *tx)
         .await
         .ctx("reading the outbox")?;
@@ -112,8 +113,7 @@ impl Store {
             return Ok(0);
         }
         let sent = publish_all(bus, &rows).await;
-        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-            .bind(&sent)
+        sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", &sent)
             .execute(&mut *tx)
             .await
             .ctx("deleting swept outbox rows")?;
@@ -129,7 +129,7 @@ impl Store {
 
     /// Rows waiting in the outbox (for metrics and tests).
     pub async fn outbox_len(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT count(*) FROM outbox")
+        sqlx::query_scalar!("SELECT count(*) AS \"count!\" FROM outbox")
             .fetch_one(&self.pool)
             .await
             .ctx("counting the outbox")

@@ -78,11 +78,10 @@ async fn run(pool: PgPool, mut rx: mpsc::UnboundedReceiver<Vec<String>>) {
 
 async fn delete(pool: &PgPool, ids: &[String]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
+    sqlx::query!("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-        .bind(ids)
+    sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", ids)
         .execute(&mut *tx)
         .await?;
     tx.commit().await

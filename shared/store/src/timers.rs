@@ -56,41 +56,42 @@ pub struct Timer {
     pub due_at: DateTime<Utc>,
 }
 
-type TimerTuple = (
-    Uuid,
-    Uuid,
-    String,
-    Option<String>,
-    Option<Uuid>,
-    DateTime<Utc>,
-);
+/// A `timers` row as stored (`kind` still text).
+struct TimerRow {
+    id: Uuid,
+    execution_id: Uuid,
+    kind: String,
+    step_id: Option<String>,
+    attempt_id: Option<Uuid>,
+    due_at: DateTime<Utc>,
+}
 
-fn from_row(r: TimerTuple) -> Result<Timer, StoreError> {
+fn from_row(r: TimerRow) -> Result<Timer, StoreError> {
     Ok(Timer {
-        id: r.0,
-        execution_id: r.1,
-        kind: TimerKind::parse(&r.2).ok_or_else(|| StoreError::Corrupt {
+        id: r.id,
+        execution_id: r.execution_id,
+        kind: TimerKind::parse(&r.kind).ok_or_else(|| StoreError::Corrupt {
             what: "timer kind",
-            message: r.2.clone(),
+            message: r.kind.clone(),
         })?,
-        step_id: r.3,
-        attempt_id: r.4,
-        due_at: r.5,
+        step_id: r.step_id,
+        attempt_id: r.attempt_id,
+        due_at: r.due_at,
     })
 }
 
 /// Schedule a timer inside `tx`.
 pub async fn insert(tx: &mut Tx<'_>, t: &Timer) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO timers (id, execution_id, kind, step_id, attempt_id, due_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
+        t.id,
+        t.execution_id,
+        t.kind.as_str(),
+        t.step_id.as_deref(),
+        t.attempt_id,
+        t.due_at,
     )
-    .bind(t.id)
-    .bind(t.execution_id)
-    .bind(t.kind.as_str())
-    .bind(&t.step_id)
-    .bind(t.attempt_id)
-    .bind(t.due_at)
     .execute(&mut **tx)
     .await
     .ctx("scheduling a timer")?;
@@ -100,11 +101,12 @@ pub async fn insert(tx: &mut Tx<'_>, t: &Timer) -> Result<(), StoreError> {
 /// Claim a timer inside `tx` (whose execution row is already locked): deletes it and returns it,
 /// or `None` when another replica or an earlier event already took it.
 pub async fn claim(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Timer>, StoreError> {
-    let row: Option<TimerTuple> = sqlx::query_as(
+    let row = sqlx::query_as!(
+        TimerRow,
         "DELETE FROM timers WHERE id = $1 \
          RETURNING id, execution_id, kind, step_id, attempt_id, due_at",
+        id,
     )
-    .bind(id)
     .fetch_optional(&mut **tx)
     .await
     .ctx("claiming a timer")?;
@@ -113,8 +115,7 @@ pub async fn claim(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Timer>, StoreErro
 
 /// Drop the step-timeout timer of an attempt that ended.
 pub async fn cancel_for_attempt(tx: &mut Tx<'_>, attempt_id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM timers WHERE attempt_id = $1")
-        .bind(attempt_id)
+    sqlx::query!("DELETE FROM timers WHERE attempt_id = $1", attempt_id)
         .execute(&mut **tx)
         .await
         .ctx("cancelling an attempt's timer")?;
@@ -123,8 +124,7 @@ pub async fn cancel_for_attempt(tx: &mut Tx<'_>, attempt_id: Uuid) -> Result<(),
 
 /// Drop every timer of an execution that ended.
 pub async fn cancel_for_execution(tx: &mut Tx<'_>, execution_id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM timers WHERE execution_id = $1")
-        .bind(execution_id)
+    sqlx::query!("DELETE FROM timers WHERE execution_id = $1", execution_id)
         .execute(&mut **tx)
         .await
         .ctx("cancelling an execution's timers")?;
@@ -134,11 +134,12 @@ pub async fn cancel_for_execution(tx: &mut Tx<'_>, execution_id: Uuid) -> Result
 impl Store {
     /// Timers due now, oldest first (not locked: [`claim`] decides who fires each).
     pub async fn due_timers(&self, limit: i64) -> Result<Vec<Timer>, StoreError> {
-        let rows: Vec<TimerTuple> = sqlx::query_as(
+        let rows = sqlx::query_as!(
+            TimerRow,
             "SELECT id, execution_id, kind, step_id, attempt_id, due_at FROM timers \
              WHERE due_at <= clock_timestamp() ORDER BY due_at LIMIT $1",
+            limit,
         )
-        .bind(limit)
         .fetch_all(&self.pool)
         .await
         .ctx("reading due timers")?;
@@ -147,7 +148,7 @@ impl Store {
 
     /// When the next timer fires, if any.
     pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        sqlx::query_scalar("SELECT min(due_at) FROM timers")
+        sqlx::query_scalar!("SELECT min(due_at) FROM timers")
             .fetch_one(&self.pool)
             .await
             .ctx("reading the next timer")

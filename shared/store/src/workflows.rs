@@ -80,38 +80,32 @@ pub struct NewVersion<'a> {
     pub digest: &'a str,
 }
 
-macro_rules! select_record {
-    () => {
-        "SELECT w.name, w.current_version, w.created_at, w.updated_at, \
-    v.definition->>'description' AS description, v.definition, v.source, v.format \
-    FROM workflows w JOIN workflow_versions v ON v.name = w.name AND v.version = w.current_version \
-    WHERE w.deleted_at IS NULL"
-    };
-}
-
 impl Store {
     /// Create a workflow, add a version, or do nothing when the definition is unchanged.
     /// Re-applying a deleted workflow revives it with a new version.
     pub async fn apply_workflow(&self, new: NewVersion<'_>) -> Result<Applied, StoreError> {
         let mut tx = self.begin().await?;
-        let current: Option<(i32, Option<DateTime<Utc>>, String)> = sqlx::query_as(
+        let current = sqlx::query!(
             "SELECT w.current_version, w.deleted_at, v.digest FROM workflows w \
              JOIN workflow_versions v ON v.name = w.name AND v.version = w.current_version \
              WHERE w.name = $1 FOR UPDATE OF w",
+            new.name,
         )
-        .bind(new.name)
         .fetch_optional(&mut *tx)
         .await
-        .ctx("reading the current workflow version")?;
+        .ctx("reading the current workflow version")?
+        .map(|r| (r.current_version, r.deleted_at, r.digest));
         let applied = match current {
             Some((v, None, digest)) if digest == new.digest => return Ok(Applied::Unchanged(v)),
             Some((v, deleted, _)) => {
-                sqlx::query("UPDATE workflows SET current_version = $2, deleted_at = NULL, updated_at = now() WHERE name = $1")
-                    .bind(new.name)
-                    .bind(v + 1)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("updating a workflow")?;
+                sqlx::query!(
+                    "UPDATE workflows SET current_version = $2, deleted_at = NULL, updated_at = now() WHERE name = $1",
+                    new.name,
+                    v + 1,
+                )
+                .execute(&mut *tx)
+                .await
+                .ctx("updating a workflow")?;
                 if deleted.is_some() {
                     Applied::Created(v + 1)
                 } else {
@@ -119,24 +113,26 @@ impl Store {
                 }
             }
             None => {
-                sqlx::query("INSERT INTO workflows (name, current_version) VALUES ($1, 1)")
-                    .bind(new.name)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("creating a workflow")?;
+                sqlx::query!(
+                    "INSERT INTO workflows (name, current_version) VALUES ($1, 1)",
+                    new.name,
+                )
+                .execute(&mut *tx)
+                .await
+                .ctx("creating a workflow")?;
                 Applied::Created(1)
             }
         };
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO workflow_versions (name, version, format, source, definition, digest) \
              VALUES ($1, $2, $3, $4, $5, $6)",
+            new.name,
+            applied.version(),
+            new.format,
+            new.source,
+            new.definition,
+            new.digest,
         )
-        .bind(new.name)
-        .bind(applied.version())
-        .bind(new.format)
-        .bind(new.source)
-        .bind(new.definition)
-        .bind(new.digest)
         .execute(&mut *tx)
         .await
         .ctx("storing a workflow version")?;
@@ -146,28 +142,41 @@ impl Store {
 
     /// Every live workflow, by name.
     pub async fn list_workflows(&self) -> Result<Vec<WorkflowRecord>, StoreError> {
-        sqlx::query_as(concat!(select_record!(), " ORDER BY w.name"))
-            .fetch_all(&self.pool)
-            .await
-            .ctx("listing workflows")
+        sqlx::query_as!(
+            WorkflowRecord,
+            "SELECT w.name, w.current_version, w.created_at, w.updated_at, \
+             v.definition->>'description' AS description, v.definition, v.source, v.format \
+             FROM workflows w JOIN workflow_versions v ON v.name = w.name AND v.version = w.current_version \
+             WHERE w.deleted_at IS NULL ORDER BY w.name"
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing workflows")
     }
 
     /// One live workflow.
     pub async fn get_workflow(&self, name: &str) -> Result<Option<WorkflowRecord>, StoreError> {
-        sqlx::query_as(concat!(select_record!(), " AND w.name = $1"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading a workflow")
+        sqlx::query_as!(
+            WorkflowRecord,
+            "SELECT w.name, w.current_version, w.created_at, w.updated_at, \
+             v.definition->>'description' AS description, v.definition, v.source, v.format \
+             FROM workflows w JOIN workflow_versions v ON v.name = w.name AND v.version = w.current_version \
+             WHERE w.deleted_at IS NULL AND w.name = $1",
+            name,
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a workflow")
     }
 
     /// Every version of a workflow, newest first (also after a delete).
     pub async fn workflow_versions(&self, name: &str) -> Result<Vec<WorkflowVersion>, StoreError> {
-        sqlx::query_as(
+        sqlx::query_as!(
+            WorkflowVersion,
             "SELECT name, version, format, source, definition, digest, created_at \
              FROM workflow_versions WHERE name = $1 ORDER BY version DESC",
+            name,
         )
-        .bind(name)
         .fetch_all(&self.pool)
         .await
         .ctx("listing workflow versions")
@@ -179,12 +188,13 @@ impl Store {
         name: &str,
         version: i32,
     ) -> Result<Option<WorkflowVersion>, StoreError> {
-        sqlx::query_as(
+        sqlx::query_as!(
+            WorkflowVersion,
             "SELECT name, version, format, source, definition, digest, created_at \
              FROM workflow_versions WHERE name = $1 AND version = $2",
+            name,
+            version,
         )
-        .bind(name)
-        .bind(version)
         .fetch_optional(&self.pool)
         .await
         .ctx("reading a workflow version")
@@ -192,11 +202,11 @@ impl Store {
 
     /// Soft-delete; returns whether a live workflow was deleted.
     pub async fn delete_workflow(&self, name: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "UPDATE workflows SET deleted_at = now(), updated_at = now() \
              WHERE name = $1 AND deleted_at IS NULL",
+            name,
         )
-        .bind(name)
         .execute(&self.pool)
         .await
         .ctx("deleting a workflow")?;
