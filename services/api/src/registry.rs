@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use async_nats::jetstream::kv::Operation;
 use futures::StreamExt;
 use weft_bus::{Bus, BusError};
 use weft_events::subjects::WORKFLOWS_BUCKET;
@@ -31,8 +32,14 @@ pub(crate) fn decode(record: &WorkflowRecord) -> Result<Workflow, ApiError> {
     })
 }
 
-/// Announce `workflow` at `version` (put its key; unchanged values are not rewritten).
+/// Announce `workflow` at `version`. Unchanged values are not rewritten, and a newer version
+/// already announced is never replaced by an older one: the write is a compare-and-set on the
+/// key's revision, so two API replicas applying at the same instant leave the newest version.
 pub(crate) async fn publish(bus: &Bus, version: i32, workflow: &Workflow) -> Result<(), BusError> {
+    #[derive(serde::Deserialize)]
+    struct Announced {
+        version: i32,
+    }
     let kv = bus.kv(WORKFLOWS_BUCKET).await?;
     let value = serde_json::to_vec(&Published {
         version,
@@ -40,15 +47,29 @@ pub(crate) async fn publish(bus: &Bus, version: i32, workflow: &Workflow) -> Res
     })
     .map_err(|e| js("encoding a published workflow", e))?;
     let key = workflow.name.as_str();
-    if let Ok(Some(current)) = kv.get(key).await
-        && current.as_ref() == value.as_slice()
-    {
-        return Ok(());
+    let fail =
+        |e: &dyn std::fmt::Display| js(&format!("putting {key} in bucket {WORKFLOWS_BUCKET}"), e);
+    for _ in 0..5 {
+        let current = kv.entry(key).await.map_err(|e| fail(&e))?;
+        let written = match current.filter(|e| e.operation == Operation::Put) {
+            Some(entry) => {
+                let newer = serde_json::from_slice::<Announced>(&entry.value)
+                    .is_ok_and(|a| a.version > version);
+                if entry.value.as_ref() == value.as_slice() || newer {
+                    return Ok(());
+                }
+                kv.update(key, value.clone().into(), entry.revision)
+                    .await
+                    .is_ok()
+            }
+            None => kv.create(key, value.clone().into()).await.is_ok(),
+        };
+        if written {
+            return Ok(());
+        }
+        // Someone else wrote the key in between: look again.
     }
-    kv.put(key, value.into())
-        .await
-        .map_err(|e| js(&format!("putting {key} in bucket {WORKFLOWS_BUCKET}"), e))?;
-    Ok(())
+    Err(fail(&"the key kept changing under concurrent writers"))
 }
 
 /// Withdraw a workflow (delete its key; its triggers stop).
@@ -97,4 +118,46 @@ pub(crate) async fn sync(store: &Store, bus: &Bus) -> Result<(), ApiError> {
         "workflow registry in sync with the database"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workflow() -> Workflow {
+        serde_json::from_value(serde_json::json!({
+            "name": "wf", "on": {"webhook": {"path": "x"}}, "steps": {"a": {"uses": "http"}}
+        }))
+        .expect("workflow")
+    }
+
+    async fn announced(bus: &Bus) -> (i32, u64) {
+        let kv = bus.kv(WORKFLOWS_BUCKET).await.expect("bucket");
+        let entry = kv.entry("wf").await.expect("entry").expect("present");
+        let p: Published = serde_json::from_slice(&entry.value).expect("published");
+        (p.version, entry.revision)
+    }
+
+    #[tokio::test]
+    async fn an_older_version_never_replaces_a_newer_one() {
+        let nats = weft_testkit::NatsServer::start().await.expect("nats");
+        let bus = Bus::connect(&nats.url, "test").await.expect("bus");
+        let wf = workflow();
+        publish(&bus, 2, &wf).await.expect("v2");
+        publish(&bus, 1, &wf).await.expect("v1 is a no-op");
+        assert_eq!(announced(&bus).await.0, 2);
+        let (_, revision) = announced(&bus).await;
+        publish(&bus, 2, &wf).await.expect("same again");
+        assert_eq!(
+            announced(&bus).await.1,
+            revision,
+            "an unchanged value is not rewritten"
+        );
+        publish(&bus, 3, &wf).await.expect("v3");
+        assert_eq!(announced(&bus).await.0, 3);
+        // After a delete the key is created again.
+        withdraw(&bus, "wf").await.expect("withdraw");
+        publish(&bus, 4, &wf).await.expect("v4");
+        assert_eq!(announced(&bus).await.0, 4);
+    }
 }
