@@ -226,7 +226,7 @@ pub(crate) async fn cancel(
     }
 }
 
-fn parse_id(s: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn parse_id(s: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(s)
         .map_err(|_| ApiError::BadRequest(format!("`{s}` is not an execution id (a UUID)")))
 }

@@ -19,6 +19,7 @@ mod executions;
 mod extract;
 mod openapi;
 mod registry;
+mod retry;
 mod runs;
 mod workflows;
 
@@ -78,6 +79,7 @@ impl ApiService {
             .route("/api/v1/executions", get(executions::list))
             .route(ex, get(executions::get))
             .route(&format!("{ex}/cancel"), post(executions::cancel))
+            .route(&format!("{ex}/retry"), post(retry::retry))
             .route("/api/v1/openapi.json", get(openapi::document))
             // Per route, so the result still merges with routers that have a fallback.
             .method_not_allowed_fallback(method_not_allowed)

@@ -6,7 +6,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{executions, runs, workflows};
+use crate::{executions, retry, runs, workflows};
 
 /// The admin API's OpenAPI document.
 #[derive(Debug, OpenApi)]
@@ -25,6 +25,7 @@ use crate::{executions, runs, workflows};
         executions::list,
         executions::get,
         executions::cancel,
+        retry::retry,
         document,
     ),
     tags(

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use weft_events::{event_json, ids, new_event, subjects, trace, types};
 use weft_flow::{InputType, ManualTrigger};
 use weft_store::{
-    ExecutionStatus, StoreError,
+    ExecutionStatus,
     engine::{self, NewExecution},
     outbox::{self, OutboxMessage},
 };
@@ -83,29 +83,79 @@ pub(crate) async fn run(
         Some(key) => ids::keyed_event_id(&format!("manual/{name}"), key),
         None => Uuid::now_v7().to_string(),
     };
-    let execution_id = ids::execution_id(&name, &event_id);
+    let parent = headers
+        .get(trace::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    let queued = Queued {
+        workflow: &name,
+        version: record.current_version,
+        event_id,
+        inputs,
+        data: json!({}),
+        seen_event: None,
+    };
+    let response = queue(&st, queued, parent).await?;
+    Ok((StatusCode::ACCEPTED, Json(response)))
+}
+
+/// A run to queue.
+pub(crate) struct Queued<'a> {
+    /// Workflow name.
+    pub workflow: &'a str,
+    /// Version to run.
+    pub version: i32,
+    /// Id of the `dev.weft.manual.requested` event that announces the run.
+    pub event_id: String,
+    /// Inputs of the run.
+    pub inputs: Value,
+    /// Extra fields for the announcing event's data (besides `workflow` and `inputs`).
+    pub data: Value,
+    /// The triggering event the execution sees as `event` (a retry keeps the original's);
+    /// `None`: the announcing event itself.
+    pub seen_event: Option<Value>,
+}
+
+/// Insert a `queued` execution and its announcing event in one transaction, then publish the
+/// event (the router starts the run when it sees it; if this publish fails, the router's
+/// outbox sweeper publishes it). Idempotent: the same event id queues nothing new.
+pub(crate) async fn queue(
+    st: &AppState,
+    run: Queued<'_>,
+    parent_trace: Option<&str>,
+) -> Result<RunResponse, ApiError> {
+    let Queued {
+        workflow,
+        version,
+        event_id,
+        inputs,
+        data,
+        seen_event,
+    } = run;
+    let execution_id = ids::execution_id(workflow, &event_id);
+    let mut payload = json!({"workflow": workflow, "inputs": inputs});
+    if let (Some(p), Value::Object(extra)) = (payload.as_object_mut(), data) {
+        p.extend(extra);
+    }
     let mut event = new_event(
         event_id.clone(),
         types::MANUAL_REQUESTED,
         types::SOURCE_API,
-        Some(&name),
-        json!({"workflow": name, "inputs": inputs}),
+        Some(workflow),
+        payload,
     );
-    let parent = headers
-        .get(trace::TRACEPARENT)
-        .and_then(|v| v.to_str().ok());
-    trace::set(&mut event, &trace::child_of(parent));
+    trace::set(&mut event, &trace::child_of(parent_trace));
+    let seen_event = seen_event.unwrap_or_else(|| event_json(&event));
     let msg = OutboxMessage::event(subjects::EVENTS_MANUAL, &event);
     let mut tx = st.store.begin().await?;
     let inserted = engine::insert_execution(
         &mut tx,
         &NewExecution {
             id: execution_id,
-            workflow: &name,
-            version: record.current_version,
+            workflow,
+            version,
             status: ExecutionStatus::Queued,
             event_id: &event_id,
-            event: &event_json(&event),
+            event: &seen_event,
             inputs: &inputs,
         },
     )
@@ -113,10 +163,7 @@ pub(crate) async fn run(
     if inserted {
         outbox::enqueue(&mut tx, &msg).await?;
     }
-    tx.commit().await.map_err(|source| StoreError::Query {
-        what: "committing a manual run",
-        source,
-    })?;
+    weft_store::commit(tx, "committing a manual run").await?;
     if inserted {
         if st
             .store
@@ -124,15 +171,14 @@ pub(crate) async fn run(
             .await
             == 0
         {
-            tracing::warn!(%event_id, "manual run queued; its event waits in the outbox");
+            tracing::warn!(%event_id, "run queued; its event waits in the outbox");
         }
-        tracing::info!(workflow = %name, %execution_id, %event_id, "manual run requested");
+        tracing::info!(%workflow, %execution_id, %event_id, "run requested");
     }
-    let response = RunResponse {
+    Ok(RunResponse {
         execution_id,
         event_id,
-    };
-    Ok((StatusCode::ACCEPTED, Json(response)))
+    })
 }
 
 /// An empty body means no inputs; otherwise JSON.
@@ -159,7 +205,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<RunRequest, ApiError> 
 }
 
 /// The `Idempotency-Key` header, when sent.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };

@@ -346,3 +346,65 @@ steps:
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn a_failed_execution_is_retried_with_its_original_event() {
+    let env = Env::start().await;
+    env.upstream.script("fixed-later", &[404]);
+    env.apply(
+        r#"
+name: retryable
+on: { webhook: { path: retryable } }
+steps:
+  call: { uses: http, with: { method: POST, url: "{upstream}/script/fixed-later", json: "${{ event.data.body }}" } }
+"#,
+    )
+    .await;
+    let failed = env
+        .finished(&env.trigger("retryable", json!({"order": 42})).await)
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let id = failed["id"].as_str().expect("id");
+
+    let url = format!("{}/api/v1/executions/{id}/retry", env.base);
+    let resp = env.http.post(&url).send().await.expect("retry");
+    assert_eq!(resp.status().as_u16(), 202);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    let retry_id = body["execution_id"]
+        .as_str()
+        .expect("execution id")
+        .to_string();
+    assert_ne!(retry_id, id);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let done = loop {
+        let e = env.execution(&retry_id).await;
+        if !matches!(e["status"].as_str(), Some("queued" | "running")) {
+            break e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retry never ended: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["status"], "succeeded", "{done}");
+    // The retry saw the original triggering event.
+    assert_eq!(done["event"]["data"]["body"], json!({"order": 42}));
+    let calls = env.upstream.seen("/script/fixed-later");
+    assert_eq!(calls.len(), 2);
+    assert!(calls.iter().all(|c| c.body == json!({"order": 42})));
+    // The original stays failed; unknown ids are 404.
+    assert_eq!(env.execution(id).await["status"], "failed");
+    let unknown = format!("{}/api/v1/executions/{}/retry", env.base, uuid::Uuid::nil());
+    assert_eq!(
+        env.http
+            .post(unknown)
+            .send()
+            .await
+            .expect("retry")
+            .status()
+            .as_u16(),
+        404
+    );
+}

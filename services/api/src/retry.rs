@@ -1,0 +1,86 @@
+//! `POST /api/v1/executions/{id}/retry`: run an ended execution again.
+//!
+//! Consumes an execution id (and an optional `Idempotency-Key`); produces a new `queued`
+//! execution of the workflow's current version that sees the same triggering `event` and
+//! `inputs` as the original, announced by a `dev.weft.manual.requested` event whose data names
+//! the original (`retry_of`). The router starts it like any manual run. Touches PostgreSQL and
+//! the outbox (see `runs::queue`).
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
+use serde_json::json;
+use uuid::Uuid;
+use weft_events::{ids, trace};
+use weft_store::ExecutionStatus;
+
+use crate::{
+    AppState,
+    error::{ApiError, ErrorBody},
+    executions::parse_id,
+    extract::Path,
+    runs::{Queued, RunResponse, idempotency_key, queue},
+};
+
+/// Run an ended execution again with the same event and inputs, on the current version.
+#[utoipa::path(
+    post, path = "/api/v1/executions/{id}/retry", operation_id = "retry_execution", tag = "executions",
+    params(
+        ("id" = Uuid, Path, description = "Execution id"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Resending with the same key returns the same new execution"),
+    ),
+    responses(
+        (status = 202, description = "A new execution is queued", body = RunResponse),
+        (status = 404, description = "Unknown execution", body = ErrorBody),
+        (status = 409, description = "Still running, or its workflow was deleted", body = ErrorBody),
+    )
+)]
+pub(crate) async fn retry(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<RunResponse>), ApiError> {
+    let id = parse_id(&id)?;
+    let exec = st
+        .store
+        .get_execution(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("execution `{id}`")))?;
+    if ExecutionStatus::parse(&exec.status).is_some_and(|s| !s.is_terminal()) {
+        return Err(ApiError::Conflict(format!(
+            "execution `{id}` is still {}; cancel it first or wait for it to end",
+            exec.status
+        )));
+    }
+    let record = st
+        .store
+        .get_workflow(&exec.workflow)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "workflow `{}` was deleted; apply it again to retry its executions",
+                exec.workflow
+            ))
+        })?;
+    let event_id = match idempotency_key(&headers)? {
+        Some(key) => ids::keyed_event_id(&format!("retry/{id}"), key),
+        None => Uuid::now_v7().to_string(),
+    };
+    let parent = trace::from_json(&exec.event).map(str::to_string);
+    let run = Queued {
+        workflow: &exec.workflow,
+        version: record.current_version,
+        event_id,
+        inputs: exec.inputs.clone(),
+        data: json!({"retry_of": id}),
+        seen_event: Some(exec.event.clone()),
+    };
+    let response = queue(&st, run, parent.as_deref()).await?;
+    tracing::info!(original = %id, retry = %response.execution_id, "execution retried");
+    Ok((StatusCode::ACCEPTED, Json(response)))
+}
