@@ -14,8 +14,8 @@ use super::{Run, expr_error, may_have_timers, new_timer};
 
 impl Run<'_, '_> {
     /// An attempt ended: record it (only if it is still running), then retry, fail or
-    /// complete the step and advance. Returns `false`, having changed nothing, when the attempt
-    /// had already ended (a duplicate or late result): the caller then drops the transaction.
+    /// complete the step and advance. Returns `false`, having written nothing, when the attempt
+    /// had already ended (a duplicate or late result).
     pub async fn attempt_ended(
         &mut self,
         attempt_id: Uuid,
@@ -111,9 +111,9 @@ impl Run<'_, '_> {
     /// The execution's output: the `output:` template, or the outputs of the steps nothing
     /// depends on, keyed by id.
     fn output(&self) -> Result<Value, weft_flow::ExprError> {
-        let ctx = context::build(&self.exec, &self.steps);
         match &self.wf.output {
-            Some(template) => weft_flow::render(template, &ctx),
+            // The context (a copy of the event and every output) only when there is a template.
+            Some(template) => weft_flow::render(template, &context::build(&self.exec, &self.steps)),
             None => {
                 let outputs: serde_json::Map<String, Value> = weft_flow::dag::sinks(self.wf)
                     .into_iter()
