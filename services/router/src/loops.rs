@@ -59,8 +59,7 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
     match (timer.kind, timer.step_id.as_deref()) {
         (TimerKind::Retry, Some(step)) => {
             let next = run
-                .step_map()
-                .get(step)
+                .step(step)
                 .filter(|s| s.status == StepStatus::Running.as_str())
                 .map(|s| s.attempts + 1);
             if let Some(n) = next {

@@ -10,8 +10,6 @@
 mod dispatch;
 mod outcome;
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -69,8 +67,24 @@ impl<'t, 'c> Run<'t, 'c> {
         }
     }
 
-    fn step(&self, id: &str) -> Option<&StepRow> {
+    /// A step as known in this transaction.
+    pub fn step(&self, id: &str) -> Option<&StepRow> {
         self.steps.iter().find(|s| s.step_id == id)
+    }
+
+    /// Keep the in-memory copy of a step in line with what was just written.
+    fn remember(
+        &mut self,
+        id: &str,
+        status: StepStatus,
+        output: Option<Value>,
+        error: Option<Value>,
+    ) {
+        if let Some(s) = self.steps.iter_mut().find(|s| s.step_id == id) {
+            s.status = status.as_str().to_string();
+            s.output = output;
+            s.error = error;
+        }
     }
 
     fn status(&self, id: &str) -> Option<StepStatus> {
@@ -99,11 +113,7 @@ impl<'t, 'c> Run<'t, 'c> {
             error.as_ref(),
         )
         .await?;
-        if let Some(s) = self.steps.iter_mut().find(|s| s.step_id == id) {
-            s.status = status.as_str().to_string();
-            s.output = output;
-            s.error = error;
-        }
+        self.remember(id, status, output, error);
         Ok(())
     }
 
@@ -138,11 +148,6 @@ impl<'t, 'c> Run<'t, 'c> {
         error: Value,
     ) -> Result<(), RouterError> {
         self.set_step(id, status, None, Some(error)).await
-    }
-
-    /// Steps as a map, for callers that need more than one lookup.
-    pub fn step_map(&self) -> HashMap<&str, &StepRow> {
-        self.steps.iter().map(|s| (s.step_id.as_str(), s)).collect()
     }
 }
 

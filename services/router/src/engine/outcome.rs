@@ -72,11 +72,7 @@ impl Run<'_, '_> {
         let Some(step_status) = step_status else {
             return Ok(true);
         };
-        if let Some(s) = self.steps.iter_mut().find(|s| s.step_id == step_id) {
-            s.status = step_status.as_str().to_string();
-            s.output = output;
-            s.error = error;
-        }
+        self.remember(step_id, step_status, output, error);
         self.advance().await?;
         Ok(true)
     }
