@@ -11,18 +11,27 @@ use weft_store::Store;
 
 use crate::RouterError;
 
-/// A read-through cache of definitions.
+/// A read-through cache of definitions: name → version → definition (looked up by `&str`, so a
+/// hit allocates nothing).
 #[derive(Debug, Default)]
 pub struct Definitions {
-    cache: Mutex<HashMap<(String, i32), Arc<Workflow>>>,
+    cache: Mutex<HashMap<String, HashMap<i32, Arc<Workflow>>>>,
 }
 
 impl Definitions {
     /// Remember a definition that is already at hand (from the bucket); `wf` is called only
     /// when it is not cached yet.
     pub fn insert_with(&self, name: &str, version: i32, wf: impl FnOnce() -> Arc<Workflow>) {
-        if let Ok(mut c) = self.cache.lock() {
-            c.entry((name.to_string(), version)).or_insert_with(wf);
+        let Ok(mut c) = self.cache.lock() else {
+            return;
+        };
+        match c.get_mut(name) {
+            Some(versions) => {
+                versions.entry(version).or_insert_with(wf);
+            }
+            None => {
+                c.insert(name.to_string(), HashMap::from([(version, wf())]));
+            }
         }
     }
 
@@ -33,8 +42,12 @@ impl Definitions {
         name: &str,
         version: i32,
     ) -> Result<Arc<Workflow>, RouterError> {
-        let key = (name.to_string(), version);
-        if let Some(wf) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        let hit = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(name)?.get(&version).cloned());
+        if let Some(wf) = hit {
             return Ok(wf);
         }
         let fail = |message: String| RouterError::Definition {
