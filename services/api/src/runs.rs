@@ -165,12 +165,7 @@ pub(crate) async fn queue(
     }
     weft_store::commit(tx, "committing a manual run").await?;
     if inserted {
-        if st
-            .store
-            .flush_outbox(&st.bus, std::slice::from_ref(&msg))
-            .await
-            == 0
-        {
+        if st.store.flush_outbox(&st.bus, vec![msg]).await == 0 {
             tracing::warn!(%event_id, "run queued; its event waits in the outbox");
         }
         tracing::info!(%workflow, %execution_id, %event_id, "run requested");

@@ -78,7 +78,8 @@ pub async fn enqueue_all(tx: &mut Tx<'_>, msgs: &[OutboxMessage]) -> Result<(), 
 impl Store {
     /// Publish committed outbox messages and delete the ones the bus acknowledged. Messages that
     /// could not be published stay for the sweeper. Returns how many were published.
-    pub async fn flush_outbox(&self, bus: &Bus, msgs: &[OutboxMessage]) -> usize {
+    /// Takes the messages by value: their payloads go to the bus without a copy.
+    pub async fn flush_outbox(&self, bus: &Bus, msgs: Vec<OutboxMessage>) -> usize {
         if msgs.is_empty() {
             return 0;
         }
@@ -112,7 +113,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(0);
         }
-        let sent = publish_all(bus, &rows).await;
+        let sent = publish_all(bus, rows).await;
         sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", &sent)
             .execute(&mut *tx)
             .await
@@ -137,14 +138,15 @@ impl Store {
 }
 
 /// Publish concurrently; return the ids JetStream acknowledged.
-async fn publish_all(bus: &Bus, msgs: &[OutboxMessage]) -> Vec<String> {
-    let results = futures_join(msgs.iter().map(|m| async move {
-        bus.publish_bytes(&m.subject, &m.id, Bytes::from(m.payload.clone()))
+async fn publish_all(bus: &Bus, msgs: Vec<OutboxMessage>) -> Vec<String> {
+    let count = msgs.len();
+    let results = futures::future::join_all(msgs.into_iter().map(|m| async move {
+        bus.publish_bytes(&m.subject, &m.id, Bytes::from(m.payload))
             .await
-            .map(|()| m.id.clone())
+            .map(|()| m.id)
     }))
     .await;
-    let mut sent = Vec::with_capacity(msgs.len());
+    let mut sent = Vec::with_capacity(count);
     for r in results {
         match r {
             Ok(id) => sent.push(id),
@@ -152,8 +154,4 @@ async fn publish_all(bus: &Bus, msgs: &[OutboxMessage]) -> Vec<String> {
         }
     }
     sent
-}
-
-async fn futures_join<F: std::future::Future>(it: impl Iterator<Item = F>) -> Vec<F::Output> {
-    futures::future::join_all(it).await
 }

@@ -37,7 +37,7 @@ pub async fn commit(
 ) -> Result<(), RouterError> {
     outbox::enqueue_all(&mut tx, &emitted).await?;
     weft_store::commit(tx, what).await?;
-    store.flush_outbox(bus, &emitted).await;
+    store.flush_outbox(bus, emitted).await;
     Ok(())
 }
 

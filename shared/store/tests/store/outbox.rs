@@ -157,7 +157,7 @@ async fn flush_deletes_what_it_published() {
     enqueue_committed(store, &msgs).await;
     enqueue_committed(store, std::slice::from_ref(&waiting)).await;
 
-    assert_eq!(store.flush_outbox(bus, &msgs).await, 3);
+    assert_eq!(store.flush_outbox(bus, msgs.clone()).await, 3);
     // Published rows are deleted in the background, in batches, within ~50 ms.
     let mut left: Vec<String> = Vec::new();
     for _ in 0..100 {
@@ -186,7 +186,7 @@ async fn flush_deletes_what_it_published() {
     assert_eq!(tapped, expected, "each published once");
 
     // Nothing to flush publishes nothing.
-    assert_eq!(store.flush_outbox(bus, &[]).await, 0);
+    assert_eq!(store.flush_outbox(bus, Vec::new()).await, 0);
 }
 
 #[tokio::test]
