@@ -32,8 +32,6 @@ pub const EVENTS_WEBHOOK: &str = "weft.events.webhook";
 pub const EVENTS_EXECUTION: &str = "weft.events.execution";
 /// Manual runs requested through the admin API.
 pub const EVENTS_MANUAL: &str = "weft.events.manual";
-/// Events sent from outside through `POST /events`.
-pub const EVENTS_EXTERNAL: &str = "weft.events.external";
 
 /// `weft.tasks.<agent>`: where the router sends step attempts for `uses: <agent>`.
 pub fn task_subject(agent: &str) -> String {

@@ -16,15 +16,6 @@ pub fn sinks(wf: &Workflow) -> Vec<&str> {
         .collect()
 }
 
-/// Steps that need nothing, in file order.
-pub fn roots(wf: &Workflow) -> Vec<&str> {
-    wf.steps
-        .iter()
-        .filter(|(_, s)| !s.needs.iter().any(|n| wf.steps.contains_key(n)))
-        .map(|(id, _)| id.as_str())
-        .collect()
-}
-
 /// Steps that need `id` directly, in file order.
 pub fn dependents<'a>(wf: &'a Workflow, id: &str) -> Vec<&'a str> {
     wf.steps
@@ -105,10 +96,9 @@ mod tests {
     }
 
     #[test]
-    fn order_roots_sinks_dependents() -> Result<(), serde_json::Error> {
+    fn order_sinks_dependents() -> Result<(), serde_json::Error> {
         let w = wf(&[("d", &["b", "c"]), ("b", &["a"]), ("c", &["a"]), ("a", &[])])?;
         assert_eq!(topo_order(&w), Ok(vec!["a", "b", "c", "d"]));
-        assert_eq!(roots(&w), vec!["a"]);
         assert_eq!(sinks(&w), vec!["d"]);
         assert_eq!(dependents(&w, "a"), vec!["b", "c"]);
         Ok(())

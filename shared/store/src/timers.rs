@@ -145,12 +145,4 @@ impl Store {
         .ctx("reading due timers")?;
         rows.into_iter().map(from_row).collect()
     }
-
-    /// When the next timer fires, if any.
-    pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        sqlx::query_scalar!("SELECT min(due_at) FROM timers")
-            .fetch_one(&self.pool)
-            .await
-            .ctx("reading the next timer")
-    }
 }
