@@ -5,8 +5,6 @@ mod common;
 
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::pull;
-use futures::StreamExt;
 use serde_json::json;
 use weft_bus::Bus;
 use weft_events::{Outcome, TaskResult, subjects, types};
@@ -44,25 +42,13 @@ async fn a_task_on_the_bus_gets_its_result_on_the_bus() {
         .await
         .expect("publish task");
 
-    let stream = bus
-        .jetstream()
-        .get_stream(subjects::RESULTS_STREAM)
-        .await
-        .expect("stream");
-    let consumer = stream
-        .create_consumer(pull::Config {
-            filter_subject: subjects::result_subject("http"),
-            ..Default::default()
-        })
-        .await
-        .expect("consumer");
-    let mut messages = consumer.messages().await.expect("messages");
-    let message = tokio::time::timeout(Duration::from_secs(15), messages.next())
-        .await
-        .expect("a result within 15 s")
-        .expect("stream open")
-        .expect("message");
-    message.ack().await.expect("ack");
+    let subject = subjects::result_subject("http");
+    let wait = Duration::from_secs(15);
+    let results =
+        weft_testkit::stored_messages(bus.jetstream(), subjects::RESULTS_STREAM, &subject, 1, wait)
+            .await
+            .expect("results readable");
+    let message = results.first().expect("a result within 15 s");
 
     let event = weft_events::decode_event(&message.payload).expect("cloudevent");
     let json = weft_events::event_json(&event);

@@ -8,9 +8,7 @@ use std::{
     time::Duration,
 };
 
-use async_nats::jetstream::consumer::pull;
 use bytes::Bytes;
-use futures::StreamExt;
 use weft_bus::{BatchHandler, Bus, ConsumerSpec, Delivery, Disposition, consume_batches};
 use weft_events::subjects;
 use weft_runtime::Shutdown;
@@ -124,31 +122,21 @@ async fn batches_form_from_buffered_messages_and_each_message_is_settled() {
         .await
         .expect("stream");
     assert_eq!(tasks.get_info().await.expect("info").state.messages, 0);
-    let dlq = bus
-        .jetstream()
-        .get_stream(subjects::DLQ_STREAM)
-        .await
-        .expect("dlq");
-    let consumer = dlq
-        .create_consumer(pull::Config::default())
-        .await
-        .expect("consumer");
-    let mut batch = consumer
-        .fetch()
-        .max_messages(10)
-        .expires(Duration::from_millis(500))
-        .messages()
-        .await
-        .expect("fetch");
-    let mut parked = Vec::new();
-    while let Some(Ok(m)) = batch.next().await {
-        let reason = m
-            .headers
-            .as_ref()
-            .and_then(|h| h.get("Weft-Dlq-Reason"))
-            .map(|v| v.to_string());
-        parked.push((String::from_utf8_lossy(&m.payload).to_string(), reason));
-    }
+    let wait = Duration::from_millis(500);
+    let parked: Vec<(String, Option<String>)> =
+        weft_testkit::stored_messages(bus.jetstream(), subjects::DLQ_STREAM, ">", 1, wait)
+            .await
+            .expect("dlq readable")
+            .iter()
+            .map(|m| {
+                let reason = m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Weft-Dlq-Reason"))
+                    .map(|v| v.to_string());
+                (String::from_utf8_lossy(&m.payload).to_string(), reason)
+            })
+            .collect();
     assert_eq!(
         parked,
         vec![("poison".to_string(), Some("cannot decode".to_string()))]

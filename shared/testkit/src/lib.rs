@@ -6,6 +6,7 @@
 //!   `WEFT_TEST_PG_URL` (started by `scripts/test`) and drops it on drop.
 //! - [`ChildProcess`] runs any program (e.g. `weft serve router`) with its output in a log
 //!   file, for crash tests; it is killed by PID on drop.
+//! - [`stored_messages`] reads back what the services stored in a JetStream stream.
 //! - [`free_port`], [`wait_for`] and [`init_crypto`] are small helpers.
 //!
 //! Every test gets its own servers, so tests run in parallel and repeatedly.
@@ -13,11 +14,13 @@
 mod db;
 mod nats;
 mod process;
+mod stream;
 mod wait;
 
 pub use db::TestDb;
 pub use nats::NatsServer;
 pub use process::ChildProcess;
+pub use stream::stored_messages;
 pub use wait::wait_for;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it; the socket is then

@@ -2,42 +2,22 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::pull;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use weft_events::subjects;
 
 use crate::common::{self, apply_yaml, assert_error, call, hello};
 
-/// Every event on `weft.events.manual`, read with an ephemeral pull consumer.
+/// Every event on `weft.events.manual`.
 async fn manual_events(bus: &weft_bus::Bus) -> Vec<Value> {
-    let stream = bus
-        .jetstream()
-        .get_stream(subjects::EVENTS_STREAM)
+    let stream = subjects::EVENTS_STREAM;
+    let wait = Duration::from_millis(500);
+    weft_testkit::stored_messages(bus.jetstream(), stream, subjects::EVENTS_MANUAL, 0, wait)
         .await
-        .unwrap();
-    let consumer = stream
-        .create_consumer(pull::Config {
-            filter_subject: subjects::EVENTS_MANUAL.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut batch = consumer
-        .fetch()
-        .max_messages(100)
-        .expires(Duration::from_millis(500))
-        .messages()
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    while let Some(msg) = batch.next().await {
-        let msg = msg.unwrap();
-        out.push(serde_json::from_slice(&msg.payload).unwrap());
-        msg.ack().await.unwrap();
-    }
-    out
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_slice(&m.payload).unwrap())
+        .collect()
 }
 
 #[tokio::test]

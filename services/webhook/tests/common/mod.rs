@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use futures::StreamExt;
 use weft_bus::Bus;
 
 pub use weft_testkit::NatsServer as Nats;
@@ -26,31 +24,16 @@ pub async fn read_stream(
     subject: &str,
     min: usize,
 ) -> Vec<serde_json::Value> {
-    let stream = bus.jetstream().get_stream(stream).await.expect("stream");
-    let consumer = stream
-        .create_consumer(pull::Config {
-            filter_subject: subject.to_string(),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .expect("consumer");
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    loop {
-        let mut batch = consumer
-            .fetch()
-            .max_messages(100)
-            .expires(Duration::from_millis(200))
-            .messages()
-            .await
-            .expect("fetch");
-        while let Some(Ok(message)) = batch.next().await {
-            out.push(serde_json::from_slice(&message.payload).expect("json message"));
-            let _ = message.ack().await;
-        }
-        if out.len() >= min || tokio::time::Instant::now() > deadline {
-            return out;
-        }
-    }
+    weft_testkit::stored_messages(
+        bus.jetstream(),
+        stream,
+        subject,
+        min,
+        Duration::from_secs(2),
+    )
+    .await
+    .expect("stream readable")
+    .iter()
+    .map(|m| serde_json::from_slice(&m.payload).expect("json message"))
+    .collect()
 }

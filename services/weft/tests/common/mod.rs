@@ -201,30 +201,15 @@ pub async fn lifecycle_types(env: &Env, execution_id: &str) -> Vec<String> {
 
 /// The lifecycle events published for an execution (read from WEFT_EVENTS).
 pub async fn lifecycle_events(env: &Env, execution_id: &str) -> Vec<Value> {
-    use futures::StreamExt;
     let client = async_nats::connect(&env.nats.url).await.expect("nats");
     let js = async_nats::jetstream::new(client);
-    let stream = js.get_stream("WEFT_EVENTS").await.expect("stream");
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: "weft.events.execution".into(),
-            ..Default::default()
-        })
+    let subject = weft_events::subjects::EVENTS_EXECUTION;
+    let wait = Duration::from_millis(500);
+    weft_testkit::stored_messages(&js, "WEFT_EVENTS", subject, 0, wait)
         .await
-        .expect("consumer");
-    let mut batch = consumer
-        .fetch()
-        .max_messages(1000)
-        .expires(Duration::from_millis(500))
-        .messages()
-        .await
-        .expect("fetch");
-    let mut types = Vec::new();
-    while let Some(Ok(msg)) = batch.next().await {
-        let ev: Value = serde_json::from_slice(&msg.payload).expect("event json");
-        if ev["subject"] == json!(execution_id) {
-            types.push(ev);
-        }
-    }
-    types
+        .expect("events readable")
+        .iter()
+        .map(|m| serde_json::from_slice::<Value>(&m.payload).expect("event json"))
+        .filter(|ev| ev["subject"] == json!(execution_id))
+        .collect()
 }

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::pull;
 use futures::StreamExt;
 use serde_json::json;
 use weft_bus::Bus;
@@ -35,38 +34,21 @@ async fn enqueue_committed(store: &Store, msgs: &[OutboxMessage]) {
 
 /// `(Nats-Msg-Id, payload)` of every message stored on `SUBJECT`, via an ephemeral pull consumer.
 async fn stored(bus: &Bus) -> Vec<(String, Vec<u8>)> {
-    let stream = bus
-        .jetstream()
-        .get_stream(subjects::EVENTS_STREAM)
+    let wait = Duration::from_millis(500);
+    weft_testkit::stored_messages(bus.jetstream(), subjects::EVENTS_STREAM, SUBJECT, 0, wait)
         .await
-        .unwrap();
-    let consumer = stream
-        .create_consumer(pull::Config {
-            filter_subject: SUBJECT.into(),
-            ..Default::default()
+        .unwrap()
+        .into_iter()
+        .map(|msg| {
+            let id = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Msg-Id"))
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default();
+            (id, msg.payload.to_vec())
         })
-        .await
-        .unwrap();
-    let mut batch = consumer
-        .fetch()
-        .max_messages(1000)
-        .expires(Duration::from_millis(500))
-        .messages()
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    while let Some(msg) = batch.next().await {
-        let msg = msg.unwrap();
-        let id = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get("Nats-Msg-Id"))
-            .map(|v| v.as_str().to_owned())
-            .unwrap_or_default();
-        out.push((id, msg.payload.to_vec()));
-        msg.ack().await.unwrap();
-    }
-    out
+        .collect()
 }
 
 /// A core subscription to `SUBJECT` on a second connection: sees every publish.
