@@ -173,7 +173,12 @@ steps:
   wait:
     uses: http
     timeout: 300ms
-    with: { method: POST, url: "{upstream}/slow/1500" }
+    with: { method: POST, url: "{upstream}/slow/700" }
+  again:
+    uses: http
+    timeout: 300ms
+    retry: { attempts: 2, backoff: 1s }
+    with: { method: POST, url: "{upstream}/slow/701" }
 "#,
     )
     .await;
@@ -183,11 +188,37 @@ steps:
     let step = Env::step(&done, "wait");
     assert_eq!(step["status"], "timed_out");
     assert_eq!(step["attempts"][0]["status"], "timed_out");
-    // Let the slow call finish; its late result must change nothing.
-    tokio::time::sleep(Duration::from_millis(1800)).await;
+    // `again`'s first attempt succeeded at ~700 ms, while its retry was pending and the
+    // execution still running: that late success must not complete the step.
+    let again_step = Env::step(&done, "again");
+    assert_eq!(again_step["status"], "timed_out", "{done}");
+    let statuses: Vec<&str> = again_step["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["status"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(statuses, ["timed_out", "timed_out"]);
+    // The call still succeeds at 700 ms (the executor's own bound is the timeout plus a grace
+    // period), so a *successful* result arrives late; it must change nothing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    // Every slow call completes (both attempts of `again` really ran).
+    while env.upstream.seen("/slow/700").is_empty() || env.upstream.seen("/slow/701").len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow calls never completed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let again = env.execution(done["id"].as_str().expect("id")).await;
     assert_eq!(Env::step(&again, "wait")["status"], "timed_out");
+    assert_eq!(
+        Env::step(&again, "wait")["attempts"][0]["status"],
+        "timed_out"
+    );
     assert_eq!(again["status"], "failed");
+    assert_eq!(Env::step(&again, "again")["status"], "timed_out");
 }
 
 #[tokio::test]
