@@ -2,7 +2,9 @@
 //!
 //! Matching rules: `dev.weft.webhook.received` from `weft/webhook/…` matches `on.webhook.path`
 //! against the event subject (the path); `dev.weft.manual.requested` matches the workflow named
-//! by its subject; any event matches `on.event` when every given field (`type`, `source`,
+//! by its subject; an event of a trigger service (`weft/<kind>/<workflow>`, kinds `email`,
+//! `file`, `s3`, `schedule`, `cdc`) starts the workflow it names, when that workflow still has
+//! such a trigger; any event matches `on.event` when every given field (`type`, `source`,
 //! `subject`) matches. A workflow never matches the lifecycle events of its own executions, so
 //! it cannot trigger itself in a loop.
 
@@ -22,6 +24,9 @@ pub fn matches(published: &Published, event: &Event, data: &serde_json::Value) -
     if ty.starts_with("dev.weft.execution.") && data["workflow"].as_str() == Some(&wf.name) {
         return false;
     }
+    if let Some(kind) = service_trigger_kind(source, &wf.name) {
+        return has_service_trigger(&wf.on, kind);
+    }
     let webhook = ty == types::WEBHOOK_RECEIVED
         && source.starts_with(types::SOURCE_WEBHOOK)
         && wf.on.webhook.as_slice().iter().any(|w| w.path == subject);
@@ -32,6 +37,27 @@ pub fn matches(published: &Published, event: &Event, data: &serde_json::Value) -
                 && t.source.as_ref().is_none_or(|m| m.matches(source))
                 && t.subject.as_ref().is_none_or(|m| m.matches(subject))
         })
+}
+
+/// The `on:` kinds run by trigger services; their events come from `weft/<kind>/<workflow>`.
+const SERVICE_KINDS: [&str; 5] = ["email", "file", "s3", "schedule", "cdc"];
+
+/// `Some(kind)` when `source` is `weft/<kind>/<workflow>` for a service-run kind.
+fn service_trigger_kind<'a>(source: &'a str, workflow: &str) -> Option<&'a str> {
+    let rest = source.strip_prefix("weft/")?;
+    let (kind, name) = rest.split_once('/')?;
+    (name == workflow && SERVICE_KINDS.contains(&kind)).then_some(kind)
+}
+
+fn has_service_trigger(on: &weft_flow::Triggers, kind: &str) -> bool {
+    match kind {
+        "email" => !on.email.is_empty(),
+        "file" => !on.file.is_empty(),
+        "s3" => !on.s3.is_empty(),
+        "schedule" => !on.schedule.is_empty(),
+        "cdc" => !on.cdc.is_empty(),
+        _ => false,
+    }
 }
 
 /// Whether the event is a manual run request (the workflow `if` does not apply to those: the
@@ -100,6 +126,17 @@ mod tests {
             &event("com.x.deleted", "x/1", "", json!({})),
             &json!({})
         ));
+    }
+
+    #[test]
+    fn trigger_service_events_start_only_their_workflow() {
+        let p = published(json!({"schedule": {"cron": "@hourly"}}));
+        let own = event(types::SCHEDULE_FIRED, "weft/schedule/wf", "", json!({}));
+        let other = event(types::SCHEDULE_FIRED, "weft/schedule/wf2", "", json!({}));
+        let wrong_kind = event(types::EMAIL_RECEIVED, "weft/email/wf", "", json!({}));
+        assert!(matches(&p, &own, &json!({})));
+        assert!(!matches(&p, &other, &json!({})));
+        assert!(!matches(&p, &wrong_kind, &json!({})));
     }
 
     #[test]

@@ -33,6 +33,30 @@ pub const EVENTS_EXECUTION: &str = "weft.events.execution";
 /// Manual runs requested through the admin API.
 pub const EVENTS_MANUAL: &str = "weft.events.manual";
 
+/// Events published by the IMAP trigger (`on.email`).
+pub const EVENTS_EMAIL: &str = "weft.events.email";
+/// Events published by the local-folder trigger (`on.file`).
+pub const EVENTS_FILE: &str = "weft.events.file";
+/// Events published by the S3 trigger (`on.s3`).
+pub const EVENTS_S3: &str = "weft.events.s3";
+/// Events published by the cron trigger (`on.schedule`).
+pub const EVENTS_SCHEDULE: &str = "weft.events.schedule";
+/// Events published by the PostgreSQL CDC trigger (`on.cdc`).
+pub const EVENTS_CDC: &str = "weft.events.cdc";
+
+/// `weft.events.<kind>`: where the trigger service of an `on:` kind publishes.
+pub fn trigger_subject(kind: &str) -> String {
+    format!("weft.events.{kind}")
+}
+
+/// Key-value bucket of trigger health, one key per running trigger instance, written by the
+/// trigger services and read by `GET /api/v1/triggers`.
+pub const TRIGGERS_BUCKET: &str = "weft_triggers";
+/// Key-value bucket of trigger cursors (IMAP UID, file listing, last cron tick, CDC LSN…).
+pub const CURSORS_BUCKET: &str = "weft_cursors";
+/// Key-value bucket of secrets, each value sealed with AES-256-GCM under the master key.
+pub const SECRETS_BUCKET: &str = "weft_secrets";
+
 /// `weft.tasks.<agent>`: where the router sends step attempts for `uses: <agent>`.
 pub fn task_subject(agent: &str) -> String {
     format!("weft.tasks.{agent}")

@@ -4,6 +4,26 @@
 pub const WEBHOOK_RECEIVED: &str = "dev.weft.webhook.received";
 /// A manual run was requested through the admin API or the CLI.
 pub const MANUAL_REQUESTED: &str = "dev.weft.manual.requested";
+/// A new message arrived in a watched IMAP mailbox.
+pub const EMAIL_RECEIVED: &str = "dev.weft.email.received";
+/// A complete new file in a watched folder.
+pub const FILE_CREATED: &str = "dev.weft.file.created";
+/// A watched file was rewritten.
+pub const FILE_MODIFIED: &str = "dev.weft.file.modified";
+/// A watched file was removed.
+pub const FILE_DELETED: &str = "dev.weft.file.deleted";
+/// A new object in a watched S3 bucket.
+pub const S3_OBJECT_CREATED: &str = "dev.weft.s3.object.created";
+/// An object in a watched S3 bucket changed (new ETag).
+pub const S3_OBJECT_UPDATED: &str = "dev.weft.s3.object.updated";
+/// A cron schedule ticked.
+pub const SCHEDULE_FIRED: &str = "dev.weft.schedule.fired";
+/// A row was inserted in a watched table.
+pub const CDC_ROW_INSERTED: &str = "dev.weft.cdc.row.inserted";
+/// A row was updated in a watched table.
+pub const CDC_ROW_UPDATED: &str = "dev.weft.cdc.row.updated";
+/// A row was deleted from a watched table.
+pub const CDC_ROW_DELETED: &str = "dev.weft.cdc.row.deleted";
 /// A step attempt to run (payload [`crate::Task`]).
 pub const TASK: &str = "dev.weft.task";
 /// The result of a step attempt (payload [`crate::TaskResult`]).
@@ -24,5 +44,10 @@ pub const EXECUTION_TIMED_OUT: &str = "dev.weft.execution.timed_out";
 pub const SOURCE_ROUTER: &str = "weft/router";
 /// Source of events emitted by the admin API.
 pub const SOURCE_API: &str = "weft/api";
+/// Source of an event from a trigger service: `weft/<kind>/<workflow>`, e.g.
+/// `weft/email/invoices`. The router starts exactly that workflow for it.
+pub fn trigger_source(kind: &str, workflow: &str) -> String {
+    format!("weft/{kind}/{workflow}")
+}
 /// Source prefix of webhook events: `weft/webhook/<path>`.
 pub const SOURCE_WEBHOOK: &str = "weft/webhook";

@@ -15,6 +15,7 @@ pub mod model;
 pub mod parse;
 pub mod published;
 pub mod schema;
+pub mod triggers;
 pub mod validate;
 
 pub use error::{ExprError, ValidationError};

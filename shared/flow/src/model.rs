@@ -50,6 +50,21 @@ pub struct Triggers {
     /// HTTP requests to `POST /hooks/{path}`.
     #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
     pub webhook: OneOrMany<WebhookTrigger>,
+    /// New mail in an IMAP mailbox.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub email: OneOrMany<crate::triggers::EmailTrigger>,
+    /// Files landing in a local folder.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub file: OneOrMany<crate::triggers::FileTrigger>,
+    /// Objects landing in an S3 bucket.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub s3: OneOrMany<crate::triggers::S3Trigger>,
+    /// Cron schedules.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub schedule: OneOrMany<crate::triggers::ScheduleTrigger>,
+    /// Row changes in PostgreSQL tables.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub cdc: OneOrMany<crate::triggers::CdcTrigger>,
     /// Any CloudEvent on the bus, matched by `type`, `source` and `subject`.
     #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
     pub event: OneOrMany<EventTrigger>,

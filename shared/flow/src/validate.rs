@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::locate::{Seg, SourceMap, display_path, path};
-use crate::{ValidationError, Workflow, dag, expr};
+use crate::triggers::Check;
+use crate::{OneOrMany, ValidationError, Workflow, dag, expr};
 
 /// Check names, ids, `needs`, cycles and expressions.
 pub fn validate(wf: &Workflow, source: Option<&str>) -> Result<(), ValidationError> {
@@ -20,6 +21,7 @@ pub fn validate(wf: &Workflow, source: Option<&str>) -> Result<(), ValidationErr
     v.duplicates()?;
     v.name(wf)?;
     v.triggers(wf)?;
+    v.service_triggers(&wf.on)?;
     if let Some(cond) = &wf.condition {
         v.expr_str(cond, path(&["if"]), true)?;
     }
@@ -150,6 +152,30 @@ impl Validator<'_> {
                         hook.path
                     ),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The service-run kinds (`email`, `file`, `s3`, `schedule`, `cdc`): each item's own checks.
+    fn service_triggers(&self, on: &crate::Triggers) -> Result<(), ValidationError> {
+        self.kind("email", &on.email)?;
+        self.kind("file", &on.file)?;
+        self.kind("s3", &on.s3)?;
+        self.kind("schedule", &on.schedule)?;
+        self.kind("cdc", &on.cdc)
+    }
+
+    fn kind<T: Check>(&self, kind: &str, items: &OneOrMany<T>) -> Result<(), ValidationError> {
+        let many = matches!(items, OneOrMany::Many(_));
+        for (i, item) in items.as_slice().iter().enumerate() {
+            if let Err(problem) = item.check() {
+                let mut field = path(&["on", kind]);
+                if many {
+                    field.push(Seg::Index(i));
+                }
+                field.push(problem.field.into());
+                return Err(self.error(field, problem.message));
             }
         }
         Ok(())
