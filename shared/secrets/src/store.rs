@@ -201,3 +201,14 @@ impl Secrets {
         substitute(v, &mut |name| self.get(name))
     }
 }
+
+impl weft_bus::ResolveInputs for Secrets {
+    fn resolve(&self, with: &Value) -> Result<Option<Value>, String> {
+        if crate::references(with).is_empty() {
+            return Ok(None);
+        }
+        Secrets::resolve(self, with)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
