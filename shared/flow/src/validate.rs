@@ -4,9 +4,7 @@
 //! [`ValidationError`] naming the field and, with the source, its line (through
 //! [`SourceMap`]). Checks: duplicate mapping keys (serde keeps the last one silently, so
 //! duplicate step ids are read from the source), the name, step ids, `uses`, `needs` and
-//! cycles, retry policies, webhook paths, and that every `${{ … }}` compiles.
-
-use std::collections::HashMap;
+//! cycles, retry policies, triggers (in `validate_triggers.rs`), and that every `${{ … }}` compiles.
 
 use serde_json::Value;
 
@@ -71,7 +69,7 @@ struct Validator<'a> {
     map: Option<&'a SourceMap>,
 }
 
-fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     let b = s.as_bytes();
     let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     (1..=63).contains(&b.len())
@@ -84,21 +82,6 @@ fn is_step_id(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-fn webhook_path_problem(p: &str) -> Option<&'static str> {
-    if p.is_empty() {
-        Some("must not be empty")
-    } else if p.starts_with('/') {
-        Some("must not start with `/` (it is relative to /hooks/)")
-    } else if !p
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c))
-    {
-        Some("may hold only letters, digits and `.`, `_`, `~`, `/`, `-`")
-    } else {
-        None
-    }
 }
 
 impl Validator<'_> {
@@ -128,31 +111,6 @@ impl Validator<'_> {
                 wf.name
             ),
         ))
-    }
-
-    fn triggers(&self, wf: &Workflow) -> Result<(), ValidationError> {
-        let many = matches!(wf.on.webhook, crate::OneOrMany::Many(_));
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, hook) in wf.on.webhook.as_slice().iter().enumerate() {
-            let mut field = path(&["on", "webhook"]);
-            if many {
-                field.push(Seg::Index(i));
-            }
-            field.push("path".into());
-            if let Some(problem) = webhook_path_problem(&hook.path) {
-                return Err(self.error(field, format!("webhook path `{}` {problem}", hook.path)));
-            }
-            if let Some(first) = seen.insert(hook.path.as_str(), i) {
-                return Err(self.error(
-                    field,
-                    format!(
-                        "webhook path `{}` is already used by on.webhook[{first}]",
-                        hook.path
-                    ),
-                ));
-            }
-        }
-        Ok(())
     }
 
     fn step(&self, wf: &Workflow, id: &str) -> Result<(), ValidationError> {
@@ -262,6 +220,9 @@ impl Validator<'_> {
         result.map_err(|e| self.error(at, e.to_string()))
     }
 }
+
+#[path = "validate_triggers.rs"]
+mod triggers;
 
 #[cfg(test)]
 #[path = "validate_tests.rs"]
