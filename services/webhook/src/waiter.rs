@@ -97,6 +97,8 @@ impl Waiting {
 
 impl Drop for Waiting {
     fn drop(&mut self) {
+        // Close first: the receiver itself is dropped only after this function.
+        self.rx.close();
         let mut pending = lock(&self.pending);
         if let Some(senders) = pending.get_mut(&self.id) {
             senders.retain(|s| !s.is_closed());
@@ -177,5 +179,69 @@ fn deliver(pending: &Mutex<Pending>, payload: &[u8]) {
     };
     for tx in senders {
         let _ = tx.send(ended.clone()); // the request may have given up already
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn waiters() -> Waiters {
+        let (_tx, ready) = watch::channel(true);
+        Waiters {
+            pending: Arc::new(Mutex::new(Pending::new())),
+            ready,
+        }
+    }
+
+    fn lifecycle(ty: &str, source: &str, id: Uuid) -> Vec<u8> {
+        let data = json!({"execution_id": id, "workflow": "w", "status": "succeeded",
+                          "output": {"ok": true}, "error": null});
+        weft_events::encode_event(&weft_events::new_event("l", ty, source, None, data))
+    }
+
+    #[tokio::test]
+    async fn delivers_the_end_of_the_registered_execution_only() {
+        let w = waiters();
+        let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let waiting = w.register(mine);
+        deliver(
+            &w.pending,
+            &lifecycle(types::EXECUTION_STARTED, types::SOURCE_ROUTER, mine),
+        );
+        deliver(
+            &w.pending,
+            &lifecycle(types::EXECUTION_SUCCEEDED, "forged", mine),
+        );
+        deliver(
+            &w.pending,
+            &lifecycle(types::EXECUTION_SUCCEEDED, types::SOURCE_ROUTER, other),
+        );
+        deliver(&w.pending, b"not an event");
+        assert_eq!(w.waiting(), 1, "nothing above ends `mine`");
+        deliver(
+            &w.pending,
+            &lifecycle(types::EXECUTION_SUCCEEDED, types::SOURCE_ROUTER, mine),
+        );
+        let ended = waiting.ended(Duration::from_secs(1)).await.expect("ended");
+        assert_eq!(
+            (ended.status.as_str(), &ended.output),
+            ("succeeded", &json!({"ok": true}))
+        );
+        assert_eq!(w.waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_wait_forgets_its_registration() {
+        let w = waiters();
+        let id = Uuid::new_v4();
+        let first = w.register(id);
+        let second = w.register(id);
+        assert_eq!(first.ended(Duration::from_millis(10)).await, None);
+        assert_eq!(w.waiting(), 1, "the other request still waits");
+        drop(second);
+        assert_eq!(w.waiting(), 0);
     }
 }
