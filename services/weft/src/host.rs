@@ -162,7 +162,8 @@ async fn add(
         }
         (Service::Webhook, _) => {
             let wc = weft_webhook::WebhookConfig::from_common(config);
-            let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone());
+            let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone())
+                .with_secrets(deps.secrets.clone());
             app.merge(webhook.router())
         }
         (Service::ExecHttp, _) => {

@@ -30,6 +30,8 @@ pub const ROUTER_RESULTS_CONSUMER: &str = "router-results";
 pub const EVENTS_WEBHOOK: &str = "weft.events.webhook";
 /// Execution lifecycle events published by the router.
 pub const EVENTS_EXECUTION: &str = "weft.events.execution";
+/// CloudEvents from outside, accepted by `POST /events` (their own types, never `dev.weft.*`).
+pub const EVENTS_EXTERNAL: &str = "weft.events.external";
 /// Manual runs requested through the admin API.
 pub const EVENTS_MANUAL: &str = "weft.events.manual";
 

@@ -4,15 +4,12 @@
 //! [`ValidationError`] naming the field and, with the source, its line (through
 //! [`SourceMap`]). Checks: duplicate mapping keys (serde keeps the last one silently, so
 //! duplicate step ids are read from the source), the name, step ids, `uses`, `needs` and
-//! cycles, retry policies, webhook paths, and that every `${{ … }}` compiles.
-
-use std::collections::HashMap;
+//! cycles, retry policies, triggers (in `validate_triggers.rs`), and that every `${{ … }}` compiles.
 
 use serde_json::Value;
 
 use crate::locate::{Seg, SourceMap, display_path, path};
-use crate::triggers::Check;
-use crate::{OneOrMany, ValidationError, Workflow, dag, expr};
+use crate::{ValidationError, Workflow, dag, expr};
 
 /// Check names, ids, `needs`, cycles and expressions.
 pub fn validate(wf: &Workflow, source: Option<&str>) -> Result<(), ValidationError> {
@@ -73,7 +70,7 @@ struct Validator<'a> {
     map: Option<&'a SourceMap>,
 }
 
-fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     let b = s.as_bytes();
     let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     (1..=63).contains(&b.len())
@@ -86,21 +83,6 @@ fn is_step_id(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-fn webhook_path_problem(p: &str) -> Option<&'static str> {
-    if p.is_empty() {
-        Some("must not be empty")
-    } else if p.starts_with('/') {
-        Some("must not start with `/` (it is relative to /hooks/)")
-    } else if !p
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c))
-    {
-        Some("may hold only letters, digits and `.`, `_`, `~`, `/`, `-`")
-    } else {
-        None
-    }
 }
 
 impl Validator<'_> {
@@ -130,95 +112,6 @@ impl Validator<'_> {
                 wf.name
             ),
         ))
-    }
-
-    fn triggers(&self, wf: &Workflow) -> Result<(), ValidationError> {
-        let many = matches!(wf.on.webhook, crate::OneOrMany::Many(_));
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, hook) in wf.on.webhook.as_slice().iter().enumerate() {
-            let mut field = path(&["on", "webhook"]);
-            if many {
-                field.push(Seg::Index(i));
-            }
-            field.push("path".into());
-            if let Some(problem) = webhook_path_problem(&hook.path) {
-                return Err(self.error(field, format!("webhook path `{}` {problem}", hook.path)));
-            }
-            if let Some(first) = seen.insert(hook.path.as_str(), i) {
-                return Err(self.error(
-                    field,
-                    format!(
-                        "webhook path `{}` is already used by on.webhook[{first}]",
-                        hook.path
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The service-run kinds (`email`, `file`, `s3`, `schedule`, `cdc`): each item's own checks.
-    fn service_triggers(&self, on: &crate::Triggers) -> Result<(), ValidationError> {
-        self.kind("email", &on.email)?;
-        self.kind("file", &on.file)?;
-        self.kind("s3", &on.s3)?;
-        self.kind("schedule", &on.schedule)?;
-        self.kind("cdc", &on.cdc)
-    }
-
-    fn kind<T: Check + serde::Serialize>(
-        &self,
-        kind: &str,
-        items: &OneOrMany<T>,
-    ) -> Result<(), ValidationError> {
-        let many = matches!(items, OneOrMany::Many(_));
-        for (i, item) in items.as_slice().iter().enumerate() {
-            let mut field = path(&["on", kind]);
-            if many {
-                field.push(Seg::Index(i));
-            }
-            if let Err(problem) = item.check() {
-                field.push(problem.field.into());
-                return Err(self.error(field, problem.message));
-            }
-            let value = serde_json::to_value(item).unwrap_or(Value::Null);
-            self.only_secret_refs(&value, &mut field)?;
-        }
-        Ok(())
-    }
-
-    /// `on:` blocks are not evaluated: the only `${{ }}` they may hold is a secret reference,
-    /// resolved by the trigger service.
-    fn only_secret_refs(&self, v: &Value, at: &mut Vec<Seg>) -> Result<(), ValidationError> {
-        match v {
-            Value::String(s) => {
-                let exprs =
-                    expr::expressions_in(v).map_err(|e| self.error(at.clone(), e.to_string()))?;
-                match exprs.iter().find(|e| expr::secret_ref(e).is_none()) {
-                    None => Ok(()),
-                    Some(e) => Err(self.error(
-                        at.clone(),
-                        format!(
-                            "`{s}`: trigger settings are not evaluated; the only expression \
-                             allowed is a whole `${{{{ secrets.NAME }}}}` (found `{e}`)"
-                        ),
-                    )),
-                }
-            }
-            Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
-                at.push(Seg::Index(i));
-                let r = self.only_secret_refs(item, at);
-                at.pop();
-                r
-            }),
-            Value::Object(fields) => fields.iter().try_for_each(|(k, item)| {
-                at.push(Seg::Key(k.clone()));
-                let r = self.only_secret_refs(item, at);
-                at.pop();
-                r
-            }),
-            _ => Ok(()),
-        }
     }
 
     fn step(&self, wf: &Workflow, id: &str) -> Result<(), ValidationError> {
@@ -355,6 +248,9 @@ impl Validator<'_> {
         }
     }
 }
+
+#[path = "validate_triggers.rs"]
+mod triggers;
 
 #[cfg(test)]
 #[path = "validate_tests.rs"]
