@@ -50,7 +50,9 @@ impl PgServer {
             .context("creating the cluster's temp dir")?;
         std::fs::create_dir(dir.path().join("run")).context("creating the socket dir")?;
         if is_root() {
-            run(Command::new("chown").args(["-R", "postgres:"]).arg(dir.path()))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(dir.path()))?;
         }
         let data = dir.path().join("data");
         let mut initdb = as_owner(&bin.join("initdb"));
