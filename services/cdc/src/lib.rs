@@ -13,4 +13,9 @@ pub mod changes;
 pub mod config;
 pub mod pgoutput;
 pub mod slot;
+mod source;
+mod stream;
 pub mod values;
+
+pub use source::{CdcSource, Hooks};
+pub use stream::{Cursor, Lost};
