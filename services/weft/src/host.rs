@@ -180,6 +180,11 @@ async fn add(
             });
             app
         }
+        (Service::Cdc, _) => {
+            let cdc = weft_trigger::TriggerService::new(weft_cdc::CdcSource::new(), bus.clone());
+            tasks.spawn(cdc.run(shutdown.clone()));
+            app
+        }
         (_, None) => app, // needs_database() guarantees a store for api and router
     })
 }

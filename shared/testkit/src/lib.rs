@@ -4,6 +4,8 @@
 //!   store directory, and stops it by PID (on [`NatsServer::stop`] or drop).
 //! - [`TestDb`] creates a uniquely named database on the PostgreSQL server named by
 //!   `WEFT_TEST_PG_URL` (started by `scripts/test`) and drops it on drop.
+//! - [`PgServer`] initialises and starts a private PostgreSQL with `wal_level=logical` (for
+//!   CDC tests), stops it by PID and starts it again on the same port and data.
 //! - [`ChildProcess`] runs any program (e.g. `weft serve router`) with its output in a log
 //!   file, for crash tests; it is killed by PID on drop.
 //! - [`stored_messages`] reads back what the services stored in a JetStream stream.
@@ -13,12 +15,14 @@
 
 mod db;
 mod nats;
+mod pg;
 mod process;
 mod stream;
 mod wait;
 
 pub use db::TestDb;
 pub use nats::NatsServer;
+pub use pg::PgServer;
 pub use process::ChildProcess;
 pub use stream::stored_messages;
 pub use wait::wait_for;
