@@ -4,28 +4,22 @@
 //! Consumes stat results and a decoded cursor; produces the diff of a fresh scan against the
 //! listing and the cursor to save. No I/O.
 //!
-//! ## Cursor size
+//! ## Saved form
 //!
-//! The cursor is one value in the JetStream KV bucket `weft_cursors`, which must fit in one NATS
-//! message (`max_payload`, 1 MiB by default). The entries are encoded as three columns
-//! (paths sorted, sizes, modification times in ns), deflated and base64-encoded. Paths compress
-//! well; sizes and nanosecond times hardly at all, so a file costs about 19 bytes: 40 000 files
-//! with random sizes and times encode to about 760 KB (measured by a test below). Past
-//! [`MAX_CURSOR_BYTES`] (about 45 000 such files) the cursor is not saved and the trigger's
-//! health says so; live events keep flowing, and after a restart the scan compares against the
-//! last cursor that fitted. Larger folders: split them over several triggers (`glob`, or one
-//! per sub-folder) or use `after: move|delete`, which keeps the folder (and the cursor) small.
-//! Re-published events keep their ids, so that never doubles an execution. No content hash
-//! is stored.
+//! The listing is saved as one object in the JetStream object store (see [`crate::store`]),
+//! so its size is not bounded by a NATS message: three columns (paths sorted, sizes,
+//! modification times in ns) as JSON, deflated. Paths compress well, sizes and nanosecond
+//! times hardly at all: a file costs about 14 bytes (40 000 files with random sizes and times:
+//! about 570 KB, measured by a test below). The listing is held in memory while the trigger
+//! runs (about 100 bytes a file) and re-written at most every few seconds while files change,
+//! so folders up to a few hundred thousand files are practical; larger ones should be split
+//! over several triggers or use `after: move|delete`, which keeps the folder small. No content
+//! hash is stored.
 
-use std::{collections::BTreeMap, io::Read as _, io::Write as _};
+use std::{collections::BTreeMap, io::Read as _};
 
-use base64::Engine as _;
 use flate2::{Compression, read::DeflateDecoder, write::DeflateEncoder};
 use serde::{Deserialize, Serialize};
-
-/// Largest encoded cursor the service saves (leaves room under NATS' default 1 MiB payload).
-pub const MAX_CURSOR_BYTES: usize = 900 * 1024;
 
 /// Size and modification time of a file: what tells a change apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,18 +47,6 @@ pub struct Listing {
     files: BTreeMap<String, Stamp>,
 }
 
-/// The saved form of a [`Listing`] (the trigger's cursor).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Cursor {
-    /// Format version (1).
-    pub v: u32,
-    /// Number of entries.
-    pub n: usize,
-    /// base64(deflate(JSON `{"paths": […], "sizes": […], "mtimes": […]}`)), sorted by path.
-    pub z: String,
-}
-
 /// The listing as three parallel arrays (compresses better than rows).
 #[derive(Serialize, Deserialize)]
 struct Columns<P> {
@@ -73,24 +55,10 @@ struct Columns<P> {
     mtimes: Vec<i64>,
 }
 
-/// Why a cursor could not be read or written.
+/// A saved listing that cannot be read.
 #[derive(Debug, thiserror::Error)]
-pub enum CursorError {
-    /// The saved value is not a cursor this version understands.
-    #[error("unreadable file-listing cursor: {0}")]
-    Corrupt(String),
-    /// Too many files to save in one KV value.
-    #[error(
-        "the listing of {files} files encodes to {bytes} bytes, over the {MAX_CURSOR_BYTES}-byte \
-         cursor limit; restart catch-up compares against the last cursor that fitted"
-    )]
-    TooLarge {
-        /// Files in the listing.
-        files: usize,
-        /// Encoded size.
-        bytes: usize,
-    },
-}
+#[error("unreadable file listing: {0}")]
+pub struct CorruptListing(String);
 
 impl Listing {
     /// The stamp recorded for `rel`.
@@ -148,44 +116,24 @@ impl Listing {
         diff
     }
 
-    /// Encode as a cursor, refusing one over [`MAX_CURSOR_BYTES`].
-    pub fn to_cursor(&self) -> Result<Cursor, CursorError> {
+    /// The saved form: deflated JSON columns.
+    pub fn encode(&self) -> Vec<u8> {
         let columns = Columns {
             paths: self.files.keys().map(String::as_str).collect(),
             sizes: self.files.values().map(|s| s.size).collect(),
             mtimes: self.files.values().map(|s| s.mtime_ns).collect(),
         };
-        let json = serde_json::to_vec(&columns).map_err(|e| CursorError::Corrupt(e.to_string()))?;
         let mut enc = DeflateEncoder::new(Vec::new(), Compression::default());
-        let deflated = enc
-            .write_all(&json)
-            .and_then(|()| enc.finish())
-            .map_err(|e| CursorError::Corrupt(e.to_string()))?;
-        let z = base64::engine::general_purpose::STANDARD.encode(deflated);
-        if z.len() > MAX_CURSOR_BYTES {
-            return Err(CursorError::TooLarge {
-                files: self.files.len(),
-                bytes: z.len(),
-            });
-        }
-        Ok(Cursor {
-            v: 1,
-            n: self.files.len(),
-            z,
-        })
+        // Writing JSON of strings and integers into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut enc, &columns);
+        enc.finish().unwrap_or_default()
     }
 
-    /// Decode a saved cursor.
-    pub fn from_cursor(cursor: &Cursor) -> Result<Self, CursorError> {
-        let corrupt = |e: &dyn std::fmt::Display| CursorError::Corrupt(e.to_string());
-        if cursor.v != 1 {
-            return Err(corrupt(&format!("version {}", cursor.v)));
-        }
-        let deflated = base64::engine::general_purpose::STANDARD
-            .decode(&cursor.z)
-            .map_err(|e| corrupt(&e))?;
+    /// Read the saved form.
+    pub fn decode(bytes: &[u8]) -> Result<Self, CorruptListing> {
+        let corrupt = |e: &dyn std::fmt::Display| CorruptListing(e.to_string());
         let mut json = Vec::new();
-        DeflateDecoder::new(deflated.as_slice())
+        DeflateDecoder::new(bytes)
             .read_to_end(&mut json)
             .map_err(|e| corrupt(&e))?;
         let columns: Columns<String> = serde_json::from_slice(&json).map_err(|e| corrupt(&e))?;
@@ -240,19 +188,20 @@ mod tests {
     }
 
     #[test]
-    fn cursor_round_trips_odd_names() {
+    fn encoding_round_trips_odd_names() {
         let mut listing = Listing::default();
         listing.insert("tab\tand\nnewline \"quoted\".csv", stamp(7, -1));
         listing.insert("ünïcode/файл.txt", stamp(u64::MAX, i64::MAX));
-        let cursor = listing.to_cursor().expect("encodes");
-        assert_eq!(cursor.n, 2);
-        let json = serde_json::to_string(&cursor).expect("json");
-        let back: Cursor = serde_json::from_str(&json).expect("parses");
-        assert_eq!(Listing::from_cursor(&back).expect("decodes"), listing);
+        assert_eq!(
+            Listing::decode(&listing.encode()).expect("decodes"),
+            listing
+        );
+        let empty = Listing::default();
+        assert_eq!(Listing::decode(&empty.encode()).expect("decodes"), empty);
     }
 
     #[test]
-    fn forty_thousand_typical_names_fit() {
+    fn forty_thousand_typical_names_are_compact() {
         let mut listing = Listing::default();
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for i in 0..40_000u64 {
@@ -266,25 +215,13 @@ mod tests {
                 + (x % 1_000_000_000) as i64;
             listing.insert(&rel, stamp(x % 5_000_000, mtime));
         }
-        let cursor = listing.to_cursor().expect("fits");
-        assert!(
-            cursor.z.len() < MAX_CURSOR_BYTES,
-            "{} bytes",
-            cursor.z.len()
-        );
-        eprintln!("40k files: {} bytes", cursor.z.len());
+        let bytes = listing.encode();
+        assert!(bytes.len() < 600_000, "{} bytes", bytes.len());
+        assert_eq!(Listing::decode(&bytes).expect("decodes").len(), 40_000);
     }
 
     #[test]
-    fn a_corrupt_cursor_is_an_error() {
-        let bad = Cursor {
-            v: 1,
-            n: 1,
-            z: "not base64!".into(),
-        };
-        assert!(matches!(
-            Listing::from_cursor(&bad),
-            Err(CursorError::Corrupt(_))
-        ));
+    fn a_corrupt_listing_is_an_error() {
+        assert!(Listing::decode(b"not deflate").is_err());
     }
 }
