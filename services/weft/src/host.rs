@@ -157,6 +157,14 @@ async fn add(
             });
             app
         }
+        (Service::Files, _) => {
+            // `on.file`: local folders.
+            let files = weft_trigger::TriggerService::new(weft_files::FileSource, bus.clone());
+            tasks.spawn(files.run(shutdown.clone()));
+            // `on.s3` (crate weft-s3) belongs to this service too: spawn its
+            // `TriggerService::new(weft_s3::S3Source, bus.clone())` here.
+            app
+        }
         (_, None) => app, // needs_database() guarantees a store for api and router
     })
 }
