@@ -131,7 +131,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (src, done) = (dir.path().join("a"), dir.path().join("done/x"));
         fs::write(&src, "a").expect("write");
-        let dest = destination(&done.parent().expect("p").to_path_buf(), "x");
+        let dest = destination(done.parent().expect("p"), "x");
         fs::create_dir_all(dest.parent().expect("p")).expect("mkdir");
         fs::write(&dest, "someone else").expect("write");
         let went = move_file(&src, &dest).expect("moved");
