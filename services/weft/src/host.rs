@@ -136,6 +136,18 @@ fn master_key(config: &CommonConfig) -> Result<Option<Arc<MasterKey>>, HostError
         .map_err(|e| HostError::MasterKey(e.to_string()))
 }
 
+/// Run a trigger service for `source`, resolving secrets in its configs.
+fn spawn_trigger<S: weft_trigger::Source>(
+    tasks: &mut JoinSet<()>,
+    source: S,
+    deps: &Deps,
+    shutdown: &Shutdown,
+) {
+    let service = weft_trigger::TriggerService::new(source, deps.bus.clone())
+        .with_secrets(deps.secrets.clone());
+    tasks.spawn(service.run(shutdown.clone()));
+}
+
 async fn add(
     service: Service,
     app: Router,
@@ -181,8 +193,12 @@ async fn add(
             app
         }
         (Service::Cdc, _) => {
-            let cdc = weft_trigger::TriggerService::new(weft_cdc::CdcSource::new(), bus.clone());
-            tasks.spawn(cdc.run(shutdown.clone()));
+            spawn_trigger(tasks, weft_cdc::CdcSource::new(), deps, shutdown);
+            app
+        }
+        (Service::Files, _) => {
+            // `on.file` (local folders) and `on.s3`.
+            spawn_trigger(tasks, weft_files::FileSource, deps, shutdown);
             app
         }
         (_, None) => app, // needs_database() guarantees a store for api and router

@@ -16,16 +16,19 @@ pub enum Service {
     ExecHttp,
     /// `on.cdc`: PostgreSQL row changes → events.
     Cdc,
+    /// File triggers: `on.file` (local folders) and `on.s3`.
+    Files,
 }
 
 impl Service {
     /// Every service, in start order for `weft dev`.
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Api,
         Service::Router,
         Service::ExecHttp,
         Service::Webhook,
         Service::Cdc,
+        Service::Files,
     ];
 
     /// The name used on the command line and in compose/k8s files.
@@ -36,6 +39,7 @@ impl Service {
             Self::Api => "api",
             Self::ExecHttp => "exec-http",
             Self::Cdc => "cdc",
+            Self::Files => "files",
         }
     }
 

@@ -56,6 +56,9 @@ pub fn trigger_subject(kind: &str) -> String {
 pub const TRIGGERS_BUCKET: &str = "weft_triggers";
 /// Key-value bucket of trigger cursors (IMAP UID, file listing, last cron tick, CDC LSN…).
 pub const CURSORS_BUCKET: &str = "weft_cursors";
+/// Object-store bucket of the `on.file` trigger's folder listings (one object per trigger;
+/// too large for a key-value entry). Its cursor in [`CURSORS_BUCKET`] names the object.
+pub const FILE_LISTINGS_BUCKET: &str = "weft_file_listings";
 /// Key-value bucket of secrets, each value sealed with AES-256-GCM under the master key.
 pub const SECRETS_BUCKET: &str = "weft_secrets";
 
