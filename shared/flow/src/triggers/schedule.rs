@@ -123,19 +123,33 @@ mod tests {
 
     #[test]
     fn accepts_five_six_fields_and_nicknames() {
-        for cron in ["*/5 * * * *", "*/1 * * * * *", "30 2 * * MON-FRI", "@hourly", "@daily"] {
+        for cron in [
+            "*/5 * * * *",
+            "*/1 * * * * *",
+            "30 2 * * MON-FRI",
+            "@hourly",
+            "@daily",
+        ] {
             assert_eq!(trigger(cron, "Europe/Berlin").check(), Ok(()), "{cron}");
         }
     }
 
     #[test]
     fn rejects_bad_cron_and_unknown_zone() {
-        for cron in ["* * * *", "61 * * * *", "* * * * * * *", "@sometimes", "not cron"] {
+        for cron in [
+            "* * * *",
+            "61 * * * *",
+            "* * * * * * *",
+            "@sometimes",
+            "not cron",
+        ] {
             let problem = trigger(cron, "UTC").check().expect_err(cron);
             assert_eq!(problem.field, "cron", "{cron}");
             assert!(problem.message.contains(cron), "{}", problem.message);
         }
-        let problem = trigger("@hourly", "Mars/Olympus").check().expect_err("zone");
+        let problem = trigger("@hourly", "Mars/Olympus")
+            .check()
+            .expect_err("zone");
         assert_eq!(problem.field, "timezone");
         assert!(problem.message.contains("Mars/Olympus"));
     }
