@@ -157,6 +157,11 @@ async fn add(
             });
             app
         }
+        (Service::Cron, _) => {
+            let cron = weft_trigger::TriggerService::new(weft_cron::CronSource, bus.clone());
+            tasks.spawn(cron.run(shutdown.clone()));
+            app
+        }
         (_, None) => app, // needs_database() guarantees a store for api and router
     })
 }
