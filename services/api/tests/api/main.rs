@@ -6,6 +6,7 @@ mod common;
 
 mod executions;
 mod runs;
+mod schedule;
 mod workflows;
 
 #[tokio::test]
