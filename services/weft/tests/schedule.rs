@@ -1,8 +1,9 @@
-//! `on.schedule.overlap`, enforced by the router against a slow step (the upstream's `/slow`):
-//! skip, buffer_one and cancel_previous, and skip under two router replicas deciding ticks at
-//! once. The ticks are published here as the cron service would (source
-//! `weft/schedule/<workflow>`, data `{schedule, timezone, scheduled_time, fired_time}`), so each
-//! test decides exactly when a tick arrives; the schedules themselves never come due.
+//! `on.schedule` end to end: real cron ticks start executions, one per tick even with two cron
+//! replicas; and `overlap`, enforced by the router against a slow step (the upstream's
+//! `/slow`): skip, buffer_one and cancel_previous, and skip under two router replicas deciding
+//! ticks at once. For the overlap tests the ticks are published here as the cron service would
+//! (source `weft/schedule/<workflow>`, data `{schedule, timezone, scheduled_time, fired_time}`),
+//! so each test decides exactly when a tick arrives; their schedules never come due.
 
 mod common;
 
@@ -110,6 +111,93 @@ async fn executions_of(env: &Env, workflow: &str) -> Vec<Value> {
 
 async fn bus(env: &Env) -> Bus {
     Bus::connect(&env.nats.url, "ticks").await.expect("bus")
+}
+
+#[tokio::test]
+async fn cron_ticks_start_one_execution_each_with_two_cron_replicas() {
+    let env = Env::start().await; // hosts one cron service
+    let stop = weft_runtime::Shutdown::new();
+    let replica = weft_trigger::TriggerService::new(weft_cron::CronSource, bus(&env).await);
+    let second_cron = tokio::spawn(replica.run(stop.clone()));
+    env.apply(
+        r#"
+name: every-second
+on: { schedule: { cron: "*/1 * * * * *" } }
+steps:
+  call: { uses: http, with: { method: POST, url: "{upstream}/echo/tick", json: "${{ event.data }}" } }
+"#,
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while executions_of(&env, "every-second").await.len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ticks do not start executions"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cutoff = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
+    let ticks = stored_ticks(&env, "every-second").await;
+    let ticks: Vec<&Value> = ticks.iter().filter(|t| scheduled(t) <= cutoff).collect();
+    assert!(ticks.len() >= 3, "{ticks:?}");
+    let mut times: Vec<String> = ticks
+        .iter()
+        .map(|t| t["data"]["scheduled_time"].to_string())
+        .collect();
+    times.sort();
+    times.dedup();
+    assert_eq!(
+        times.len(),
+        ticks.len(),
+        "one event per tick from two replicas: {ticks:?}"
+    );
+    for t in &ticks {
+        let id = t["id"].as_str().expect("id");
+        let done = env.finished(id).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(
+            env.executions_for(id).await.len(),
+            1,
+            "one execution per tick"
+        );
+        assert_eq!(done["event"]["data"]["schedule"], "*/1 * * * * *", "{done}");
+    }
+    let calls = env.upstream.seen("/echo/tick");
+    for t in &ticks {
+        let n = calls.iter().filter(|c| c.body == t["data"]).count();
+        assert_eq!(n, 1, "the step ran once for {}", t["data"]);
+    }
+    stop.trigger();
+    second_cron.await.expect("replica stops");
+}
+
+/// The schedule events of `workflow` stored in WEFT_EVENTS.
+async fn stored_ticks(env: &Env, workflow: &str) -> Vec<Value> {
+    let client = async_nats::connect(&env.nats.url).await.expect("nats");
+    let js = async_nats::jetstream::new(client);
+    let source = types::trigger_source("schedule", workflow);
+    weft_testkit::stored_messages(
+        &js,
+        "WEFT_EVENTS",
+        subjects::EVENTS_SCHEDULE,
+        0,
+        Duration::from_millis(500),
+    )
+    .await
+    .expect("events readable")
+    .iter()
+    .map(|m| serde_json::from_slice::<Value>(&m.payload).expect("event json"))
+    .filter(|e| e["source"] == json!(source))
+    .collect()
+}
+
+fn scheduled(event: &Value) -> chrono::DateTime<chrono::Utc> {
+    let text = event["data"]["scheduled_time"]
+        .as_str()
+        .expect("scheduled_time");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .expect("RFC 3339")
+        .to_utc()
 }
 
 #[tokio::test]
