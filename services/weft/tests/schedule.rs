@@ -171,6 +171,41 @@ steps:
     second_cron.await.expect("replica stops");
 }
 
+#[tokio::test]
+async fn real_ticks_with_overlap_skip_never_run_two_at_once() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: real-skip
+on: { schedule: { cron: "*/1 * * * * *", timezone: Europe/Berlin, overlap: skip } }
+steps:
+  work: { uses: http, with: { method: POST, url: "{upstream}/slow/2200" } }
+"#,
+    )
+    .await;
+    wait_skipped(&env, "real-skip", "overlap_skip", 3).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut runs = Vec::new();
+    while runs.len() < 2 {
+        runs = executions_of(&env, "real-skip").await;
+        runs.retain(|e| e["status"] == json!("succeeded"));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no two runs finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut spans = Vec::new();
+    for e in &runs {
+        let d = env.execution(e["id"].as_str().expect("id")).await;
+        spans.push((at(&d["started_at"]), at(&d["finished_at"])));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "two runs overlapped: {spans:?}");
+    }
+}
+
 /// The schedule events of `workflow` stored in WEFT_EVENTS.
 async fn stored_ticks(env: &Env, workflow: &str) -> Vec<Value> {
     let client = async_nats::connect(&env.nats.url).await.expect("nats");
@@ -191,6 +226,14 @@ async fn stored_ticks(env: &Env, workflow: &str) -> Vec<Value> {
     .collect()
 }
 
+/// A timestamp of the API.
+fn at(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    let text = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    chrono::DateTime::parse_from_rfc3339(text)
+        .expect("RFC 3339")
+        .to_utc()
+}
+
 fn scheduled(event: &Value) -> chrono::DateTime<chrono::Utc> {
     let text = event["data"]["scheduled_time"]
         .as_str()
@@ -203,7 +246,7 @@ fn scheduled(event: &Value) -> chrono::DateTime<chrono::Utc> {
 #[tokio::test]
 async fn overlap_skip_drops_a_tick_while_one_runs() {
     let env = Env::start().await;
-    env.apply(&workflow("ov-skip", "skip", 2500)).await;
+    env.apply(&workflow("ov-skip", "skip", 4000)).await;
     let bus = bus(&env).await;
     let first = tick(&bus, "ov-skip", 1).await;
     wait_status(&env, &first, "running").await;
@@ -226,7 +269,7 @@ async fn overlap_skip_drops_a_tick_while_one_runs() {
 #[tokio::test]
 async fn overlap_buffer_one_keeps_one_tick_waiting() {
     let env = Env::start().await;
-    env.apply(&workflow("ov-buffer", "buffer_one", 2000)).await;
+    env.apply(&workflow("ov-buffer", "buffer_one", 4000)).await;
     let bus = bus(&env).await;
     let first = tick(&bus, "ov-buffer", 1).await;
     wait_status(&env, &first, "running").await;
@@ -243,14 +286,14 @@ async fn overlap_buffer_one_keeps_one_tick_waiting() {
 
     let done = wait_status(&env, &first, "succeeded").await;
     let next = wait_status(&env, &second, "succeeded").await;
-    let ended = done["finished_at"].as_str().expect("finished_at");
-    let started = next["started_at"].as_str().expect("started_at");
+    let ended = at(&done["finished_at"]);
+    let started = at(&next["started_at"]);
     assert!(
         started >= ended,
         "the buffered tick started ({started}) before the running one ended ({ended})"
     );
     assert_eq!(executions_of(&env, "ov-buffer").await.len(), 2);
-    assert_eq!(env.upstream.seen("/slow/2000").len(), 2);
+    assert_eq!(env.upstream.seen("/slow/4000").len(), 2);
 }
 
 #[tokio::test]
@@ -266,7 +309,7 @@ async fn overlap_cancel_previous_cancels_then_starts() {
     assert_eq!(cancelled["error"]["code"], "cancelled", "{cancelled}");
     assert_eq!(Env::step(&cancelled, "work")["status"], "cancelled");
     let next = wait_status(&env, &second, "succeeded").await;
-    assert!(next["started_at"].as_str() >= cancelled["finished_at"].as_str());
+    assert!(at(&next["started_at"]) >= at(&cancelled["finished_at"]));
 }
 
 #[tokio::test]
