@@ -73,6 +73,7 @@ impl Cron {
 #[derive(Debug, Clone)]
 pub struct Tick {
     pub id: String,
+    pub ty: String,
     pub source: String,
     pub data: Value,
     pub scheduled: DateTime<FixedOffset>,
@@ -106,6 +107,7 @@ async fn read(bus: &Bus, workflow: &str) -> Vec<Tick> {
         .filter(|e| e["source"] == json!(source))
         .map(|e| Tick {
             id: e["id"].as_str().expect("id").to_string(),
+            ty: e["type"].as_str().expect("type").to_string(),
             source: e["source"].as_str().expect("source").to_string(),
             scheduled: DateTime::parse_from_rfc3339(
                 e["data"]["scheduled_time"]

@@ -29,6 +29,7 @@ async fn ticks_fire_on_time_with_deterministic_ids() {
     let scope = weft_cron::CronSource::scope(&trigger);
     for (i, t) in got.iter().enumerate() {
         assert_eq!(t.source, "weft/schedule/every-second");
+        assert_eq!(t.ty, types::SCHEDULE_FIRED);
         assert_eq!(t.data["schedule"], EVERY_SECOND);
         assert_eq!(t.data["timezone"], "Europe/Berlin");
         let text = t.data["scheduled_time"].as_str().expect("text");
@@ -88,7 +89,6 @@ async fn two_replicas_publish_each_tick_once() {
         "no tick missing between: {got:#?}"
     );
     assert!(got.iter().all(|t| t.data["schedule"] == EVERY_SECOND));
-    let _ = types::SCHEDULE_FIRED;
 }
 
 #[tokio::test]
