@@ -201,6 +201,10 @@ async fn add(
             spawn_trigger(tasks, weft_files::FileSource, deps, shutdown);
             app
         }
+        (Service::Cron, _) => {
+            spawn_trigger(tasks, weft_cron::CronSource, deps, shutdown);
+            app
+        }
         (_, None) => app, // needs_database() guarantees a store for api and router
     })
 }

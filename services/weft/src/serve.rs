@@ -18,17 +18,20 @@ pub enum Service {
     Cdc,
     /// File triggers: `on.file` (local folders) and `on.s3`.
     Files,
+    /// `on.schedule` ticks → events.
+    Cron,
 }
 
 impl Service {
     /// Every service, in start order for `weft dev`.
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 7] = [
         Service::Api,
         Service::Router,
         Service::ExecHttp,
         Service::Webhook,
         Service::Cdc,
         Service::Files,
+        Service::Cron,
     ];
 
     /// The name used on the command line and in compose/k8s files.
@@ -40,6 +43,7 @@ impl Service {
             Self::ExecHttp => "exec-http",
             Self::Cdc => "cdc",
             Self::Files => "files",
+            Self::Cron => "cron",
         }
     }
 

@@ -8,6 +8,7 @@ mod executions;
 mod runs;
 mod secrets;
 mod triggers;
+mod schedule;
 mod workflows;
 
 #[tokio::test]
