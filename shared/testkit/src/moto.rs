@@ -97,6 +97,7 @@ async fn spawn_ready(program: &std::path::Path, port: u16) -> anyhow::Result<Chi
     let args = ["-H", "127.0.0.1", "-p", port_arg.as_str()];
     let mut process = ChildProcess::spawn(program, args, [("PYTHONUNBUFFERED", "1")])?;
     let deadline = Instant::now() + READY_TIMEOUT;
+    crate::init_crypto();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;

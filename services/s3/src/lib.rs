@@ -1,0 +1,29 @@
+//! `on.s3`: a trigger source that polls an S3 bucket (AWS or any S3-compatible server) and
+//! publishes one CloudEvent per new or changed object.
+//!
+//! Consumes the `on.s3` blocks of the applied workflows (through the shared trigger runtime),
+//! reads the bucket's listing (ListObjectsV2, every page, under `prefix`) every
+//! `poll_interval`, and produces `dev.weft.s3.object.created` (a key not seen before) and
+//! `dev.weft.s3.object.updated` (a known key with a new ETag) on `weft.events.s3`, with data
+//! `{bucket, key, size, etag, modified}` and the event id derived from (workflow, scope, key,
+//! ETag). Touches the bucket only for `after: move|delete`, after the event's JetStream ack.
+//! Keeps its [`Cursor`] (key → ETag) in the `weft_cursors` bucket.
+//!
+//! A new trigger fires for every object already under the prefix (the drop-folder
+//! semantics Kestra users know; with `after: move|delete` they are then processed and
+//! cleared out).
+//!
+//! Also offers [`s3_client`], the S3 client (ring TLS, static credentials, path-style for
+//! custom endpoints) for anything else in Weft that talks to S3.
+
+mod bucket;
+mod client;
+mod cursor;
+mod error;
+mod keys;
+
+pub use bucket::{Bucket, ObjectInfo, Outcome};
+pub use client::{S3Settings, s3_client};
+pub use cursor::{Action, Cursor, plan};
+pub use error::{S3Error, Target};
+pub use keys::move_destination;
