@@ -21,9 +21,11 @@ mod client;
 mod cursor;
 mod error;
 mod keys;
+mod source;
 
 pub use bucket::{Bucket, ObjectInfo, Outcome};
 pub use client::{S3Settings, s3_client};
 pub use cursor::{Action, Cursor, plan};
 pub use error::{S3Error, Target};
 pub use keys::move_destination;
+pub use source::{S3Source, scope};

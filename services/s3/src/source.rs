@@ -1,0 +1,226 @@
+//! [`S3Source`]: the `on.s3` kind for the shared trigger runtime. One run of one trigger
+//! instance checks the bucket (HeadBucket: a wrong endpoint, bucket or key fails here with a
+//! clear message), loads the cursor, then polls every `poll_interval` until shutdown:
+//! list → publish each new or changed object (waiting for the JetStream ack) → `after:` step
+//! → save the cursor. Any S3 or bus failure ends the run with an error; the runtime shows it
+//! in the trigger's health and runs it again with backoff.
+//!
+//! Consumes `S3Trigger` configs (secrets resolved) and the bucket; produces
+//! `dev.weft.s3.object.created|updated` events and the cursor in `weft_cursors`; deletes or
+//! moves objects only with `after: delete|move`.
+
+use serde_json::json;
+use weft_events::types::{S3_OBJECT_CREATED, S3_OBJECT_UPDATED};
+use weft_flow::Triggers;
+use weft_flow::triggers::{FileAfter, S3Trigger};
+use weft_trigger::{Source, TriggerCtx, TriggerError};
+
+use crate::bucket::{Bucket, ObjectInfo, Outcome};
+use crate::cursor::{Action, Cursor, plan};
+use crate::{S3Error, S3Settings, keys, s3_client};
+
+/// The cursor is saved at least every this many events within one listing, so a crash in
+/// a large first listing re-publishes (deduplicated downstream) at most this many.
+const SAVE_EVERY: usize = 100;
+
+/// The `on.s3` trigger kind.
+#[derive(Debug, Clone, Default)]
+pub struct S3Source {
+    /// Keys per listing page; `None` is S3's maximum (1000). Tests make it small to
+    /// exercise pagination.
+    pub page_size: Option<i32>,
+}
+
+impl Source for S3Source {
+    const KIND: &'static str = "s3";
+    type Config = S3Trigger;
+
+    fn configs(on: &Triggers) -> &[S3Trigger] {
+        on.s3.as_slice()
+    }
+
+    fn scope(config: &S3Trigger) -> String {
+        scope(config)
+    }
+
+    async fn run(&self, ctx: TriggerCtx<S3Trigger>) -> Result<(), TriggerError> {
+        Poller::new(&ctx.config, self.page_size).run(&ctx).await
+    }
+}
+
+/// What is watched: endpoint, bucket and prefix (credentials and timing are not part of it).
+pub fn scope(config: &S3Trigger) -> String {
+    let prefix = config.prefix.as_deref().unwrap_or_default();
+    match &config.endpoint {
+        Some(endpoint) => format!(
+            "{}/{}/{prefix}",
+            endpoint.trim_end_matches('/'),
+            config.bucket
+        ),
+        None => format!("s3://{}/{prefix}", config.bucket),
+    }
+}
+
+/// One trigger instance's polling state.
+struct Poller {
+    bucket: Bucket,
+    config: S3Trigger,
+    prefix: String,
+    after: AfterStep,
+}
+
+/// The `after:` setting, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AfterStep {
+    /// Leave the object.
+    Keep,
+    /// Delete it.
+    Delete,
+    /// Move it under this folder (`move_to` with a trailing `/`).
+    Move(String),
+}
+
+impl AfterStep {
+    fn of(config: &S3Trigger) -> Self {
+        match (&config.after, &config.move_to) {
+            (FileAfter::Delete, _) => Self::Delete,
+            // apply-time checks make `move_to` present with `after: move`
+            (FileAfter::Move, Some(to)) => Self::Move(keys::as_folder(to)),
+            _ => Self::Keep,
+        }
+    }
+
+    /// The folder the listing skips (moved objects).
+    fn moved_folder(&self) -> Option<&str> {
+        match self {
+            Self::Move(folder) => Some(folder),
+            _ => None,
+        }
+    }
+}
+
+impl Poller {
+    fn new(config: &S3Trigger, page_size: Option<i32>) -> Self {
+        let settings = S3Settings::from(config);
+        let mut bucket = Bucket::new(
+            s3_client(&settings),
+            &config.bucket,
+            &settings.describe_endpoint(),
+        );
+        if let Some(size) = page_size {
+            bucket = bucket.with_page_size(size);
+        }
+        Self {
+            bucket,
+            config: config.clone(),
+            prefix: config.prefix.clone().unwrap_or_default(),
+            after: AfterStep::of(config),
+        }
+    }
+
+    async fn run(&self, ctx: &TriggerCtx<S3Trigger>) -> Result<(), TriggerError> {
+        self.bucket.check().await.map_err(TriggerError::source)?;
+        let mut cursor: Cursor = ctx.cursor().await?.unwrap_or_default();
+        ctx.healthy();
+        loop {
+            self.poll(ctx, &mut cursor).await?;
+            tokio::select! {
+                () = ctx.shutdown.wait() => return Ok(()),
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+    }
+
+    /// One listing: publish what is new or changed, run the after-steps, save the cursor.
+    async fn poll(
+        &self,
+        ctx: &TriggerCtx<S3Trigger>,
+        cursor: &mut Cursor,
+    ) -> Result<(), TriggerError> {
+        let listing = self
+            .bucket
+            .list(&self.prefix, self.after.moved_folder())
+            .await
+            .map_err(TriggerError::source)?;
+        let mut dirty = cursor.retain_listed(&listing);
+        let mut unsaved = 0;
+        let mut failure = None;
+        let after_step = self.after != AfterStep::Keep;
+        for (action, object) in plan(cursor, &listing, after_step) {
+            if ctx.shutdown.is_triggered() {
+                break;
+            }
+            if let Err(e) = self.handle(ctx, cursor, action, object).await {
+                failure = Some(e);
+                break;
+            }
+            dirty = true;
+            unsaved += 1;
+            if unsaved >= SAVE_EVERY {
+                ctx.save_cursor(&*cursor).await?;
+                unsaved = 0;
+            }
+        }
+        if dirty {
+            ctx.save_cursor(&*cursor).await?;
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Publishes one object's event (unless only its after-step is due), records it in the
+    /// cursor, then runs the after-step; a finished after-step removes it from the cursor.
+    async fn handle(
+        &self,
+        ctx: &TriggerCtx<S3Trigger>,
+        cursor: &mut Cursor,
+        action: Action,
+        object: &ObjectInfo,
+    ) -> Result<(), TriggerError> {
+        let ty = match action {
+            Action::Created => Some(S3_OBJECT_CREATED),
+            Action::Updated => Some(S3_OBJECT_UPDATED),
+            Action::Pending => None,
+        };
+        if let Some(ty) = ty {
+            let id = ctx.event_id(&[&object.key, &object.etag]);
+            let data = json!({
+                "bucket": self.config.bucket,
+                "key": object.key,
+                "size": object.size,
+                "etag": object.etag,
+                "modified": object.modified,
+            });
+            ctx.publish(&id, ty, Some(&object.key), data).await?;
+        }
+        cursor
+            .objects
+            .insert(object.key.clone(), object.etag.clone());
+        if self.after == AfterStep::Keep {
+            return Ok(());
+        }
+        match self.after(object).await.map_err(TriggerError::source)? {
+            Outcome::Done | Outcome::Gone => {
+                cursor.objects.remove(&object.key);
+            }
+            // The published ETag stays; the object's new version fires as `updated`.
+            Outcome::Changed => {}
+        }
+        Ok(())
+    }
+
+    /// The `after:` step for one published object.
+    async fn after(&self, object: &ObjectInfo) -> Result<Outcome, S3Error> {
+        let (key, etag) = (object.key.as_str(), object.etag.as_str());
+        match &self.after {
+            AfterStep::Keep => Ok(Outcome::Done),
+            AfterStep::Delete => self.bucket.delete(key, etag).await,
+            AfterStep::Move(folder) => {
+                let destination = keys::move_destination(&self.prefix, folder, key);
+                match self.bucket.copy(key, etag, &destination).await? {
+                    Outcome::Done => self.bucket.delete(key, etag).await,
+                    other => Ok(other),
+                }
+            }
+        }
+    }
+}
