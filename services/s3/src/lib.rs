@@ -16,6 +16,9 @@
 //! Also offers [`s3_client`], the S3 client (ring TLS, static credentials, path-style for
 //! custom endpoints) for anything else in Weft that talks to S3.
 
+/// The AWS SDK this crate builds on, for users of [`s3_client`].
+pub use aws_sdk_s3;
+
 mod bucket;
 mod client;
 mod cursor;
