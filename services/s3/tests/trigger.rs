@@ -251,3 +251,42 @@ async fn a_missing_bucket_is_reported_until_it_exists() {
     h.wait_health("s3-nobucket", WAIT, |h| h.state == TriggerState::Running)
         .await;
 }
+
+#[tokio::test]
+async fn refused_credentials_are_reported_until_the_workflow_is_fixed() {
+    let moto = MotoServer::start_with_auth().await.expect("moto starts");
+    let key = moto.credentials.clone().expect("an IAM access key");
+    let s3 = weft_s3::s3_client(&weft_s3::S3Settings {
+        access_key_id: Some(key.access_key_id.clone()),
+        secret_access_key: Some(key.secret_access_key.clone()),
+        ..common::settings(&moto.endpoint)
+    });
+    create_bucket(&s3, "drop").await;
+    put(&s3, "drop", "a.csv", b"1").await;
+    let h = Harness::start().await;
+    let with_secret = |secret: &str| {
+        let wf = workflow("s3-creds", &moto.endpoint, "drop", "");
+        // The secret first: the test access key is a prefix of the test secret.
+        wf.replace(common::SECRET_KEY, secret)
+            .replace(common::ACCESS_KEY, &key.access_key_id)
+    };
+    h.apply(&with_secret("wrong-secret")).await;
+    let health = h
+        .wait_health("s3-creds", WAIT, |h| h.state == TriggerState::Error)
+        .await;
+    let error = health.last_error.expect("an error message");
+    assert!(
+        error.starts_with("access to bucket `drop` denied") && error.contains("secret_access_key"),
+        "{error}"
+    );
+    assert!(h.events(1, Duration::from_secs(1)).await.is_empty());
+
+    // Applying the right secret restarts the trigger at once (no service restart).
+    h.apply(&with_secret(&key.secret_access_key)).await;
+    let events = h.events(1, WAIT).await;
+    assert_eq!(types_and_keys(&events), pairs(&[(CREATED, "a.csv")]));
+    h.wait_health("s3-creds", WAIT, |h| {
+        h.state == TriggerState::Running && h.last_error.is_none()
+    })
+    .await;
+}

@@ -21,7 +21,7 @@ mod stream;
 mod wait;
 
 pub use db::TestDb;
-pub use moto::MotoServer;
+pub use moto::{MotoCredentials, MotoServer};
 pub use nats::NatsServer;
 pub use process::ChildProcess;
 pub use stream::stored_messages;

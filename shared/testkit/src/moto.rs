@@ -3,6 +3,10 @@
 //! (SIGKILL). [`MotoServer::restart`] brings it back on the same port; moto keeps everything in
 //! memory, so buckets and objects are gone after a restart.
 //!
+//! [`MotoServer::start_with_auth`] makes moto check signatures: it creates one IAM user with
+//! an allow-all policy and an access key ([`MotoServer::credentials`]); any other key is
+//! refused with `InvalidAccessKeyId` / `SignatureDoesNotMatch` / 403.
+//!
 //! The program is `$WEFT_MOTO_SERVER`, else `${WEFT_TOOLS:-~/.cache/weft}/venv/bin/moto_server`
 //! (installed by `scripts/deps`), else `moto_server` on `PATH`. moto accepts any credentials.
 
@@ -22,25 +26,55 @@ pub struct MotoServer {
     pub endpoint: String,
     /// The port; the same across restarts.
     pub port: u16,
+    /// The access key moto accepts, when started with [`MotoServer::start_with_auth`]
+    /// (a new one after each restart).
+    pub credentials: Option<MotoCredentials>,
     process: Option<ChildProcess>,
     program: PathBuf,
+    auth: bool,
 }
+
+/// An access key of an IAM user of an authenticating moto server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MotoCredentials {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+}
+
+/// IAM requests moto serves before it starts checking signatures (the user, its policy and
+/// its key in [`create_user`]).
+const SETUP_ACTIONS: &str = "3";
 
 impl MotoServer {
     /// Starts moto_server on a free port and waits (up to 60 s) until it answers HTTP.
+    /// It accepts any credentials.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_checked(false).await
+    }
+
+    /// As [`MotoServer::start`], but moto checks signatures and accepts only
+    /// [`MotoServer::credentials`].
+    pub async fn start_with_auth() -> anyhow::Result<Self> {
+        Self::start_checked(true).await
+    }
+
+    async fn start_checked(auth: bool) -> anyhow::Result<Self> {
         let program = program()?;
         let mut last_error = None;
         // A free port can be taken by someone else before the server binds it: retry.
         for _ in 0..3 {
             let port = crate::free_port();
-            match spawn_ready(&program, port).await {
-                Ok(process) => {
+            match spawn_ready(&program, port, auth).await {
+                Ok((process, credentials)) => {
                     return Ok(Self {
                         endpoint: format!("http://127.0.0.1:{port}"),
                         port,
+                        credentials,
                         process: Some(process),
                         program,
+                        auth,
                     });
                 }
                 Err(e) => last_error = Some(e),
@@ -64,9 +98,10 @@ impl MotoServer {
         self.stop();
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            match spawn_ready(&self.program, self.port).await {
-                Ok(process) => {
+            match spawn_ready(&self.program, self.port, self.auth).await {
+                Ok((process, credentials)) => {
                     self.process = Some(process);
+                    self.credentials = credentials;
                     return Ok(());
                 }
                 // The old socket may linger for a moment; retry until the deadline.
@@ -92,10 +127,18 @@ impl MotoServer {
     }
 }
 
-async fn spawn_ready(program: &std::path::Path, port: u16) -> anyhow::Result<ChildProcess> {
+async fn spawn_ready(
+    program: &std::path::Path,
+    port: u16,
+    auth: bool,
+) -> anyhow::Result<(ChildProcess, Option<MotoCredentials>)> {
     let port_arg = port.to_string();
     let args = ["-H", "127.0.0.1", "-p", port_arg.as_str()];
-    let mut process = ChildProcess::spawn(program, args, [("PYTHONUNBUFFERED", "1")])?;
+    let mut envs = vec![("PYTHONUNBUFFERED", "1")];
+    if auth {
+        envs.push(("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_ACTIONS));
+    }
+    let mut process = ChildProcess::spawn(program, args, envs)?;
     let deadline = Instant::now() + READY_TIMEOUT;
     crate::init_crypto();
     let client = reqwest::Client::builder()
@@ -112,7 +155,12 @@ async fn spawn_ready(program: &std::path::Path, port: u16) -> anyhow::Result<Chi
         if let Ok(resp) = client.get(&url).send().await
             && resp.status().is_success()
         {
-            return Ok(process);
+            let credentials = if auth {
+                Some(create_user(&client, port).await?)
+            } else {
+                None
+            };
+            return Ok((process, credentials));
         }
         if Instant::now() >= deadline {
             let tail = process.log_tail(20);
@@ -122,6 +170,52 @@ async fn spawn_ready(program: &std::path::Path, port: u16) -> anyhow::Result<Chi
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Creates IAM user `weft` with an allow-all inline policy and an access key, through the
+/// unauthenticated requests moto allows at start. moto reads the service from the credential
+/// scope of the (unchecked) Authorization header.
+async fn create_user(client: &reqwest::Client, port: u16) -> anyhow::Result<MotoCredentials> {
+    const AUTH: &str = "AWS4-HMAC-SHA256 Credential=SETUP/20260101/us-east-1/iam/aws4_request, \
+                        SignedHeaders=host, Signature=0";
+    const POLICY: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let url = format!("http://127.0.0.1:{port}/");
+    let calls: [&[(&str, &str)]; 3] = [
+        &[("Action", "CreateUser"), ("UserName", "weft")],
+        &[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "weft"),
+            ("PolicyName", "all"),
+            ("PolicyDocument", POLICY),
+        ],
+        &[("Action", "CreateAccessKey"), ("UserName", "weft")],
+    ];
+    let mut last = String::new();
+    for form in calls {
+        let resp = client
+            .post(&url)
+            .header("authorization", AUTH)
+            .form(&[form, &[("Version", "2010-05-08")]].concat())
+            .send()
+            .await?;
+        let status = resp.status();
+        last = resp.text().await?;
+        anyhow::ensure!(status.is_success(), "moto IAM setup: {status}: {last}");
+    }
+    let field = |name: &str| {
+        let open = format!("<{name}>");
+        let start = last.find(&open)? + open.len();
+        let end = start + last[start..].find('<')?;
+        Some(last[start..end].to_string())
+    };
+    match (field("AccessKeyId"), field("SecretAccessKey")) {
+        (Some(access_key_id), Some(secret_access_key)) => Ok(MotoCredentials {
+            access_key_id,
+            secret_access_key,
+        }),
+        _ => anyhow::bail!("moto CreateAccessKey answered without a key: {last}"),
     }
 }
 

@@ -51,3 +51,23 @@ async fn moto_starts_stops_and_restarts_on_the_same_port() {
     // In-memory state is gone: the bucket no longer exists.
     assert_eq!(status(&client, &bucket).await, Some(404));
 }
+
+#[tokio::test]
+async fn moto_with_auth_refuses_unsigned_requests_and_hands_out_a_key() {
+    let moto = MotoServer::start_with_auth().await.expect("moto starts");
+    let key = moto.credentials.clone().expect("credentials");
+    assert!(key.access_key_id.starts_with("AKIA"), "{key:?}");
+    assert!(!key.secret_access_key.is_empty());
+    let client = reqwest::Client::new();
+    let unknown = "AWS4-HMAC-SHA256 Credential=NOPE/20260101/us-east-1/s3/aws4_request, \
+                   SignedHeaders=host, Signature=0";
+    let resp = client
+        .put(format!("{}/probe", moto.endpoint))
+        .header("authorization", unknown)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(resp.status().as_u16(), 403, "an unknown key is refused");
+    let body = resp.text().await.expect("body");
+    assert!(body.contains("InvalidAccessKeyId"), "{body}");
+}
