@@ -1,15 +1,13 @@
-//! The trigger's cursor and what one listing means against it, pure.
+//! What the trigger has seen and what one listing means against it, pure.
 //!
-//! The cursor maps key → ETag of every object whose event was published and that is still
+//! [`Seen`] maps key → ETag of every object whose event was published and that is still
 //! in the bucket under the prefix. With `after: none` that is the whole listing; with
 //! `after: move|delete` only objects whose after-step has not succeeded yet (normally none),
 //! because a moved or deleted object leaves the listing. An object fires when its key is new
-//! (`created`) or its ETag differs from the cursor's (`updated`). Keys that left the listing
+//! (`created`) or its ETag differs from the recorded one (`updated`). Keys that left the listing
 //! are dropped, so a later object of the same key and content fires again as `created`.
-//!
-//! Size: about 40 bytes plus the key per entry, stored as one JetStream KV value (at most the
-//! server's `max_payload`, 1 MiB by default): `after: none` suits up to roughly 10,000 objects
-//! under the prefix; larger buckets want `after: move|delete` or a narrower prefix.
+//! It is stored as JSON in the object store ([`crate::store`]), so its size is not bounded by
+//! a key-value entry; about 40 bytes plus the key per object.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +18,7 @@ use crate::bucket::ObjectInfo;
 /// Objects already published: key → ETag (without quotes).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Cursor {
+pub struct Seen {
     /// key → ETag of each published object still in the bucket.
     pub objects: BTreeMap<String, String>,
 }
@@ -39,13 +37,13 @@ pub enum Action {
 /// The work for one listing: objects with their action, in listing (key) order. Objects
 /// already published are left out when `after_step` is false (nothing more to do for them).
 pub fn plan<'a>(
-    cursor: &Cursor,
+    seen: &Seen,
     listing: &'a [ObjectInfo],
     after_step: bool,
 ) -> Vec<(Action, &'a ObjectInfo)> {
     listing
         .iter()
-        .filter_map(|o| match cursor.objects.get(&o.key) {
+        .filter_map(|o| match seen.objects.get(&o.key) {
             None => Some((Action::Created, o)),
             Some(etag) if *etag != o.etag => Some((Action::Updated, o)),
             Some(_) if after_step => Some((Action::Pending, o)),
@@ -54,7 +52,7 @@ pub fn plan<'a>(
         .collect()
 }
 
-impl Cursor {
+impl Seen {
     /// Drops keys that are not in `listing` any more; true if anything was dropped.
     pub fn retain_listed(&mut self, listing: &[ObjectInfo]) -> bool {
         let listed: BTreeSet<&str> = listing.iter().map(|o| o.key.as_str()).collect();
@@ -77,8 +75,8 @@ mod tests {
         }
     }
 
-    fn cursor(pairs: &[(&str, &str)]) -> Cursor {
-        Cursor {
+    fn seen(pairs: &[(&str, &str)]) -> Seen {
+        Seen {
             objects: pairs
                 .iter()
                 .map(|(k, e)| (k.to_string(), e.to_string()))
@@ -89,7 +87,7 @@ mod tests {
     #[test]
     fn new_keys_are_created_and_new_etags_updated() {
         let listing = [obj("a", "1"), obj("b", "2"), obj("c", "3")];
-        let c = cursor(&[("a", "1"), ("b", "old")]);
+        let c = seen(&[("a", "1"), ("b", "old")]);
         let actions: Vec<_> = plan(&c, &listing, false)
             .into_iter()
             .map(|(a, o)| (a, o.key.as_str()))
@@ -100,16 +98,16 @@ mod tests {
     #[test]
     fn published_objects_are_pending_while_an_after_step_is_due() {
         let listing = [obj("a", "1")];
-        let c = cursor(&[("a", "1")]);
+        let c = seen(&[("a", "1")]);
         assert!(plan(&c, &listing, false).is_empty());
         assert_eq!(plan(&c, &listing, true)[0].0, Action::Pending);
     }
 
     #[test]
     fn keys_that_left_the_listing_are_forgotten() {
-        let mut c = cursor(&[("a", "1"), ("gone", "2")]);
+        let mut c = seen(&[("a", "1"), ("gone", "2")]);
         assert!(c.retain_listed(&[obj("a", "1")]));
-        assert_eq!(c, cursor(&[("a", "1")]));
+        assert_eq!(c, seen(&[("a", "1")]));
         assert!(!c.retain_listed(&[obj("a", "1")]));
         // The same key and content coming back is new again.
         c.retain_listed(&[]);
@@ -117,9 +115,9 @@ mod tests {
     }
 
     #[test]
-    fn the_cursor_is_compact_json() {
+    fn seen_objects_are_compact_json() {
         let json =
-            serde_json::to_string(&cursor(&[("in/a.csv", "9b2cf535f27731c974343645a3985328")]))
+            serde_json::to_string(&seen(&[("in/a.csv", "9b2cf535f27731c974343645a3985328")]))
                 .expect("json");
         assert_eq!(
             json,

@@ -7,7 +7,8 @@
 //! `dev.weft.s3.object.updated` (a known key with a new ETag) on `weft.events.s3`, with data
 //! `{bucket, key, size, etag, modified}` and the event id derived from (workflow, scope, key,
 //! ETag). Touches the bucket only for `after: move|delete`, after the event's JetStream ack.
-//! Keeps its [`Cursor`] (key → ETag) in the `weft_cursors` bucket.
+//! Keeps what it has [`Seen`] (key → ETag) in the `weft_s3_listings` object store and a small
+//! [`S3Cursor`] naming it in `weft_cursors`.
 //!
 //! A new trigger fires for every object already under the prefix (the drop-folder
 //! semantics Kestra users know; with `after: move|delete` they are then processed and
@@ -25,10 +26,12 @@ mod cursor;
 mod error;
 mod keys;
 mod source;
+mod store;
 
 pub use bucket::{Bucket, ObjectInfo, Outcome};
 pub use client::{S3Settings, s3_client};
-pub use cursor::{Action, Cursor, plan};
+pub use cursor::{Action, Seen, plan};
 pub use error::{S3Error, Target};
 pub use keys::move_destination;
 pub use source::{S3Source, scope};
+pub use store::{S3Cursor, SeenStore};

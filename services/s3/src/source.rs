@@ -2,11 +2,12 @@
 //! instance checks the bucket (HeadBucket: a wrong endpoint, bucket or key fails here with a
 //! clear message), loads the cursor, then polls every `poll_interval` until shutdown:
 //! list → publish each new or changed object (waiting for the JetStream ack) → `after:` step
-//! → save the cursor. Any S3 or bus failure ends the run with an error; the runtime shows it
+//! → save what was seen (object store) and the cursor naming it. Any S3 or bus failure ends the run with an error; the runtime shows it
 //! in the trigger's health and runs it again with backoff.
 //!
 //! Consumes `S3Trigger` configs (secrets resolved) and the bucket; produces
-//! `dev.weft.s3.object.created|updated` events and the cursor in `weft_cursors`; deletes or
+//! `dev.weft.s3.object.created|updated` events, the seen objects in `weft_s3_listings` and
+//! the cursor in `weft_cursors`; deletes or
 //! moves objects only with `after: delete|move`.
 
 use serde_json::json;
@@ -16,12 +17,13 @@ use weft_flow::triggers::{FileAfter, S3Trigger};
 use weft_trigger::{Source, TriggerCtx, TriggerError};
 
 use crate::bucket::{Bucket, ObjectInfo, Outcome};
-use crate::cursor::{Action, Cursor, plan};
+use crate::cursor::{Action, Seen, plan};
+use crate::store::{S3Cursor, SeenStore};
 use crate::{S3Error, S3Settings, keys, s3_client};
 
-/// The cursor is saved at least every this many events within one listing, so a crash in
+/// What was seen is saved at least every this many events within one listing, so a crash in
 /// a large first listing re-publishes (deduplicated downstream) at most this many.
-const SAVE_EVERY: usize = 100;
+const SAVE_EVERY: usize = 200;
 
 /// The `on.s3` trigger kind.
 #[derive(Debug, Clone, Default)]
@@ -120,10 +122,12 @@ impl Poller {
 
     async fn run(&self, ctx: &TriggerCtx<S3Trigger>) -> Result<(), TriggerError> {
         self.bucket.check().await.map_err(TriggerError::source)?;
-        let mut cursor: Cursor = ctx.cursor().await?.unwrap_or_default();
+        let store = SeenStore::open(ctx.bus(), &ctx.workflow, &scope(&self.config)).await?;
+        let cursor: Option<S3Cursor> = ctx.cursor().await?;
+        let mut seen = store.load(cursor.as_ref()).await?;
         ctx.healthy();
         loop {
-            self.poll(ctx, &mut cursor).await?;
+            self.poll(ctx, &store, &mut seen).await?;
             tokio::select! {
                 () = ctx.shutdown.wait() => return Ok(()),
                 () = tokio::time::sleep(self.config.poll_interval) => {}
@@ -131,48 +135,49 @@ impl Poller {
         }
     }
 
-    /// One listing: publish what is new or changed, run the after-steps, save the cursor.
+    /// One listing: publish what is new or changed, run the after-steps, save what was seen.
     async fn poll(
         &self,
         ctx: &TriggerCtx<S3Trigger>,
-        cursor: &mut Cursor,
+        store: &SeenStore,
+        seen: &mut Seen,
     ) -> Result<(), TriggerError> {
         let listing = self
             .bucket
             .list(&self.prefix, self.after.moved_folder())
             .await
             .map_err(TriggerError::source)?;
-        let mut dirty = cursor.retain_listed(&listing);
+        let mut dirty = seen.retain_listed(&listing);
         let mut unsaved = 0;
         let mut failure = None;
         let after_step = self.after != AfterStep::Keep;
-        for (action, object) in plan(cursor, &listing, after_step) {
+        for (action, object) in plan(seen, &listing, after_step) {
             if ctx.shutdown.is_triggered() {
                 break;
             }
-            if let Err(e) = self.handle(ctx, cursor, action, object).await {
+            if let Err(e) = self.handle(ctx, seen, action, object).await {
                 failure = Some(e);
                 break;
             }
             dirty = true;
             unsaved += 1;
             if unsaved >= SAVE_EVERY {
-                ctx.save_cursor(&*cursor).await?;
+                save(ctx, store, seen).await?;
                 unsaved = 0;
             }
         }
         if dirty {
-            ctx.save_cursor(&*cursor).await?;
+            save(ctx, store, seen).await?;
         }
         failure.map_or(Ok(()), Err)
     }
 
-    /// Publishes one object's event (unless only its after-step is due), records it in the
-    /// cursor, then runs the after-step; a finished after-step removes it from the cursor.
+    /// Publishes one object's event (unless only its after-step is due), records it as seen,
+    /// then runs the after-step; a finished after-step forgets it again.
     async fn handle(
         &self,
         ctx: &TriggerCtx<S3Trigger>,
-        cursor: &mut Cursor,
+        seen: &mut Seen,
         action: Action,
         object: &ObjectInfo,
     ) -> Result<(), TriggerError> {
@@ -192,15 +197,13 @@ impl Poller {
             });
             ctx.publish(&id, ty, Some(&object.key), data).await?;
         }
-        cursor
-            .objects
-            .insert(object.key.clone(), object.etag.clone());
+        seen.objects.insert(object.key.clone(), object.etag.clone());
         if self.after == AfterStep::Keep {
             return Ok(());
         }
         match self.after(object).await.map_err(TriggerError::source)? {
             Outcome::Done | Outcome::Gone => {
-                cursor.objects.remove(&object.key);
+                seen.objects.remove(&object.key);
             }
             // The published ETag stays; the object's new version fires as `updated`.
             Outcome::Changed => {}
@@ -223,4 +226,14 @@ impl Poller {
             }
         }
     }
+}
+
+/// Saves what was seen, then the cursor naming it.
+async fn save(
+    ctx: &TriggerCtx<S3Trigger>,
+    store: &SeenStore,
+    seen: &Seen,
+) -> Result<(), TriggerError> {
+    let cursor = store.save(seen).await?;
+    ctx.save_cursor(&cursor).await
 }

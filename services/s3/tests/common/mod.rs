@@ -218,3 +218,21 @@ pub fn workflow(name: &str, endpoint: &str, bucket: &str, extra: &str) -> String
          secret_access_key: {SECRET_KEY}, poll_interval: 1s{extra}}}\nsteps:\n  a: {{uses: http, with: {{url: 'http://127.0.0.1:9/'}}}}\n"
     )
 }
+
+impl Harness {
+    /// The seen objects (key → ETag) that a trigger's cursor names, read from the object store.
+    pub async fn seen(&self, cursor: &serde_json::Value) -> serde_json::Value {
+        use tokio::io::AsyncReadExt as _;
+        let name = cursor["listing"].as_str().expect("cursor names a listing");
+        let store = self
+            .bus
+            .jetstream()
+            .get_object_store(weft_events::subjects::S3_LISTINGS_BUCKET)
+            .await
+            .expect("listings bucket");
+        let mut object = store.get(name).await.expect("listing object");
+        let mut bytes = Vec::new();
+        object.read_to_end(&mut bytes).await.expect("listing read");
+        serde_json::from_slice(&bytes).expect("listing json")
+    }
+}
