@@ -196,6 +196,7 @@ impl Poller {
                 "modified": object.modified,
             });
             ctx.publish(&id, ty, Some(&object.key), data).await?;
+            tracing::debug!(workflow = %ctx.workflow, key = %object.key, etag = %object.etag, %ty, "S3 object event stored");
         }
         seen.objects.insert(object.key.clone(), object.etag.clone());
         if self.after == AfterStep::Keep {
@@ -206,7 +207,8 @@ impl Poller {
                 seen.objects.remove(&object.key);
             }
             // The published ETag stays; the object's new version fires as `updated`.
-            Outcome::Changed => {}
+            Outcome::Changed => tracing::info!(workflow = %ctx.workflow, key = %object.key,
+                "object written again before its after-step; its new version fires next"),
         }
         Ok(())
     }
