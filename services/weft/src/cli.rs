@@ -100,8 +100,8 @@ pub enum RunsCommand {
 /// Run a parsed command line.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Dev { apply } => serve(&Service::ALL, apply).await,
-        Command::Serve { service } => serve(&[service], None).await,
+        Command::Dev { apply } => serve(&Service::ALL, apply, true).await,
+        Command::Serve { service } => serve(&[service], None, false).await,
         Command::Apply { file, api } => {
             Client::new(&api)?.apply_path(&file).await?;
             Ok(ExitCode::SUCCESS)
@@ -142,9 +142,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(services: &[Service], apply: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let config: CommonConfig = weft_runtime::load()?;
+async fn serve(
+    services: &[Service],
+    apply: Option<PathBuf>,
+    dev: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut config: CommonConfig = weft_runtime::load()?;
     weft_runtime::telemetry::init_logging(&config.log_format);
+    if dev && config.master_key.0.trim().is_empty() {
+        let (key, path) = crate::devkey::load_or_create()?;
+        tracing::warn!(path = %path.display(),
+            "WEFT_MASTER_KEY is not set: using this laptop's development key (set WEFT_MASTER_KEY in production)");
+        config.master_key = weft_runtime::Redacted(key);
+    }
     let shutdown = Shutdown::new();
     shutdown.on_signals();
     let running = host::start(services, &config, shutdown.clone()).await?;

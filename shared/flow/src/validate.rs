@@ -166,19 +166,59 @@ impl Validator<'_> {
         self.kind("cdc", &on.cdc)
     }
 
-    fn kind<T: Check>(&self, kind: &str, items: &OneOrMany<T>) -> Result<(), ValidationError> {
+    fn kind<T: Check + serde::Serialize>(
+        &self,
+        kind: &str,
+        items: &OneOrMany<T>,
+    ) -> Result<(), ValidationError> {
         let many = matches!(items, OneOrMany::Many(_));
         for (i, item) in items.as_slice().iter().enumerate() {
+            let mut field = path(&["on", kind]);
+            if many {
+                field.push(Seg::Index(i));
+            }
             if let Err(problem) = item.check() {
-                let mut field = path(&["on", kind]);
-                if many {
-                    field.push(Seg::Index(i));
-                }
                 field.push(problem.field.into());
                 return Err(self.error(field, problem.message));
             }
+            let value = serde_json::to_value(item).unwrap_or(Value::Null);
+            self.only_secret_refs(&value, &mut field)?;
         }
         Ok(())
+    }
+
+    /// `on:` blocks are not evaluated: the only `${{ }}` they may hold is a secret reference,
+    /// resolved by the trigger service.
+    fn only_secret_refs(&self, v: &Value, at: &mut Vec<Seg>) -> Result<(), ValidationError> {
+        match v {
+            Value::String(s) => {
+                let exprs =
+                    expr::expressions_in(v).map_err(|e| self.error(at.clone(), e.to_string()))?;
+                match exprs.iter().find(|e| expr::secret_ref(e).is_none()) {
+                    None => Ok(()),
+                    Some(e) => Err(self.error(
+                        at.clone(),
+                        format!(
+                            "`{s}`: trigger settings are not evaluated; the only expression \
+                             allowed is a whole `${{{{ secrets.NAME }}}}` (found `{e}`)"
+                        ),
+                    )),
+                }
+            }
+            Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
+                at.push(Seg::Index(i));
+                let r = self.only_secret_refs(item, at);
+                at.pop();
+                r
+            }),
+            Value::Object(fields) => fields.iter().try_for_each(|(k, item)| {
+                at.push(Seg::Key(k.clone()));
+                let r = self.only_secret_refs(item, at);
+                at.pop();
+                r
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn step(&self, wf: &Workflow, id: &str) -> Result<(), ValidationError> {
@@ -285,7 +325,34 @@ impl Validator<'_> {
             expr::expressions_in(&Value::String(s.to_owned()))
                 .and_then(|exprs| exprs.iter().try_for_each(|e| expr::check(e)))
         };
-        result.map_err(|e| self.error(at, e.to_string()))
+        result.map_err(|e| self.error(at.clone(), e.to_string()))?;
+        self.secret_use(s, at, condition)
+    }
+
+    /// Secrets appear only as a whole `${{ secrets.NAME }}` in a template, resolved by the
+    /// service that uses the value; never inside a larger expression or a condition, which the
+    /// router would have to evaluate with the clear value.
+    fn secret_use(&self, s: &str, at: Vec<Seg>, condition: bool) -> Result<(), ValidationError> {
+        let t = s.trim();
+        let exprs = if condition && !t.starts_with("${{") {
+            vec![t.to_owned()]
+        } else {
+            expr::expressions_in(&Value::String(s.to_owned())).unwrap_or_default()
+        };
+        let misuse = exprs
+            .iter()
+            .find(|e| expr::mentions_secrets(e) && (condition || expr::secret_ref(e).is_none()));
+        match misuse {
+            None => Ok(()),
+            Some(e) => Err(self.error(
+                at,
+                format!(
+                    "`{e}`: secrets may only be used as a whole `${{{{ secrets.NAME }}}}` in a \
+                     template (e.g. `Bearer ${{{{ secrets.TOKEN }}}}`), not in conditions or \
+                     larger expressions; they are resolved by the executor, never by the router"
+                ),
+            )),
+        }
     }
 }
 

@@ -166,3 +166,44 @@ fn unknown_agent_is_rejected_with_its_line() {
         "{e}"
     );
 }
+
+#[test]
+fn secrets_only_as_whole_references() {
+    let e = err(&with_steps(
+        "  a:\n    uses: http\n    with:\n      h: \"${{ 'Bearer ' + secrets.T }}\"\n",
+    ));
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(7), Some("steps.a.with.h"))
+    );
+    assert!(
+        e.message.contains("secrets may only be used"),
+        "{}",
+        e.message
+    );
+    let e = err(&with_steps(
+        "  a:\n    uses: http\n    if: secrets.T == 'x'\n",
+    ));
+    assert_eq!(e.field.as_deref(), Some("steps.a.if"));
+    let ok = with_steps("  a:\n    uses: http\n    with:\n      h: \"Bearer ${{ secrets.T }}\"\n");
+    assert!(parse(&ok, Format::Yaml).is_ok());
+}
+
+#[test]
+fn service_triggers_are_checked_with_their_field() {
+    let src = "name: a\non:\n  email:\n    host: h\n    username: u\n    password: ${{ secrets.P }}\n    after: move\nsteps:\n  a: {uses: http}\n";
+    let e = err(src);
+    assert_eq!(e.field.as_deref(), Some("on.email.move_to"));
+    let src = "name: a\non:\n  cdc:\n    - dsn: \"${{ event.id }}\"\n      tables: [public.t]\nsteps:\n  a: {uses: http}\n";
+    let e = err(src);
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(4), Some("on.cdc[0].dsn"))
+    );
+    let src = "name: a\non:\n  cdc:\n    dsn: ${{ secrets.DSN }}\n    tables: [orders]\nsteps:\n  a: {uses: http}\n";
+    let e = err(src);
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(5), Some("on.cdc.tables"))
+    );
+}

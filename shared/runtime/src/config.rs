@@ -43,6 +43,20 @@ pub struct CommonConfig {
     /// How long a consumer may hold a message without acking or reporting progress before
     /// JetStream redelivers it (how soon work of a crashed process resumes), in milliseconds.
     pub ack_wait_ms: u64,
+    /// Master key secrets are sealed under (`WEFT_MASTER_KEY`): 64 hex digits or base64 of 32
+    /// bytes. Empty: no secrets on this service (`weft dev` then keeps a development key).
+    pub master_key: Redacted,
+}
+
+/// A configuration string that never shows in `Debug` output or logs.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
 }
 
 impl Default for CommonConfig {
@@ -56,6 +70,7 @@ impl Default for CommonConfig {
             executor_concurrency: 64,
             database_pool: 16,
             ack_wait_ms: 30_000,
+            master_key: Redacted::default(),
         }
     }
 }

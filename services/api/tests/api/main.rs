@@ -6,6 +6,8 @@ mod common;
 
 mod executions;
 mod runs;
+mod secrets;
+mod triggers;
 mod workflows;
 
 #[tokio::test]
