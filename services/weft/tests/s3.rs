@@ -1,9 +1,11 @@
-//! on.s3 end to end: a real moto S3 server, the S3 trigger service next to every Weft service
-//! in-process (real NATS, real PostgreSQL): an object dropped in the bucket starts exactly one
-//! execution that sees the object, and bad on.s3 configuration is refused at apply with 400.
+//! on.s3 end to end: a real moto S3 server (checking signatures), the S3 trigger service next
+//! to every Weft service in-process (real NATS, real PostgreSQL): with its keys stored as
+//! secrets, an object dropped in the bucket starts exactly one execution that sees the object,
+//! `GET /api/v1/triggers` shows it, and bad on.s3 configuration is refused at apply with 400.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::Env;
@@ -11,24 +13,47 @@ use serde_json::{Value, json};
 use weft_s3::aws_sdk_s3;
 use weft_testkit::MotoServer;
 
-/// Runs the on.s3 trigger service against `env`'s NATS until the returned signal fires.
+/// The master key secrets are sealed under in these tests (64 hex digits).
+const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// Runs the on.s3 trigger service (resolving secrets) against `env`'s NATS until the returned
+/// signal fires.
 async fn start_s3_triggers(env: &Env) -> weft_runtime::Shutdown {
     let bus = weft_bus::Bus::connect(&env.nats.url, "weft-s3")
         .await
         .expect("bus");
     let shutdown = weft_runtime::Shutdown::new();
-    let service = weft_trigger::TriggerService::new(weft_s3::S3Source::default(), bus);
+    let key = weft_secrets::MasterKey::parse(MASTER_KEY).expect("master key");
+    let secrets = weft_secrets::Secrets::watch(bus.clone(), Some(Arc::new(key)), shutdown.clone());
+    let service =
+        weft_trigger::TriggerService::new(weft_s3::S3Source::default(), bus).with_secrets(secrets);
     tokio::spawn(service.run(shutdown.clone()));
     shutdown
 }
 
-fn client(endpoint: &str) -> aws_sdk_s3::Client {
+fn client(endpoint: &str, key: &weft_testkit::MotoCredentials) -> aws_sdk_s3::Client {
     weft_s3::s3_client(&weft_s3::S3Settings {
         endpoint: Some(endpoint.into()),
         region: "us-east-1".into(),
-        access_key_id: Some("k".into()),
-        secret_access_key: Some("s".into()),
+        access_key_id: Some(key.access_key_id.clone()),
+        secret_access_key: Some(key.secret_access_key.clone()),
     })
+}
+
+/// Stores a secret through the admin API.
+async fn put_secret(env: &Env, name: &str, value: &str) {
+    let resp = env
+        .http
+        .put(format!("{}/api/v1/secrets/{name}", env.base))
+        .json(&json!({ "value": value }))
+        .send()
+        .await
+        .expect("api answers");
+    assert!(
+        resp.status().is_success(),
+        "PUT secret {name}: {}",
+        resp.status()
+    );
 }
 
 /// The ids of the S3 events stored on the bus, waiting for at least `min`.
@@ -47,9 +72,12 @@ async fn s3_event_ids(env: &Env, min: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn a_dropped_object_starts_one_execution_and_is_moved() {
-    let env = Env::start().await;
-    let moto = MotoServer::start().await.expect("moto starts");
-    let s3 = client(&moto.endpoint);
+    let env = Env::start_with(|c| c.master_key = weft_runtime::Redacted(MASTER_KEY.into())).await;
+    let moto = MotoServer::start_with_auth().await.expect("moto starts");
+    let key = moto.credentials.clone().expect("an IAM key");
+    put_secret(&env, "S3_KEY_ID", &key.access_key_id).await;
+    put_secret(&env, "S3_SECRET", &key.secret_access_key).await;
+    let s3 = client(&moto.endpoint, &key);
     s3.create_bucket()
         .bucket("inbox")
         .send()
@@ -70,8 +98,8 @@ on:
     bucket: inbox
     prefix: in/
     endpoint: {endpoint}
-    access_key_id: k
-    secret_access_key: s
+    access_key_id: ${{{{ secrets.S3_KEY_ID }}}}
+    secret_access_key: ${{{{ secrets.S3_SECRET }}}}
     poll_interval: 1s
     after: move
     move_to: done/
@@ -107,6 +135,31 @@ steps:
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(s3_event_ids(&env, 1).await.len(), 1);
     assert_eq!(env.executions_for(&ids[0]).await.len(), 1);
+
+    let triggers: Value = env
+        .http
+        .get(format!("{}/api/v1/triggers", env.base))
+        .send()
+        .await
+        .expect("api answers")
+        .json()
+        .await
+        .expect("json");
+    let mine = triggers["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|t| t["workflow"] == json!("s3-e2e")))
+        .unwrap_or_else(|| panic!("no s3-e2e trigger in {triggers}"));
+    assert_eq!(mine["kind"], json!("s3"), "{mine}");
+    assert_eq!(mine["state"], json!("running"), "{mine}");
+    assert_eq!(
+        mine["cursor"]["objects"],
+        json!(0),
+        "nothing pending after the move: {mine}"
+    );
+    assert!(
+        !triggers.to_string().contains(&key.secret_access_key),
+        "secret leaked: {triggers}"
+    );
     stop.trigger();
 }
 
