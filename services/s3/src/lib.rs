@@ -6,7 +6,8 @@
 //! `poll_interval`, and produces `dev.weft.s3.object.created` (a key not seen before) and
 //! `dev.weft.s3.object.updated` (a known key with a new ETag) on `weft.events.s3`, with data
 //! `{bucket, key, size, etag, modified}` and the event id derived from (workflow, scope, key,
-//! ETag). Touches the bucket only for `after: move|delete`, after the event's JetStream ack.
+//! ETag, LastModified). Touches the bucket only for `after: move|delete`, after the event's
+//! JetStream ack.
 //! Keeps what it has [`Seen`] (key → ETag) in the `weft_s3_listings` object store and a small
 //! [`S3Cursor`] naming it in `weft_cursors`.
 //!

@@ -187,7 +187,10 @@ impl Poller {
             Action::Pending => None,
         };
         if let Some(ty) = ty {
-            let id = ctx.event_id(&[&object.key, &object.etag]);
+            // LastModified too: a re-upload of identical content (same ETag) after the first
+            // was moved or deleted is a new drop, not a duplicate of the first event.
+            let modified = object.modified.as_deref().unwrap_or_default();
+            let id = ctx.event_id(&[&object.key, &object.etag, modified]);
             let data = json!({
                 "bucket": self.config.bucket,
                 "key": object.key,
