@@ -116,3 +116,27 @@ fn credentials(settings: &S3Settings) -> Option<Credentials> {
         "weft-environment",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secret_key() {
+        let settings = S3Settings {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            region: "us-east-1".into(),
+            access_key_id: Some("AKIAEXAMPLE".into()),
+            secret_access_key: Some("very-secret".into()),
+        };
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("AKIAEXAMPLE") && shown.contains("***"), "{shown}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert_eq!(settings.describe_endpoint(), "http://127.0.0.1:9000");
+        let aws = S3Settings {
+            endpoint: None,
+            ..settings
+        };
+        assert_eq!(aws.describe_endpoint(), "AWS S3 (us-east-1)");
+    }
+}
