@@ -130,7 +130,10 @@ mod tests {
             secret_access_key: Some("very-secret".into()),
         };
         let shown = format!("{settings:?}");
-        assert!(shown.contains("AKIAEXAMPLE") && shown.contains("***"), "{shown}");
+        assert!(
+            shown.contains("AKIAEXAMPLE") && shown.contains("***"),
+            "{shown}"
+        );
         assert!(!shown.contains("very-secret"), "{shown}");
         assert_eq!(settings.describe_endpoint(), "http://127.0.0.1:9000");
         let aws = S3Settings {
