@@ -199,6 +199,7 @@ async fn add(
         (Service::Files, _) => {
             // `on.file` (local folders) and `on.s3`.
             spawn_trigger(tasks, weft_files::FileSource, deps, shutdown);
+            spawn_trigger(tasks, weft_s3::S3Source::default(), deps, shutdown);
             app
         }
         (Service::Cron, _) => {

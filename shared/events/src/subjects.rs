@@ -61,6 +61,9 @@ pub const CURSORS_BUCKET: &str = "weft_cursors";
 pub const FILE_LISTINGS_BUCKET: &str = "weft_file_listings";
 /// Key-value bucket of secrets, each value sealed with AES-256-GCM under the master key.
 pub const SECRETS_BUCKET: &str = "weft_secrets";
+/// Object-store bucket of the `on.s3` trigger's seen objects (key → ETag; one object per
+/// trigger, too large for a key-value entry). Its cursor in [`CURSORS_BUCKET`] names the object.
+pub const S3_LISTINGS_BUCKET: &str = "weft_s3_listings";
 
 /// `weft.tasks.<agent>`: where the router sends step attempts for `uses: <agent>`.
 pub fn task_subject(agent: &str) -> String {

@@ -2,6 +2,8 @@
 //!
 //! - [`NatsServer`] starts a private `nats-server -js` (>= 2.10) on a free port with its own
 //!   store directory, and stops it by PID (on [`NatsServer::stop`] or drop).
+//! - [`MotoServer`] starts a private `moto_server` (an in-memory S3-compatible server) on a
+//!   free port, and stops it by PID.
 //! - [`TestDb`] creates a uniquely named database on the PostgreSQL server named by
 //!   `WEFT_TEST_PG_URL` (started by `scripts/test`) and drops it on drop.
 //! - [`PgServer`] initialises and starts a private PostgreSQL with `wal_level=logical` (for
@@ -14,6 +16,7 @@
 //! Every test gets its own servers, so tests run in parallel and repeatedly.
 
 mod db;
+mod moto;
 mod nats;
 mod pg;
 mod process;
@@ -21,6 +24,7 @@ mod stream;
 mod wait;
 
 pub use db::TestDb;
+pub use moto::{MotoCredentials, MotoServer};
 pub use nats::NatsServer;
 pub use pg::PgServer;
 pub use process::ChildProcess;

@@ -6,9 +6,9 @@ mod common;
 
 mod executions;
 mod runs;
+mod schedule;
 mod secrets;
 mod triggers;
-mod schedule;
 mod workflows;
 
 #[tokio::test]
