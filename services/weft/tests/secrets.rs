@@ -59,7 +59,7 @@ steps:
         Some(&*format!("Bearer {CLEAR}"))
     );
     assert_eq!(seen[0].body["token"], CLEAR);
-    assert_eq!(seen[0].body["order"], "7");
+    assert_eq!(seen[0].body["order"], 7);
 
     // Nothing on the bus carried it: payloads and headers of every message during the run.
     let mut messages = 0;
