@@ -4,6 +4,8 @@
 //!   store directory, and stops it by PID (on [`NatsServer::stop`] or drop).
 //! - [`TestDb`] creates a uniquely named database on the PostgreSQL server named by
 //!   `WEFT_TEST_PG_URL` (started by `scripts/test`) and drops it on drop.
+//! - [`Dovecot`] starts a private Dovecot IMAP server (plain text, one test user, Maildir in a
+//!   temporary directory) on a free port, appends mail by IMAP and stops it by PID.
 //! - [`ChildProcess`] runs any program (e.g. `weft serve router`) with its output in a log
 //!   file, for crash tests; it is killed by PID on drop.
 //! - [`stored_messages`] reads back what the services stored in a JetStream stream.
@@ -12,12 +14,14 @@
 //! Every test gets its own servers, so tests run in parallel and repeatedly.
 
 mod db;
+mod dovecot;
 mod nats;
 mod process;
 mod stream;
 mod wait;
 
 pub use db::TestDb;
+pub use dovecot::{Dovecot, ImapSession};
 pub use nats::NatsServer;
 pub use process::ChildProcess;
 pub use stream::stored_messages;

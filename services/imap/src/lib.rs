@@ -1,0 +1,1 @@
+//! The IMAP mail trigger (work in progress).
