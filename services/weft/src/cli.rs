@@ -100,8 +100,8 @@ pub enum RunsCommand {
 /// Run a parsed command line.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Dev { apply } => serve(&Service::ALL, apply).await,
-        Command::Serve { service } => serve(&[service], None).await,
+        Command::Dev { apply } => serve(&Service::ALL, apply, true).await,
+        Command::Serve { service } => serve(&[service], None, false).await,
         Command::Apply { file, api } => {
             Client::new(&api)?.apply_path(&file).await?;
             Ok(ExitCode::SUCCESS)
@@ -142,8 +142,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(services: &[Service], apply: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let config: CommonConfig = weft_runtime::load()?;
+async fn serve(services: &[Service], apply: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCode> {
+    let mut config: CommonConfig = weft_runtime::load()?;
+    if dev && config.artifacts_dir.is_empty() {
+        // A laptop run keeps its blobs beside the project, like its other state.
+        config.artifacts_dir = "./.weft/artifacts".into();
+    }
     weft_runtime::telemetry::init_logging(&config.log_format);
     let shutdown = Shutdown::new();
     shutdown.on_signals();
