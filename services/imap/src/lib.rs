@@ -20,8 +20,8 @@ pub mod cursor;
 pub mod error;
 pub mod mailbox;
 pub mod message;
-//TMP mod source;
-//TMP pub mod watch;
+mod source;
+pub mod watch;
 
 pub use error::ImapError;
-//TMP pub use source::ImapSource;
+pub use source::ImapSource;
