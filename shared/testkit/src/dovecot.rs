@@ -75,13 +75,22 @@ impl Dovecot {
         Err(last_error.unwrap_or_else(|| anyhow::anyhow!("dovecot did not start")))
     }
 
-    /// Stops the server: SIGTERM by PID (Dovecot's master stops its children), waits for the
-    /// exit, SIGKILL after 10 s. Does nothing if it is not running.
+    /// Stops the server like a crash or shutdown of the host would: SIGTERM by PID to the master
+    /// (SIGKILL after 10 s), then SIGKILL by PID to the processes it had started, because a
+    /// Dovecot master that exits leaves its `imap` processes serving their connections. Open
+    /// client connections are therefore cut. Does nothing if it is not running.
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take()
-            && let Err(e) = process.terminate()
-        {
-            tracing::warn!("stopping dovecot: {e:#}");
+        if let Some(mut process) = self.process.take() {
+            let children = children_of(process.pid());
+            if let Err(e) = process.terminate() {
+                tracing::warn!("stopping dovecot: {e:#}");
+            }
+            for pid in children {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
         }
     }
 
@@ -175,11 +184,27 @@ impl Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        // SIGTERM, not the SIGKILL of ChildProcess' drop: the master must stop its children.
-        if let Some(mut process) = self.process.take() {
-            let _ = process.terminate_within(Duration::from_secs(5));
-        }
+        // Not only the SIGKILL of ChildProcess' drop: the master's children must go too.
+        self.stop();
     }
+}
+
+/// PIDs of the processes whose parent is `parent` (from `/proc/<pid>/stat`).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // `pid (comm) state ppid …`; comm may hold spaces, so split after the last ')'.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(parent)
+        })
+        .collect()
 }
 
 /// Connects, reads the greeting and logs in.

@@ -11,8 +11,14 @@ async fn dovecot_appends_stops_and_starts_again_with_its_mail() {
     let raw = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n";
     dovecot.append("INBOX", raw).await.expect("append");
     let port = dovecot.port;
+    let mut open = dovecot.session().await.expect("a session open across the stop");
 
     dovecot.stop();
+    let noop = tokio::time::timeout(Duration::from_secs(5), open.noop()).await;
+    assert!(
+        matches!(noop, Ok(Err(_))),
+        "stop cuts open connections (Dovecot's imap processes outlive their master): {noop:?}"
+    );
     assert!(!dovecot.is_running());
     assert!(
         tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(),
