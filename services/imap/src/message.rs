@@ -3,7 +3,7 @@
 //! Consumes the raw RFC 5322 bytes (`BODY.PEEK[]`), parses MIME with `mail-parser`, stores
 //! every attachment in the [`ArtifactStore`] and produces [`EmailData`], which carries the
 //! attachments by reference (`url`, `sha256`, `size`), never their bytes. Bodies longer than
-//! [`MAX_BODY_CHARS`] are cut (and `truncated` set) so an event stays far below the bus' message
+//! [`MAX_BODY_BYTES`] are cut (and `truncated` set) so an event stays far below the bus' message
 //! size limit.
 
 use std::collections::BTreeMap;
@@ -12,8 +12,9 @@ use mail_parser::{Address, MessageParser, MimeHeaders as _};
 use serde::{Deserialize, Serialize};
 use weft_artifacts::{ArtifactError, ArtifactStore};
 
-/// Longest `text` and `html` kept in the event, in characters.
-pub const MAX_BODY_CHARS: usize = 256 * 1024;
+/// Longest `text` and `html` kept in the event, in bytes of UTF-8 (the bus takes messages of
+/// up to 1 MiB by default).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// The event data of `dev.weft.email.received`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,7 +35,7 @@ pub struct EmailData {
     pub text: Option<String>,
     /// The HTML body, when the mail has one.
     pub html: Option<String>,
-    /// True when `text` or `html` was cut at [`MAX_BODY_CHARS`].
+    /// True when `text` or `html` was cut at [`MAX_BODY_BYTES`].
     pub truncated: bool,
     /// Header fields by lowercase name (the first occurrence when a field repeats), unfolded.
     pub headers: BTreeMap<String, String>,
@@ -155,8 +156,13 @@ fn headers<'a>(raw: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String
 
 fn truncate(body: Option<String>) -> (Option<String>, bool) {
     match body {
-        Some(s) if s.chars().count() > MAX_BODY_CHARS => {
-            (Some(s.chars().take(MAX_BODY_CHARS).collect()), true)
+        Some(mut s) if s.len() > MAX_BODY_BYTES => {
+            let mut end = MAX_BODY_BYTES;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            (Some(s), true)
         }
         other => (other, false),
     }
@@ -228,12 +234,16 @@ AAECAwQ=\r\n\
     async fn plain_mail_has_no_html_and_long_bodies_are_cut() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = ArtifactStore::local(dir.path());
-        let long = "x".repeat(MAX_BODY_CHARS + 10);
-        let raw = format!("From: a@example.com\r\nSubject: s\r\n\r\n{long}\r\n");
+        let long = "é".repeat(MAX_BODY_BYTES / 2 + 10);
+        let raw = format!(
+            "From: a@example.com\r\nSubject: s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{long}\r\n"
+        );
         let data = to_event_data(raw.as_bytes(), &store).await.expect("parses");
         assert_eq!(data.html, None);
         assert!(data.truncated);
-        assert_eq!(data.text.expect("text").chars().count(), MAX_BODY_CHARS);
+        let text = data.text.expect("text");
+        assert_eq!(text.len(), MAX_BODY_BYTES, "cut on a character boundary");
+        assert!(text.chars().all(|c| c == 'é'));
         assert_eq!(data.message_id, None);
         assert!(data.attachments.is_empty());
     }

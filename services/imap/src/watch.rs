@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
 use weft_artifacts::ArtifactStore;
 use weft_events::types::EMAIL_RECEIVED;
 use weft_flow::triggers::{EmailMode, EmailTrigger};
@@ -175,16 +176,27 @@ async fn poll_once(ctx: &TriggerCtx<EmailTrigger>, mut session: Session) -> Resu
     within("NOOP", session.noop())
         .await
         .map_err(TriggerError::source)?;
+    // Polling looks anyway; drop the notices so they do not pile up.
+    new_mail_noticed(&session.unsolicited_responses);
     Ok(session)
 }
 
 /// One IDLE of at most min(poll_interval, 25 min), ended early by new data or shutdown; then
 /// DONE and a NOOP heartbeat. A dropped connection surfaces as an error from DONE or NOOP.
+///
+/// The server reports new mail once, as an untagged EXISTS, and it may come with the answer to
+/// any command (a FETCH, the NOOP, even while IDLE is starting), in which case the client files
+/// it among the unsolicited responses. Those are checked before waiting, or that mail would sit
+/// unannounced until the IDLE times out.
 async fn idle_once(ctx: &TriggerCtx<EmailTrigger>, session: Session) -> Result<Session, TriggerError> {
+    let notices = session.unsolicited_responses.clone();
+    if new_mail_noticed(&notices) {
+        return Ok(session);
+    }
     let wait = ctx.config.poll_interval.min(MAX_IDLE);
     let mut idle = session.idle();
     within("IDLE", idle.init()).await.map_err(TriggerError::source)?;
-    {
+    if !new_mail_noticed(&notices) {
         let (response, _stop) = idle.wait_with_timeout(wait);
         tokio::select! {
             r = response => match r {
@@ -202,4 +214,16 @@ async fn idle_once(ctx: &TriggerCtx<EmailTrigger>, session: Session) -> Result<S
         .await
         .map_err(TriggerError::source)?;
     Ok(session)
+}
+
+/// Empty the unsolicited responses; true when one of them announced new messages.
+fn new_mail_noticed(notices: &async_channel::Receiver<UnsolicitedResponse>) -> bool {
+    let mut noticed = false;
+    while let Ok(notice) = notices.try_recv() {
+        noticed |= matches!(
+            notice,
+            UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+        );
+    }
+    noticed
 }

@@ -205,6 +205,64 @@ async fn reconnects_when_dovecot_comes_back_and_delivers_what_arrived_meanwhile(
     rig.stop_service().await;
 }
 
+#[tokio::test]
+async fn a_recreated_mailbox_is_read_afresh_without_repeating_known_messages() {
+    let mut rig = Rig::start().await;
+    rig.dovecot.create_mailbox("Orders").await.expect("create");
+    rig.apply("orders", "mailbox: Orders\nsince: all").await;
+    rig.start_service();
+    for s in ["a", "b", "c"] {
+        rig.dovecot.append("Orders", &mail(s)).await.expect("append");
+    }
+    assert_eq!(rig.subjects(3, WAIT).await, ["a", "b", "c"]);
+    let before = rig.wait_watching("orders").await.cursor.expect("cursor");
+    rig.stop_service().await;
+
+    // Deleted and created again: a new UIDVALIDITY, UIDs restart at 1 (below the cursor's 3).
+    let mut admin = rig.dovecot.session().await.expect("session");
+    admin.delete("Orders").await.expect("delete");
+    admin.create("Orders").await.expect("create again");
+    rig.dovecot.append("Orders", &mail("a")).await.expect("append");
+    rig.dovecot.append("Orders", &mail("d")).await.expect("append");
+    rig.start_service();
+    assert_eq!(rig.subjects(4, WAIT).await, ["a", "b", "c", "d"]);
+    assert_eq!(
+        rig.events(5, QUIET).await.len(),
+        4,
+        "`a` came back under the new UIDVALIDITY but was announced already"
+    );
+    let after = rig.wait_watching("orders").await.cursor.expect("cursor");
+    assert_ne!(after["uidvalidity"], before["uidvalidity"]);
+    assert_eq!(after["last_uid"], 2);
+    rig.stop_service().await;
+}
+
+#[tokio::test]
+async fn a_large_message_and_the_next_one_are_both_announced_promptly() {
+    // An 8 MB message (its text cut to 256 KiB in the event), and a small one appended
+    // while the trigger is busy with it: the small one must not wait for the IDLE timeout (60 s
+    // by default, longer than this test) even if its new-mail notice came with another answer.
+    let mut rig = Rig::start().await;
+    rig.apply("busy", "").await;
+    rig.start_service();
+    rig.wait_watching("busy").await;
+    let big = format!(
+        "From: a@example.com\r\nSubject: big\r\nMessage-ID: <big@example.com>\r\n\r\n{}\r\n",
+        "0123456789abcdef\r\n".repeat(400_000)
+    );
+    rig.dovecot.append("INBOX", big.as_bytes()).await.expect("append big");
+    rig.dovecot.append("INBOX", &mail("small")).await.expect("append small");
+    let events = rig.events(2, Duration::from_secs(15)).await;
+    let subjects: Vec<_> = events.iter().map(|e| e["data"]["subject"].clone()).collect();
+    assert_eq!(subjects, ["big", "small"]);
+    assert_eq!(events[0]["data"]["truncated"], true);
+    assert_eq!(
+        events[0]["data"]["text"].as_str().map(str::len),
+        Some(weft_imap::message::MAX_BODY_BYTES)
+    );
+    rig.stop_service().await;
+}
+
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
