@@ -28,6 +28,9 @@ pub enum HostError {
     /// The executor could not be built.
     #[error("cannot start exec-http: {0}")]
     Executor(String),
+    /// The artifact store (for mail attachments) has no usable folder.
+    #[error(transparent)]
+    Artifacts(#[from] weft_artifacts::ArtifactError),
     /// The listener could not be bound.
     #[error(transparent)]
     Listen(#[from] std::io::Error),
@@ -155,6 +158,12 @@ async fn add(
                     tracing::error!(error = %e, "exec-http stopped");
                 }
             });
+            app
+        }
+        (Service::Imap, _) => {
+            let artifacts = weft_artifacts::ArtifactStore::from_setting(&config.artifacts_dir)?;
+            let source = weft_imap::ImapSource::new(artifacts);
+            tasks.spawn(weft_trigger::TriggerService::new(source, bus.clone()).run(shutdown.clone()));
             app
         }
         (_, None) => app, // needs_database() guarantees a store for api and router

@@ -14,15 +14,18 @@ pub enum Service {
     /// Runs `uses: http` steps.
     #[value(name = "exec-http")]
     ExecHttp,
+    /// `on.email`: new mail in IMAP mailboxes → events.
+    Imap,
 }
 
 impl Service {
     /// Every service, in start order for `weft dev`.
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Api,
         Service::Router,
         Service::ExecHttp,
         Service::Webhook,
+        Service::Imap,
     ];
 
     /// The name used on the command line and in compose/k8s files.
@@ -32,6 +35,7 @@ impl Service {
             Self::Router => "router",
             Self::Api => "api",
             Self::ExecHttp => "exec-http",
+            Self::Imap => "imap",
         }
     }
 
