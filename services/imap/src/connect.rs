@@ -71,16 +71,19 @@ pub async fn within_for<T>(
 /// Connect, secure, log in and read the capabilities.
 pub async fn open(config: &EmailTrigger) -> Result<(Session, Capabilities), ImapError> {
     let addr = format!("{}:{}", config.host, config.port());
-    let tcp = tokio::time::timeout(IO_TIMEOUT, TcpStream::connect((config.host.as_str(), config.port())))
-        .await
-        .map_err(|_| ImapError::Connect {
-            addr: addr.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
-        })?
-        .map_err(|source| ImapError::Connect {
-            addr: addr.clone(),
-            source,
-        })?;
+    let tcp = tokio::time::timeout(
+        IO_TIMEOUT,
+        TcpStream::connect((config.host.as_str(), config.port())),
+    )
+    .await
+    .map_err(|_| ImapError::Connect {
+        addr: addr.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
+    })?
+    .map_err(|source| ImapError::Connect {
+        addr: addr.clone(),
+        source,
+    })?;
     let stream = match config.tls {
         ImapTls::Plain => ImapStream::Plain(tcp),
         ImapTls::Implicit => tls(&config.host, tcp).await?,
@@ -138,7 +141,11 @@ where
 async fn starttls(tcp: TcpStream) -> Result<TcpStream, ImapError> {
     let mut client = async_imap::Client::new(tcp);
     greeting(&mut client).await?;
-    within("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
+    within(
+        "STARTTLS",
+        client.run_command_and_check_ok("STARTTLS", None),
+    )
+    .await?;
     Ok(client.into_inner())
 }
 

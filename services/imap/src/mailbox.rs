@@ -39,9 +39,9 @@ pub async fn select(session: &mut Session, mailbox: &str) -> Result<Selected, Im
         }
         Err(e) => return Err(e),
     };
-    let uidvalidity = selected.uid_validity.ok_or_else(|| {
-        ImapError::Protocol(format!("SELECT {mailbox} gave no UIDVALIDITY"))
-    })?;
+    let uidvalidity = selected
+        .uid_validity
+        .ok_or_else(|| ImapError::Protocol(format!("SELECT {mailbox} gave no UIDVALIDITY")))?;
     let uid_next = match selected.uid_next {
         Some(next) => next,
         // Servers may leave UIDNEXT out; the highest UID present + 1 is the same for us.
@@ -122,10 +122,17 @@ pub async fn after(
         EmailAfter::Move => {
             let target = config.move_to.as_deref().unwrap_or_default();
             if caps.moves {
-                return within(&format!("UID MOVE {set} {target}"), session.uid_mv(&set, target))
-                    .await;
+                return within(
+                    &format!("UID MOVE {set} {target}"),
+                    session.uid_mv(&set, target),
+                )
+                .await;
             }
-            within(&format!("UID COPY {set} {target}"), session.uid_copy(&set, target)).await?;
+            within(
+                &format!("UID COPY {set} {target}"),
+                session.uid_copy(&set, target),
+            )
+            .await?;
             store_flag(session, &set, "\\Deleted").await?;
             expunge(session, caps, &set).await
         }
@@ -148,7 +155,11 @@ async fn store_flag(session: &mut Session, set: &str, flag: &str) -> Result<(), 
 async fn expunge(session: &mut Session, caps: Capabilities, set: &str) -> Result<(), ImapError> {
     if caps.uidplus {
         within(&format!("UID EXPUNGE {set}"), async {
-            session.uid_expunge(set).await?.try_collect::<Vec<_>>().await?;
+            session
+                .uid_expunge(set)
+                .await?
+                .try_collect::<Vec<_>>()
+                .await?;
             Ok(())
         })
         .await

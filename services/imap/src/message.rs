@@ -91,7 +91,11 @@ pub async fn to_event_data(raw: &[u8], store: &ArtifactStore) -> Result<EmailDat
         });
         let filename = part.attachment_name().map(str::to_string);
         let artifact = store
-            .put(part.contents(), filename.as_deref(), content_type.as_deref())
+            .put(
+                part.contents(),
+                filename.as_deref(),
+                content_type.as_deref(),
+            )
             .await?;
         attachments.push(Attachment {
             filename,
@@ -219,7 +223,12 @@ AAECAwQ=\r\n\
         assert_eq!(data.subject.as_deref(), Some("Invoice ✓"));
         assert_eq!(data.date.as_deref(), Some("2026-11-21T10:00:00+01:00"));
         assert_eq!(data.text.as_deref().map(str::trim), Some("Total: 42 EUR"));
-        assert!(data.html.as_deref().expect("html").contains("<b>42 EUR</b>"));
+        assert!(
+            data.html
+                .as_deref()
+                .expect("html")
+                .contains("<b>42 EUR</b>")
+        );
         assert_eq!(data.headers["x-custom"], "one folded");
         assert_eq!(data.attachments.len(), 1);
         let a = &data.attachments[0];
@@ -227,7 +236,10 @@ AAECAwQ=\r\n\
         assert_eq!(a.content_type.as_deref(), Some("application/octet-stream"));
         assert_eq!(a.size, 5);
         assert_eq!(a.sha256, weft_artifacts::sha256_hex(&[0, 1, 2, 3, 4]));
-        assert_eq!(store.get(&a.url).await.expect("stored"), vec![0, 1, 2, 3, 4]);
+        assert_eq!(
+            store.get(&a.url).await.expect("stored"),
+            vec![0, 1, 2, 3, 4]
+        );
     }
 
     #[tokio::test]

@@ -26,7 +26,10 @@ use crate::{mailbox, message};
 pub const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
 
 /// Run one session until shutdown (`Ok`) or a failure (`Err`).
-pub async fn run(ctx: &TriggerCtx<EmailTrigger>, store: &ArtifactStore) -> Result<(), TriggerError> {
+pub async fn run(
+    ctx: &TriggerCtx<EmailTrigger>,
+    store: &ArtifactStore,
+) -> Result<(), TriggerError> {
     let config = &ctx.config;
     let (mut session, caps) = connect::open(config).await.map_err(TriggerError::source)?;
     let selected = mailbox::select(&mut session, &config.mailbox)
@@ -168,7 +171,10 @@ async fn publish(
 }
 
 /// Wait `poll_interval` (or shutdown), then a NOOP to prove the connection lives.
-async fn poll_once(ctx: &TriggerCtx<EmailTrigger>, mut session: Session) -> Result<Session, TriggerError> {
+async fn poll_once(
+    ctx: &TriggerCtx<EmailTrigger>,
+    mut session: Session,
+) -> Result<Session, TriggerError> {
     tokio::select! {
         _ = tokio::time::sleep(ctx.config.poll_interval) => {}
         _ = ctx.shutdown.wait() => return Ok(session),
@@ -188,14 +194,19 @@ async fn poll_once(ctx: &TriggerCtx<EmailTrigger>, mut session: Session) -> Resu
 /// any command (a FETCH, the NOOP, even while IDLE is starting), in which case the client files
 /// it among the unsolicited responses. Those are checked before waiting, or that mail would sit
 /// unannounced until the IDLE times out.
-async fn idle_once(ctx: &TriggerCtx<EmailTrigger>, session: Session) -> Result<Session, TriggerError> {
+async fn idle_once(
+    ctx: &TriggerCtx<EmailTrigger>,
+    session: Session,
+) -> Result<Session, TriggerError> {
     let notices = session.unsolicited_responses.clone();
     if new_mail_noticed(&notices) {
         return Ok(session);
     }
     let wait = ctx.config.poll_interval.min(MAX_IDLE);
     let mut idle = session.idle();
-    within("IDLE", idle.init()).await.map_err(TriggerError::source)?;
+    within("IDLE", idle.init())
+        .await
+        .map_err(TriggerError::source)?;
     if !new_mail_noticed(&notices) {
         let (response, _stop) = idle.wait_with_timeout(wait);
         tokio::select! {
@@ -209,7 +220,9 @@ async fn idle_once(ctx: &TriggerCtx<EmailTrigger>, session: Session) -> Result<S
             _ = ctx.shutdown.wait() => {}
         }
     }
-    let mut session = within("DONE", idle.done()).await.map_err(TriggerError::source)?;
+    let mut session = within("DONE", idle.done())
+        .await
+        .map_err(TriggerError::source)?;
     within("NOOP", session.noop())
         .await
         .map_err(TriggerError::source)?;

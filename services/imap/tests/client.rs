@@ -42,7 +42,10 @@ async fn wrong_password_is_a_clear_login_error() {
     let err = connect::open(&cfg).await.expect_err("refused");
     assert!(matches!(err, ImapError::Login { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("login as alice") && text.contains("refused"), "{text}");
+    assert!(
+        text.contains("login as alice") && text.contains("refused"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -52,7 +55,11 @@ async fn nothing_listening_is_a_connect_error() {
     dovecot.stop();
     let err = connect::open(&cfg).await.expect_err("down");
     assert!(matches!(err, ImapError::Connect { .. }), "{err:?}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{}", dovecot.port)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("127.0.0.1:{}", dovecot.port)),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -64,25 +71,44 @@ async fn lists_fetches_and_applies_after_actions() {
     let mut cfg = config(&dovecot);
     let (mut session, caps) = connect::open(&cfg).await.expect("open");
     assert!(caps.idle && caps.moves && caps.uidplus, "{caps:?}");
-    let selected = mailbox::select(&mut session, "INBOX").await.expect("select");
+    let selected = mailbox::select(&mut session, "INBOX")
+        .await
+        .expect("select");
     assert_eq!(selected.uid_next, 5);
-    assert_eq!(mailbox::uids_after(&mut session, 0).await.expect("uids"), vec![1, 2, 3, 4]);
-    assert_eq!(mailbox::uids_after(&mut session, 2).await.expect("uids"), vec![3, 4]);
+    assert_eq!(
+        mailbox::uids_after(&mut session, 0).await.expect("uids"),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(
+        mailbox::uids_after(&mut session, 2).await.expect("uids"),
+        vec![3, 4]
+    );
     assert!(
-        mailbox::uids_after(&mut session, 4).await.expect("uids").is_empty(),
+        mailbox::uids_after(&mut session, 4)
+            .await
+            .expect("uids")
+            .is_empty(),
         "`5:*` matches UID 4 on the server; it must be dropped"
     );
-    let raw = mailbox::fetch(&mut session, 2).await.expect("fetch").expect("present");
+    let raw = mailbox::fetch(&mut session, 2)
+        .await
+        .expect("fetch")
+        .expect("present");
     assert_eq!(raw, mail(2));
 
     let mut check = dovecot.session().await.expect("check session");
     assert!(
-        flags(&mut check, "INBOX").await.iter().all(|f| !f.iter().any(|x| x == "Seen")),
+        flags(&mut check, "INBOX")
+            .await
+            .iter()
+            .all(|f| !f.iter().any(|x| x == "Seen")),
         "BODY.PEEK leaves \\Seen unset"
     );
 
     cfg.after = EmailAfter::Seen;
-    mailbox::after(&mut session, caps, &cfg, 1).await.expect("seen");
+    mailbox::after(&mut session, caps, &cfg, 1)
+        .await
+        .expect("seen");
     let now = flags(&mut check, "INBOX").await;
     assert!(now[0].iter().any(|x| x == "Seen"), "{now:?}");
     assert!(!now[1].iter().any(|x| x == "Seen"), "{now:?}");
@@ -90,15 +116,26 @@ async fn lists_fetches_and_applies_after_actions() {
     cfg.after = EmailAfter::Move;
     cfg.move_to = Some("Processed".into());
     mailbox::prepare(&mut session, &cfg).await.expect("create");
-    mailbox::prepare(&mut session, &cfg).await.expect("exists is fine");
-    mailbox::after(&mut session, caps, &cfg, 2).await.expect("move");
+    mailbox::prepare(&mut session, &cfg)
+        .await
+        .expect("exists is fine");
+    mailbox::after(&mut session, caps, &cfg, 2)
+        .await
+        .expect("move");
     cfg.after = EmailAfter::Delete;
     cfg.move_to = None;
-    mailbox::after(&mut session, caps, &cfg, 3).await.expect("delete");
+    mailbox::after(&mut session, caps, &cfg, 3)
+        .await
+        .expect("delete");
 
     let inbox = check.select("INBOX").await.expect("select");
     assert_eq!(inbox.exists, 2, "2 moved, 3 deleted: 1 and 4 left");
-    let left: Vec<u32> = check.uid_search("ALL").await.expect("search").into_iter().collect();
+    let left: Vec<u32> = check
+        .uid_search("ALL")
+        .await
+        .expect("search")
+        .into_iter()
+        .collect();
     let mut left = left;
     left.sort_unstable();
     assert_eq!(left, vec![1, 4]);

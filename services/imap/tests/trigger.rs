@@ -17,28 +17,53 @@ const QUIET: Duration = Duration::from_secs(3);
 #[tokio::test]
 async fn mail_arrives_exactly_once_while_running_while_stopped_and_after_restart() {
     let mut rig = Rig::start().await;
-    rig.dovecot.append("INBOX", &mail("old")).await.expect("append");
+    rig.dovecot
+        .append("INBOX", &mail("old"))
+        .await
+        .expect("append");
     rig.apply("intake", "").await;
     rig.start_service();
     rig.wait_watching("intake").await;
 
-    rig.dovecot.append("INBOX", &mail("while-running")).await.expect("append");
-    assert_eq!(rig.subjects(1, WAIT).await, ["while-running"], "since: now skips old mail");
+    rig.dovecot
+        .append("INBOX", &mail("while-running"))
+        .await
+        .expect("append");
+    assert_eq!(
+        rig.subjects(1, WAIT).await,
+        ["while-running"],
+        "since: now skips old mail"
+    );
 
     rig.stop_service().await;
-    rig.dovecot.append("INBOX", &mail("while-stopped")).await.expect("append");
+    rig.dovecot
+        .append("INBOX", &mail("while-stopped"))
+        .await
+        .expect("append");
     rig.start_service();
     assert_eq!(
         rig.subjects(2, WAIT).await,
         ["while-running", "while-stopped"]
     );
-    rig.dovecot.append("INBOX", &mail("after-restart")).await.expect("append");
+    rig.dovecot
+        .append("INBOX", &mail("after-restart"))
+        .await
+        .expect("append");
     let events = rig.events(3, WAIT).await;
     let late = rig.events(4, QUIET).await;
     assert_eq!(late.len(), 3, "nothing doubled: {late:#?}");
-    let subjects: Vec<_> = events.iter().map(|e| e["data"]["subject"].clone()).collect();
-    assert_eq!(subjects, ["while-running", "while-stopped", "after-restart"]);
-    let mut ids: Vec<_> = events.iter().map(|e| e["id"].as_str().expect("id")).collect();
+    let subjects: Vec<_> = events
+        .iter()
+        .map(|e| e["data"]["subject"].clone())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["while-running", "while-stopped", "after-restart"]
+    );
+    let mut ids: Vec<_> = events
+        .iter()
+        .map(|e| e["id"].as_str().expect("id"))
+        .collect();
     ids.dedup();
     assert_eq!(ids.len(), 3, "distinct event ids");
     let first = &events[0];
@@ -46,7 +71,10 @@ async fn mail_arrives_exactly_once_while_running_while_stopped_and_after_restart
     assert_eq!(first["source"], "weft/email/intake");
     assert_eq!(first["data"]["from"]["address"], "sender@example.com");
     assert_eq!(first["data"]["message_id"], "while-running@example.com");
-    assert_eq!(first["data"]["text"].as_str().map(str::trim), Some("Hello from while-running"));
+    assert_eq!(
+        first["data"]["text"].as_str().map(str::trim),
+        Some("Hello from while-running")
+    );
     let health = rig.health("intake").await.expect("health");
     assert_eq!(health.state, TriggerState::Running);
     assert!(health.last_event_at.is_some());
@@ -57,12 +85,25 @@ async fn mail_arrives_exactly_once_while_running_while_stopped_and_after_restart
 #[tokio::test]
 async fn poll_mode_with_since_all_announces_old_mail_and_marks_it_seen() {
     let mut rig = Rig::start().await;
-    rig.dovecot.append("INBOX", &mail("one")).await.expect("append");
-    rig.dovecot.append("INBOX", &mail("two")).await.expect("append");
-    rig.apply("seen", "mode: poll\npoll_interval: 1s\nsince: all\nafter: seen").await;
+    rig.dovecot
+        .append("INBOX", &mail("one"))
+        .await
+        .expect("append");
+    rig.dovecot
+        .append("INBOX", &mail("two"))
+        .await
+        .expect("append");
+    rig.apply(
+        "seen",
+        "mode: poll\npoll_interval: 1s\nsince: all\nafter: seen",
+    )
+    .await;
     rig.start_service();
     assert_eq!(rig.subjects(2, WAIT).await, ["one", "two"]);
-    rig.dovecot.append("INBOX", &mail("three")).await.expect("append");
+    rig.dovecot
+        .append("INBOX", &mail("three"))
+        .await
+        .expect("append");
     assert_eq!(rig.subjects(3, WAIT).await, ["one", "two", "three"]);
 
     // A separate session sees \Seen on every message (set after each event was stored).
@@ -74,7 +115,10 @@ async fn poll_mode_with_since_all_announces_old_mail_and_marks_it_seen() {
         if unseen.is_empty() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "still unseen: {unseen:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still unseen: {unseen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(check.uid_search("SEEN").await.expect("search").len(), 3);
@@ -87,7 +131,10 @@ async fn after_move_files_the_message_and_a_moved_back_copy_is_not_announced_aga
     rig.apply("mover", "after: move\nmove_to: Processed").await;
     rig.start_service();
     rig.wait_watching("mover").await;
-    rig.dovecot.append("INBOX", &mail("to-file")).await.expect("append");
+    rig.dovecot
+        .append("INBOX", &mail("to-file"))
+        .await
+        .expect("append");
     assert_eq!(rig.subjects(1, WAIT).await, ["to-file"]);
 
     let mut check = rig.dovecot.session().await.expect("session");
@@ -97,10 +144,16 @@ async fn after_move_files_the_message_and_a_moved_back_copy_is_not_announced_aga
         if inbox.exists == 0 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "INBOX still holds the mail");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "INBOX still holds the mail"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let processed = check.select("Processed").await.expect("Processed was created");
+    let processed = check
+        .select("Processed")
+        .await
+        .expect("Processed was created");
     assert_eq!(processed.exists, 1);
     let bodies: Vec<_> = check
         .fetch("1", "BODY.PEEK[]")
@@ -113,9 +166,16 @@ async fn after_move_files_the_message_and_a_moved_back_copy_is_not_announced_aga
 
     // Someone moves it back: a new UID, the same Message-ID. It is moved again, not announced.
     check.uid_mv("1", "INBOX").await.expect("move back");
-    rig.dovecot.append("INBOX", &mail("next")).await.expect("append");
+    rig.dovecot
+        .append("INBOX", &mail("next"))
+        .await
+        .expect("append");
     assert_eq!(rig.subjects(2, WAIT).await, ["to-file", "next"]);
-    assert_eq!(rig.events(3, QUIET).await.len(), 2, "the moved-back mail was not announced again");
+    assert_eq!(
+        rig.events(3, QUIET).await.len(),
+        2,
+        "the moved-back mail was not announced again"
+    );
     rig.stop_service().await;
 }
 
@@ -134,9 +194,14 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n\
 Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--XX--\r\n",
         base64_encode(csv)
     );
-    rig.dovecot.append("INBOX", raw.as_bytes()).await.expect("append");
+    rig.dovecot
+        .append("INBOX", raw.as_bytes())
+        .await
+        .expect("append");
     let events = rig.events(1, WAIT).await;
-    let attachments = events[0]["data"]["attachments"].as_array().expect("attachments");
+    let attachments = events[0]["data"]["attachments"]
+        .as_array()
+        .expect("attachments");
     assert_eq!(attachments.len(), 1);
     let a = &attachments[0];
     assert_eq!(a["filename"], "orders.csv");
@@ -160,11 +225,21 @@ async fn wrong_password_puts_the_trigger_in_error_with_the_reason() {
         "password: not-the-password",
     );
     let workflow = weft_flow::parse(&yaml, weft_flow::Format::Yaml).expect("valid");
-    let kv = rig.bus.kv(weft_events::subjects::WORKFLOWS_BUCKET).await.expect("kv");
-    let published = weft_flow::Published { version: 1, workflow };
-    kv.put("badlogin", serde_json::to_vec(&published).expect("json").into())
+    let kv = rig
+        .bus
+        .kv(weft_events::subjects::WORKFLOWS_BUCKET)
         .await
-        .expect("put");
+        .expect("kv");
+    let published = weft_flow::Published {
+        version: 1,
+        workflow,
+    };
+    kv.put(
+        "badlogin",
+        serde_json::to_vec(&published).expect("json").into(),
+    )
+    .await
+    .expect("put");
     rig.start_service();
     let health = rig
         .wait_health("badlogin", WAIT, |h| h.state == TriggerState::Error)
@@ -183,7 +258,10 @@ async fn reconnects_when_dovecot_comes_back_and_delivers_what_arrived_meanwhile(
     rig.apply("comeback", "poll_interval: 2s").await;
     rig.start_service();
     rig.wait_watching("comeback").await;
-    rig.dovecot.append("INBOX", &mail("before")).await.expect("append");
+    rig.dovecot
+        .append("INBOX", &mail("before"))
+        .await
+        .expect("append");
     assert_eq!(rig.subjects(1, WAIT).await, ["before"]);
 
     rig.dovecot.stop();
@@ -193,14 +271,28 @@ async fn reconnects_when_dovecot_comes_back_and_delivers_what_arrived_meanwhile(
     assert!(down.last_error.is_some(), "{down:?}");
 
     rig.dovecot.start_again().await.expect("dovecot back");
-    rig.dovecot.append("INBOX", &mail("meanwhile")).await.expect("append");
-    assert_eq!(rig.subjects(2, Duration::from_secs(40)).await, ["before", "meanwhile"]);
+    rig.dovecot
+        .append("INBOX", &mail("meanwhile"))
+        .await
+        .expect("append");
+    assert_eq!(
+        rig.subjects(2, Duration::from_secs(40)).await,
+        ["before", "meanwhile"]
+    );
     let back = rig
-        .wait_health("comeback", WAIT, |h| h.state == TriggerState::Running && h.last_error.is_none())
+        .wait_health("comeback", WAIT, |h| {
+            h.state == TriggerState::Running && h.last_error.is_none()
+        })
         .await;
     assert_eq!(back.state, TriggerState::Running);
-    rig.dovecot.append("INBOX", &mail("after")).await.expect("append");
-    assert_eq!(rig.subjects(3, WAIT).await, ["before", "meanwhile", "after"]);
+    rig.dovecot
+        .append("INBOX", &mail("after"))
+        .await
+        .expect("append");
+    assert_eq!(
+        rig.subjects(3, WAIT).await,
+        ["before", "meanwhile", "after"]
+    );
     assert_eq!(rig.events(4, QUIET).await.len(), 3);
     rig.stop_service().await;
 }
@@ -212,7 +304,10 @@ async fn a_recreated_mailbox_is_read_afresh_without_repeating_known_messages() {
     rig.apply("orders", "mailbox: Orders\nsince: all").await;
     rig.start_service();
     for s in ["a", "b", "c"] {
-        rig.dovecot.append("Orders", &mail(s)).await.expect("append");
+        rig.dovecot
+            .append("Orders", &mail(s))
+            .await
+            .expect("append");
     }
     assert_eq!(rig.subjects(3, WAIT).await, ["a", "b", "c"]);
     let before = rig.wait_watching("orders").await.cursor.expect("cursor");
@@ -222,8 +317,14 @@ async fn a_recreated_mailbox_is_read_afresh_without_repeating_known_messages() {
     let mut admin = rig.dovecot.session().await.expect("session");
     admin.delete("Orders").await.expect("delete");
     admin.create("Orders").await.expect("create again");
-    rig.dovecot.append("Orders", &mail("a")).await.expect("append");
-    rig.dovecot.append("Orders", &mail("d")).await.expect("append");
+    rig.dovecot
+        .append("Orders", &mail("a"))
+        .await
+        .expect("append");
+    rig.dovecot
+        .append("Orders", &mail("d"))
+        .await
+        .expect("append");
     rig.start_service();
     assert_eq!(rig.subjects(4, WAIT).await, ["a", "b", "c", "d"]);
     assert_eq!(
@@ -250,10 +351,19 @@ async fn a_large_message_and_the_next_one_are_both_announced_promptly() {
         "From: a@example.com\r\nSubject: big\r\nMessage-ID: <big@example.com>\r\n\r\n{}\r\n",
         "0123456789abcdef\r\n".repeat(400_000)
     );
-    rig.dovecot.append("INBOX", big.as_bytes()).await.expect("append big");
-    rig.dovecot.append("INBOX", &mail("small")).await.expect("append small");
+    rig.dovecot
+        .append("INBOX", big.as_bytes())
+        .await
+        .expect("append big");
+    rig.dovecot
+        .append("INBOX", &mail("small"))
+        .await
+        .expect("append small");
     let events = rig.events(2, Duration::from_secs(15)).await;
-    let subjects: Vec<_> = events.iter().map(|e| e["data"]["subject"].clone()).collect();
+    let subjects: Vec<_> = events
+        .iter()
+        .map(|e| e["data"]["subject"].clone())
+        .collect();
     assert_eq!(subjects, ["big", "small"]);
     assert_eq!(events[0]["data"]["truncated"], true);
     assert_eq!(

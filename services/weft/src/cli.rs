@@ -142,7 +142,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(services: &[Service], apply: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCode> {
+async fn serve(
+    services: &[Service],
+    apply: Option<PathBuf>,
+    dev: bool,
+) -> anyhow::Result<ExitCode> {
     let mut config: CommonConfig = weft_runtime::load()?;
     if dev && config.artifacts_dir.is_empty() {
         // A laptop run keeps its blobs beside the project, like its other state.

@@ -163,7 +163,9 @@ async fn add(
         (Service::Imap, _) => {
             let artifacts = weft_artifacts::ArtifactStore::from_setting(&config.artifacts_dir)?;
             let source = weft_imap::ImapSource::new(artifacts);
-            tasks.spawn(weft_trigger::TriggerService::new(source, bus.clone()).run(shutdown.clone()));
+            tasks.spawn(
+                weft_trigger::TriggerService::new(source, bus.clone()).run(shutdown.clone()),
+            );
             app
         }
         (_, None) => app, // needs_database() guarantees a store for api and router

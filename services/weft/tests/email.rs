@@ -53,7 +53,10 @@ steps:
     // The trigger starts within moments of the apply; mail before that is not replayed
     // (since: now), so wait until it has saved its first cursor.
     wait_for_cursor(&env).await;
-    dovecot.append("INBOX", MAIL.as_bytes()).await.expect("append");
+    dovecot
+        .append("INBOX", MAIL.as_bytes())
+        .await
+        .expect("append");
 
     let event_id = email_event_id(&env).await;
     let done = env.finished(&event_id).await;
@@ -67,18 +70,29 @@ steps:
     assert_eq!(body["attachment"]["size"], 8);
     let url = body["attachment"]["url"].as_str().expect("url");
     let stored = url.strip_prefix("file://").expect("a file url");
-    assert!(stored.starts_with(artifacts.path().to_str().expect("utf8")), "{url}");
+    assert!(
+        stored.starts_with(artifacts.path().to_str().expect("utf8")),
+        "{url}"
+    );
     assert_eq!(std::fs::read(stored).expect("stored"), b"one\r\ntwo");
 
     let mut check = dovecot.session().await.expect("session");
     check.select("INBOX").await.expect("select");
-    assert!(check.uid_search("UNSEEN").await.expect("search").is_empty(), "marked seen");
+    assert!(
+        check.uid_search("UNSEEN").await.expect("search").is_empty(),
+        "marked seen"
+    );
     assert_eq!(env.executions_for(&event_id).await.len(), 1);
 }
 
 async fn wait_for_cursor(env: &Env) {
-    let bus = weft_bus::Bus::connect(&env.nats.url, "email-test").await.expect("bus");
-    let kv = bus.kv(weft_events::subjects::TRIGGERS_BUCKET).await.expect("kv");
+    let bus = weft_bus::Bus::connect(&env.nats.url, "email-test")
+        .await
+        .expect("bus");
+    let kv = bus
+        .kv(weft_events::subjects::TRIGGERS_BUCKET)
+        .await
+        .expect("kv");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let health: Option<Value> = kv
@@ -89,7 +103,10 @@ async fn wait_for_cursor(env: &Env) {
         if health.as_ref().is_some_and(|h| !h["cursor"].is_null()) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "trigger never watching: {health:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "trigger never watching: {health:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -98,9 +115,10 @@ async fn email_event_id(env: &Env) -> String {
     let client = async_nats::connect(&env.nats.url).await.expect("nats");
     let js = async_nats::jetstream::new(client);
     let subject = weft_events::subjects::EVENTS_EMAIL;
-    let messages = weft_testkit::stored_messages(&js, "WEFT_EVENTS", subject, 1, Duration::from_secs(20))
-        .await
-        .expect("events");
+    let messages =
+        weft_testkit::stored_messages(&js, "WEFT_EVENTS", subject, 1, Duration::from_secs(20))
+            .await
+            .expect("events");
     assert_eq!(messages.len(), 1, "one mail, one event");
     let event: Value = serde_json::from_slice(&messages[0].payload).expect("json");
     event["id"].as_str().expect("id").to_string()

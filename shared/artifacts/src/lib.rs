@@ -104,9 +104,7 @@ fn default_dir() -> Result<PathBuf, ArtifactError> {
     std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
         .map(|home| PathBuf::from(home).join(".local/share/weft/artifacts"))
-        .ok_or_else(|| {
-            ArtifactError::Config("neither WEFT_ARTIFACTS_DIR nor HOME is set".into())
-        })
+        .ok_or_else(|| ArtifactError::Config("neither WEFT_ARTIFACTS_DIR nor HOME is set".into()))
 }
 
 /// Lowercase hex SHA-256 of `bytes`.

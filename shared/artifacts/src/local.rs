@@ -18,7 +18,9 @@ impl LocalStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         let dir = if dir.is_relative() {
-            std::env::current_dir().map(|cwd| cwd.join(&dir)).unwrap_or(dir)
+            std::env::current_dir()
+                .map(|cwd| cwd.join(&dir))
+                .unwrap_or(dir)
         } else {
             dir
         };
@@ -58,13 +60,17 @@ impl LocalStore {
         let path = url
             .strip_prefix("file://")
             .map(PathBuf::from)
-            .filter(|p| p.starts_with(&self.dir) && !p.components().any(|c| c == Component::ParentDir))
+            .filter(|p| {
+                p.starts_with(&self.dir) && !p.components().any(|c| c == Component::ParentDir)
+            })
             .ok_or_else(|| ArtifactError::ForeignUrl(url.to_string()))?;
-        tokio::fs::read(&path).await.map_err(|source| ArtifactError::Io {
-            action: "reading",
-            path,
-            source,
-        })
+        tokio::fs::read(&path)
+            .await
+            .map_err(|source| ArtifactError::Io {
+                action: "reading",
+                path,
+                source,
+            })
     }
 
     fn path_of(&self, sha256: &str) -> PathBuf {
@@ -140,7 +146,10 @@ mod tests {
         let err = store.get("file:///etc/passwd").await.expect_err("foreign");
         assert!(err.to_string().contains("not an artifact"), "{err}");
         let sneaky = format!("file://{}/../../etc/passwd", dir.path().display());
-        assert!(store.get(&sneaky).await.is_err(), "`..` escapes are refused");
+        assert!(
+            store.get(&sneaky).await.is_err(),
+            "`..` escapes are refused"
+        );
     }
 
     fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -149,7 +149,8 @@ impl Dovecot {
 
     async fn spawn_ready(&mut self) -> anyhow::Result<()> {
         let args: [&std::ffi::OsStr; 3] = ["-F".as_ref(), "-c".as_ref(), self.conf.as_os_str()];
-        let mut process = ChildProcess::spawn(&self.binary, args, std::iter::empty::<(&str, &str)>())?;
+        let mut process =
+            ChildProcess::spawn(&self.binary, args, std::iter::empty::<(&str, &str)>())?;
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(status) = process.try_wait()? {

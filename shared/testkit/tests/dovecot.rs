@@ -11,7 +11,10 @@ async fn dovecot_appends_stops_and_starts_again_with_its_mail() {
     let raw = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n";
     dovecot.append("INBOX", raw).await.expect("append");
     let port = dovecot.port;
-    let mut open = dovecot.session().await.expect("a session open across the stop");
+    let mut open = dovecot
+        .session()
+        .await
+        .expect("a session open across the stop");
 
     dovecot.stop();
     let noop = tokio::time::timeout(Duration::from_secs(5), open.noop()).await;
@@ -21,7 +24,9 @@ async fn dovecot_appends_stops_and_starts_again_with_its_mail() {
     );
     assert!(!dovecot.is_running());
     assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err(),
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
         "nothing listens once stopped"
     );
 
@@ -41,7 +46,9 @@ async fn dovecot_appends_stops_and_starts_again_with_its_mail() {
     assert_eq!(fetched[0].body(), Some(&raw[..]));
 
     let wrong = tokio::time::timeout(Duration::from_secs(10), async {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("tcp");
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("tcp");
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.expect("greeting");
         client.login(&dovecot.username, "wrong").await.map(|_| ())

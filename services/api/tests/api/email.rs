@@ -36,7 +36,9 @@ async fn bad_email_configs_are_400_naming_the_field() {
     let (status, body) = common::call(&env.app, "GET", "/api/v1/workflows/mail", &[], "").await;
     assert_eq!(status, 404, "nothing was stored: {body}");
 
-    let yaml = workflow(&format!("{GOOD}\nafter: move\nmove_to: Processed\nmode: poll"));
+    let yaml = workflow(&format!(
+        "{GOOD}\nafter: move\nmove_to: Processed\nmode: poll"
+    ));
     let (status, body) = apply_yaml(&env.app, "mail", &yaml).await;
     assert!(status == 200 || status == 201, "{body}");
 }

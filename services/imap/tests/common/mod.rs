@@ -79,7 +79,8 @@ impl Rig {
     pub fn start_service(&mut self) {
         assert!(self.service.is_none(), "already running");
         let shutdown = Shutdown::new();
-        let service = TriggerService::new(ImapSource::new(self.artifacts.clone()), self.bus.clone());
+        let service =
+            TriggerService::new(ImapSource::new(self.artifacts.clone()), self.bus.clone());
         let task = tokio::spawn(service.run(shutdown.clone()));
         self.service = Some((shutdown, task));
     }
@@ -117,7 +118,12 @@ impl Rig {
         self.events(min, wait)
             .await
             .iter()
-            .map(|e| e["data"]["subject"].as_str().unwrap_or_default().to_string())
+            .map(|e| {
+                e["data"]["subject"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .collect()
     }
 

@@ -221,7 +221,10 @@ mod tests {
         };
         assert_eq!(field(serde_json::json!({"host": " "})), "host");
         assert_eq!(field(serde_json::json!({"port": 0})), "port");
-        assert_eq!(field(serde_json::json!({"poll_interval": "100ms"})), "poll_interval");
+        assert_eq!(
+            field(serde_json::json!({"poll_interval": "100ms"})),
+            "poll_interval"
+        );
         assert_eq!(field(serde_json::json!({"after": "move"})), "move_to");
         assert_eq!(field(serde_json::json!({"move_to": "Done"})), "move_to");
         assert_eq!(
