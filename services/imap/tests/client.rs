@@ -151,3 +151,31 @@ async fn lists_fetches_and_applies_after_actions() {
     assert_eq!(moved[0].body(), Some(&mail(2)[..]));
     assert_eq!(cfg.tls, ImapTls::Plain);
 }
+
+#[tokio::test]
+async fn tls_and_starttls_verify_the_server_certificate() {
+    let dovecot = Dovecot::start_with_tls().await.expect("dovecot with TLS");
+    let mut cfg = config(&dovecot);
+    cfg.host = "localhost".into();
+    cfg.tls = ImapTls::Implicit;
+    cfg.port = dovecot.tls_port;
+    let err = connect::open(&cfg)
+        .await
+        .expect_err("self-signed is not trusted");
+    assert!(matches!(err, ImapError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+
+    // STARTTLS: the server accepts the command, then the same handshake fails the same way.
+    cfg.tls = ImapTls::StartTls;
+    cfg.port = Some(dovecot.port);
+    let err = connect::open(&cfg)
+        .await
+        .expect_err("self-signed is not trusted");
+    assert!(matches!(err, ImapError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    assert!(
+        dovecot.log().contains("TLS") || dovecot.log().contains("SSL"),
+        "the server saw a TLS handshake: {}",
+        dovecot.log()
+    );
+}

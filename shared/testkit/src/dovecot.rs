@@ -5,7 +5,8 @@
 //! <conf>`) so it is stopped by PID. [`Dovecot::stop`] and [`Dovecot::start_again`] take it
 //! away and bring it back on the same port with the same mail. [`Dovecot::append`] delivers a
 //! message by IMAP APPEND; [`Dovecot::session`] opens a separate logged-in session to check
-//! what the server holds.
+//! what the server holds. [`Dovecot::start_with_tls`] adds an implicit-TLS listener and
+//! STARTTLS with a self-signed certificate made by `openssl`, which no client trusts.
 //!
 //! The binary is `$WEFT_DOVECOT`, else `dovecot` on `PATH`, else `/usr/sbin/dovecot` (Debian
 //! `dovecot-imapd`, installed by `scripts/deps`). As root, Dovecot refuses to run its login
@@ -31,6 +32,8 @@ pub struct Dovecot {
     pub host: String,
     /// The IMAP port; the same across restarts.
     pub port: u16,
+    /// The implicit-TLS (imaps) port, when started with TLS.
+    pub tls_port: Option<u16>,
     /// The test user's login name.
     pub username: String,
     /// The test user's password.
@@ -46,15 +49,29 @@ impl Dovecot {
     /// Writes a private configuration, starts Dovecot on a free port and waits (up to 15 s)
     /// until the test user can log in.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::launch(false).await
+    }
+
+    /// As [`Dovecot::start`], plus STARTTLS on the plain port and implicit TLS on
+    /// [`Dovecot::tls_port`], with a self-signed certificate for `localhost`.
+    pub async fn start_with_tls() -> anyhow::Result<Self> {
+        Self::launch(true).await
+    }
+
+    async fn launch(tls: bool) -> anyhow::Result<Self> {
         let binary = binary()?;
         let dir = tempfile::Builder::new()
             .prefix("weft-dovecot-")
             .tempdir()
             .context("creating the dovecot dir")?;
         let accounts = Accounts::for_this_process()?;
+        if tls {
+            self_signed(dir.path())?;
+        }
         let mut server = Self {
             host: "127.0.0.1".into(),
             port: 0,
+            tls_port: None,
             username: "alice".into(),
             password: "alice-secret".into(),
             process: None,
@@ -66,7 +83,8 @@ impl Dovecot {
         // A free port can be taken by someone else before Dovecot binds it: retry.
         for _ in 0..3 {
             server.port = crate::free_port();
-            server.conf = write_config(server.dir.path(), server.port, &accounts)?;
+            server.tls_port = tls.then(crate::free_port);
+            server.conf = write_config(server.dir.path(), server.port, server.tls_port, &accounts)?;
             match server.spawn_ready().await {
                 Ok(()) => return Ok(server),
                 Err(e) => last_error = Some(e),
@@ -285,7 +303,12 @@ fn passwd_ids(user: &str) -> anyhow::Result<(u32, u32)> {
 }
 
 /// Writes `dovecot.conf`, the passwd-file and the mail folder into `dir`; returns the conf.
-fn write_config(dir: &Path, port: u16, accounts: &Accounts) -> anyhow::Result<PathBuf> {
+fn write_config(
+    dir: &Path,
+    port: u16,
+    tls_port: Option<u16>,
+    accounts: &Accounts,
+) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
     let d = dir.display();
     // The mail processes run as `mail_uid` and must reach the mail folder.
@@ -306,7 +329,7 @@ state_dir = {d}/state
 instance_name = weft-dovecot-{port}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 log_path = {d}/dovecot.log
@@ -328,17 +351,46 @@ service imap-login {{
     address = 127.0.0.1
     port = {port}
   }}
-}}
+{imaps}}}
 protocol imap {{
   mail_max_userip_connections = 100
 }}
 "#,
         internal = accounts.internal_user,
         login = accounts.login_user,
+        ssl = match tls_port {
+            Some(_) => format!("ssl = yes\nssl_cert = <{d}/cert.pem\nssl_key = <{d}/key.pem"),
+            None => "ssl = no".into(),
+        },
+        imaps = match tls_port {
+            Some(p) =>
+                format!("  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {p}\n  }}\n"),
+            None => String::new(),
+        },
     );
     let path = dir.join("dovecot.conf");
     std::fs::write(&path, conf).context("writing dovecot.conf")?;
     Ok(path)
+}
+
+/// A self-signed certificate and key for `localhost` in `dir` (`cert.pem`, `key.pem`).
+fn self_signed(dir: &Path) -> anyhow::Result<()> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .context("running openssl (needed for a TLS test server)")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "openssl req failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
 }
 
 /// The dovecot binary.
