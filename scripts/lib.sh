@@ -17,6 +17,8 @@ WEFT_PG_PORT="${WEFT_PG_PORT:-55432}"
 WEFT_NATS_PORT="${WEFT_NATS_PORT:-4222}"
 WEFT_NATS_MONITOR_PORT="${WEFT_NATS_MONITOR_PORT:-8222}"
 WEFT_NATS_VERSION="2.15.1"
+# moto's S3 server (`moto_server`) for the on.s3 trigger tests.
+WEFT_MOTO_VERSION="5.2.5"
 WEFT_PG_MAJOR="15"
 WEFT_PG_BIN="/usr/lib/postgresql/$WEFT_PG_MAJOR/bin"
 export WEFT_ROOT WEFT_TOOLS
@@ -76,6 +78,14 @@ weft_apt_install() {
 weft_nats_bin() { printf '%s\n' "$WEFT_VENV/bin/nats-server"; }
 # Directory with a nats-server symlink (made by scripts/deps), safe to put on PATH.
 WEFT_BIN="$WEFT_TOOLS/bin"
+
+weft_moto_bin() { printf '%s\n' "$WEFT_VENV/bin/moto_server"; }
+
+# Prints the version (e.g. 5.2.5) of moto installed in the venv, or nothing.
+weft_moto_version() {
+    [ -x "$WEFT_VENV/bin/python" ] || return 0
+    "$WEFT_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true
+}
 
 # Prints the version (e.g. 2.15.1) of the nats-server binary $1, or nothing.
 weft_nats_version_of() {

@@ -1,5 +1,5 @@
 //! The admin API: workflows (apply, list, get, versions, delete, run) and executions (list,
-//! get, cancel) under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
+//! get, cancel, retry), secrets (put, list, delete) and trigger health under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
 //!
 //! Consumes HTTP requests; reads and writes workflow definitions and executions in PostgreSQL
 //! through `weft_store`; produces the `weft_workflows` key-value bucket (the active workflows
@@ -8,7 +8,7 @@
 //! status in `weft_api_requests_total`.
 //!
 //! ```ignore
-//! let api = ApiService::new(store, bus);
+//! let api = ApiService::new(store, bus, master_key);
 //! api.sync_registry().await?;
 //! let app = api.router().merge(weft_runtime::health_router(readiness));
 //! ```
@@ -21,6 +21,8 @@ mod openapi;
 mod registry;
 mod retry;
 mod runs;
+mod secrets;
+mod triggers;
 mod workflows;
 
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use axum::{
     routing::{get, post, put},
 };
 use weft_bus::Bus;
+use weft_secrets::{MasterKey, SecretStore};
 use weft_store::Store;
 
 pub use error::{ApiError, ErrorBody};
@@ -46,6 +49,7 @@ pub const PREFIX: &str = "/api/v1";
 pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) bus: Bus,
+    pub(crate) secrets: SecretStore,
 }
 
 /// The admin API service.
@@ -55,10 +59,16 @@ pub struct ApiService {
 }
 
 impl ApiService {
-    /// Build the service over a store and a bus.
-    pub fn new(store: Store, bus: Bus) -> Self {
+    /// Build the service over a store and a bus. Secrets are sealed under `master_key`; without
+    /// one, storing a secret answers 503 saying so.
+    pub fn new(store: Store, bus: Bus, master_key: Option<Arc<MasterKey>>) -> Self {
+        let secrets = SecretStore::new(bus.clone(), master_key);
         Self {
-            state: Arc::new(AppState { store, bus }),
+            state: Arc::new(AppState {
+                store,
+                bus,
+                secrets,
+            }),
         }
     }
 
@@ -80,6 +90,12 @@ impl ApiService {
             .route(ex, get(executions::get))
             .route(&format!("{ex}/cancel"), post(executions::cancel))
             .route(&format!("{ex}/retry"), post(retry::retry))
+            .route("/api/v1/secrets", get(secrets::list))
+            .route(
+                "/api/v1/secrets/{name}",
+                put(secrets::put).delete(secrets::delete),
+            )
+            .route("/api/v1/triggers", get(triggers::list))
             .route("/api/v1/openapi.json", get(openapi::document))
             // Per route, so the result still merges with routers that have a fallback.
             .method_not_allowed_fallback(method_not_allowed)

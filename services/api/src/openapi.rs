@@ -6,7 +6,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{executions, retry, runs, workflows};
+use crate::{executions, retry, runs, secrets, triggers, workflows};
 
 /// The admin API's OpenAPI document.
 #[derive(Debug, OpenApi)]
@@ -26,11 +26,17 @@ use crate::{executions, retry, runs, workflows};
         executions::get,
         executions::cancel,
         retry::retry,
+        secrets::put,
+        secrets::list,
+        secrets::delete,
+        triggers::list,
         document,
     ),
     tags(
         (name = "workflows", description = "Workflow definitions and manual runs"),
         (name = "executions", description = "Execution history and control"),
+        (name = "secrets", description = "Sealed values referenced as `${{ secrets.NAME }}`"),
+        (name = "triggers", description = "Health of the triggers run by trigger services"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -27,15 +27,17 @@ pub enum ExecHttpError {
 }
 
 /// Run the executor until `shutdown`; in-flight attempts finish first.
+/// `${{ secrets.NAME }}` in a step's `with` is resolved through `inputs` just before the call.
 pub async fn run(
     config: ExecHttpConfig,
     bus: Bus,
+    inputs: Arc<dyn weft_bus::ResolveInputs>,
     shutdown: Shutdown,
 ) -> Result<(), ExecHttpError> {
     let executor = HttpExecutor::new(&config)?;
     let mut spec = weft_bus::executor::executor_spec("http", config.concurrency);
     spec.ack_wait = std::time::Duration::from_millis(config.ack_wait_ms);
     tracing::info!(concurrency = spec.concurrency, "http executor running");
-    weft_bus::run_executor(bus, Arc::new(executor), spec, shutdown).await;
+    weft_bus::run_executor(bus, Arc::new(executor), spec, inputs, shutdown).await;
     Ok(())
 }

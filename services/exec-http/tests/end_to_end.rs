@@ -25,7 +25,12 @@ async fn a_task_on_the_bus_gets_its_result_on_the_bus() {
         concurrency: 4,
         ..ExecHttpConfig::default()
     };
-    let runner = tokio::spawn(weft_exec_http::run(config, bus.clone(), shutdown.clone()));
+    let runner = tokio::spawn(weft_exec_http::run(
+        config,
+        bus.clone(),
+        std::sync::Arc::new(weft_bus::NoSecrets),
+        shutdown.clone(),
+    ));
 
     let task = common::task(
         json!({"method": "POST", "url": format!("http://{addr}/echo"), "json": {"n": 1}}),

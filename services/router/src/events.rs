@@ -15,7 +15,7 @@ use weft_store::{ExecutionStatus, Tx, engine as db, executions::ExecutionRow};
 use crate::{
     RouterError, context,
     engine::{self, Run},
-    index,
+    index, overlap,
     service::Shared,
 };
 
@@ -76,6 +76,10 @@ impl EventHandler {
             event: &event_json,
             inputs: &inputs,
         };
+        let policy = overlap::policy(wf, event, data);
+        if refused.is_none() && policy != weft_flow::triggers::Overlap::Allow {
+            return overlap::start(&self.shared, &new, wf, policy).await;
+        }
         // Common case, one statement: the execution is new; create it running, steps queued.
         let step_ids: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
         let fresh = refused.is_none() && !manual;
@@ -146,7 +150,7 @@ impl EventHandler {
 }
 
 /// The row [`db::create_running_execution`] just wrote, without reading it back.
-fn created(new: &db::NewExecution<'_>) -> ExecutionRow {
+pub(crate) fn created(new: &db::NewExecution<'_>) -> ExecutionRow {
     let now = chrono::Utc::now();
     ExecutionRow {
         id: new.id,
@@ -174,6 +178,16 @@ impl Handler for EventHandler {
             return Disposition::Retry(Duration::from_millis(200));
         };
         let data = weft_events::envelope::data_json(&event).unwrap_or(Value::Null);
+        if let Some(name) = overlap::ended_workflow(&event, &data) {
+            // A run ended: a tick buffered by `overlap: buffer_one` may start now.
+            let scheduled = snapshot
+                .get(name)
+                .is_some_and(|p| !p.workflow.on.schedule.is_empty());
+            if scheduled && let Err(e) = overlap::promote(&self.shared, name).await {
+                tracing::warn!(workflow = name, error = %e, "cannot start a buffered tick; will retry");
+                return Disposition::Retry(Duration::from_secs(1));
+            }
+        }
         let matched: Vec<Arc<Published>> = snapshot
             .values()
             .filter(|p| index::matches(p, &event, &data))

@@ -1,16 +1,19 @@
 //! Which active workflows an event starts.
 //!
 //! Matching rules: `dev.weft.webhook.received` from `weft/webhook/…` matches `on.webhook.path`
-//! against the event subject (the path); `dev.weft.manual.requested` matches the workflow named
-//! by its subject; an event of a trigger service (`weft/<kind>/<workflow>`, kinds `email`,
-//! `file`, `s3`, `schedule`, `cdc`) starts the workflow it names, when that workflow still has
-//! such a trigger; any event matches `on.event` when every given field (`type`, `source`,
-//! `subject`) matches. A workflow never matches the lifecycle events of its own executions, so
-//! it cannot trigger itself in a loop.
+//! against the event subject (the path), and only for the workflows the webhook named in the
+//! `weftworkflows` extension (those whose `auth` the request satisfied; without the extension,
+//! only triggers without `auth`); `dev.weft.manual.requested` matches the workflow named by its
+//! subject; an event of a trigger service (`weft/<kind>/<workflow>`,
+//! kinds `email`, `file`, `s3`, `schedule`, `cdc`) starts the workflow it names while that
+//! workflow has such a trigger; a terminal `dev.weft.execution.*` event from the router matches `on.workflow` when
+//! its data names the upstream workflow and a listed status; any event matches `on.event` when
+//! every given field (`type`, `source`, `subject`) matches. A workflow never matches the
+//! lifecycle events of its own executions, so it cannot trigger itself in a loop.
 
 use cloudevents::{AttributesReader, Event};
 use weft_events::types;
-use weft_flow::Published;
+use weft_flow::{Published, WebhookTrigger, Workflow};
 
 /// Whether `event` starts `published`.
 pub fn matches(published: &Published, event: &Event, data: &serde_json::Value) -> bool {
@@ -29,8 +32,14 @@ pub fn matches(published: &Published, event: &Event, data: &serde_json::Value) -
     }
     let webhook = ty == types::WEBHOOK_RECEIVED
         && source.starts_with(types::SOURCE_WEBHOOK)
-        && wf.on.webhook.as_slice().iter().any(|w| w.path == subject);
+        && wf
+            .on
+            .webhook
+            .as_slice()
+            .iter()
+            .any(|w| w.path == subject && webhook_accepted(event, &wf.name, w));
     webhook
+        || upstream_ended(wf, event, data)
         || wf.on.event.as_slice().iter().any(|t| {
             let any = t.ty.is_some() || t.source.is_some() || t.subject.is_some();
             any && t.ty.as_ref().is_none_or(|m| m.matches(ty))
@@ -58,6 +67,40 @@ fn has_service_trigger(on: &weft_flow::Triggers, kind: &str) -> bool {
         "cdc" => !on.cdc.is_empty(),
         _ => false,
     }
+}
+
+/// Whether the webhook accepted the request for `workflow`: it is named in the event's
+/// `weftworkflows` list, or (an event without the list) the trigger has no `auth`.
+fn webhook_accepted(event: &Event, workflow: &str, trigger: &WebhookTrigger) -> bool {
+    match event.extension(types::EXT_WEBHOOK_WORKFLOWS) {
+        Some(list) => list.to_string().split(',').any(|n| n == workflow),
+        None => trigger.auth.is_none(),
+    }
+}
+
+/// Whether `event` is the end of an execution of a workflow that `wf.on.workflow` listens to.
+fn upstream_ended(wf: &Workflow, event: &Event, data: &serde_json::Value) -> bool {
+    let terminal = [
+        types::EXECUTION_SUCCEEDED,
+        types::EXECUTION_FAILED,
+        types::EXECUTION_CANCELLED,
+        types::EXECUTION_TIMED_OUT,
+    ];
+    if wf.on.workflow.is_empty()
+        || !terminal.contains(&event.ty())
+        || event.source().as_str() != types::SOURCE_ROUTER
+    {
+        return false;
+    }
+    let (Some(upstream), Some(status)) = (data["workflow"].as_str(), data["status"].as_str())
+    else {
+        return false;
+    };
+    wf.on
+        .workflow
+        .as_slice()
+        .iter()
+        .any(|t| t.matches(upstream, status))
 }
 
 /// Whether the event is a manual run request (the workflow `if` does not apply to those: the
@@ -157,6 +200,46 @@ mod tests {
             ),
             &json!({})
         ));
+    }
+
+    #[test]
+    fn webhook_only_for_the_workflows_whose_auth_passed() {
+        let open = published(json!({"webhook": {"path": "p"}}));
+        let signed = published(
+            json!({"webhook": {"path": "p", "auth": {"token": {"header": "x-t", "value": "v"}}}}),
+        );
+        let mut ev = event(types::WEBHOOK_RECEIVED, "weft/webhook/p", "p", json!({}));
+        assert!(matches(&open, &ev, &json!({})));
+        assert!(
+            !matches(&signed, &ev, &json!({})),
+            "no list: only triggers without auth"
+        );
+        ev.set_extension(types::EXT_WEBHOOK_WORKFLOWS, "other,wf-2");
+        assert!(!matches(&open, &ev, &json!({})));
+        ev.set_extension(types::EXT_WEBHOOK_WORKFLOWS, "other,wf");
+        assert!(matches(&signed, &ev, &json!({})));
+    }
+
+    #[test]
+    fn workflow_by_upstream_name_and_status() {
+        let p = published(
+            json!({"workflow": [{"name": "up"}, {"name": "other", "status": ["failed", "timed_out"]}]}),
+        );
+        let ended = |ty: &str, source: &str| event(ty, source, "x", json!({}));
+        let ok = ended(types::EXECUTION_SUCCEEDED, types::SOURCE_ROUTER);
+        let data = |wf: &str, status: &str| json!({"workflow": wf, "status": status});
+        assert!(matches(&p, &ok, &data("up", "succeeded")));
+        assert!(!matches(&p, &ok, &data("nobody", "succeeded")));
+        let failed = ended(types::EXECUTION_FAILED, types::SOURCE_ROUTER);
+        assert!(
+            !matches(&p, &failed, &data("up", "failed")),
+            "status defaults to succeeded"
+        );
+        assert!(matches(&p, &failed, &data("other", "failed")));
+        let started = ended(types::EXECUTION_STARTED, types::SOURCE_ROUTER);
+        assert!(!matches(&p, &started, &data("up", "running")));
+        let forged = ended(types::EXECUTION_SUCCEEDED, "elsewhere");
+        assert!(!matches(&p, &forged, &data("up", "succeeded")));
     }
 
     #[test]

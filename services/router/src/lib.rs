@@ -17,6 +17,7 @@ mod events;
 mod index;
 mod lifecycle;
 mod loops;
+mod overlap;
 mod results;
 mod service;
 

@@ -28,6 +28,9 @@ pub enum HookError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The request failed the path's `on.webhook.auth` (every workflow's, when several listen).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The request is malformed (invalid JSON with a JSON content type, bad query, …).
     #[error("{0}")]
     BadRequest(String),
@@ -44,6 +47,7 @@ impl HookError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -54,6 +58,7 @@ impl HookError {
             Self::NotFound { .. } => "not_found",
             Self::TooLarge { .. } => "payload_too_large",
             Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
         }
     }
 
@@ -65,6 +70,7 @@ impl HookError {
             Self::NotFound { .. } => "not_found",
             Self::TooLarge { .. } => "too_large",
             Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
         }
     }
 }

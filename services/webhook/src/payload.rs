@@ -1,7 +1,9 @@
 //! Turning an HTTP request into the data of a `dev.weft.webhook.received` event.
 //!
 //! Consumes the request's method, path, query string, headers and body bytes; produces the
-//! JSON object `{method, path, query, headers, body}` and the event id. Touches nothing.
+//! JSON object `{method, path, query, headers, body}` and the event id. Credentials never reach
+//! the event: well-known secret headers, any header whose name says token/secret/signature, and
+//! the headers the path's `on.webhook.auth` reads are replaced by `[redacted]`. Touches nothing.
 
 use axum::http::{HeaderMap, Method, Uri, header};
 use base64::Engine;
@@ -35,19 +37,20 @@ pub enum PayloadError {
     InvalidQuery(String),
 }
 
-/// The event data for a request.
+/// The event data for a request; `also_secret` names (lowercase) further headers to redact.
 pub fn event_data(
     method: &Method,
     path: &str,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    also_secret: &[String],
 ) -> Result<Value, PayloadError> {
     Ok(json!({
         "method": method.as_str(),
         "path": path,
         "query": query(uri)?,
-        "headers": redacted_headers(headers),
+        "headers": redacted_headers(headers, also_secret),
         "body": body_value(headers, body)?,
     }))
 }
@@ -82,11 +85,11 @@ fn query(uri: &Uri) -> Result<Value, PayloadError> {
 }
 
 /// Headers with lowercased names (repeated values joined by `, `) and secrets redacted.
-fn redacted_headers(headers: &HeaderMap) -> Value {
+fn redacted_headers(headers: &HeaderMap, also_secret: &[String]) -> Value {
     let mut out = Map::new();
     for name in headers.keys() {
         let name = name.as_str(); // `http` keeps names lowercase
-        let value = if is_secret(name) {
+        let value = if is_secret(name) || also_secret.iter().any(|s| s == name) {
             REDACTED.to_string()
         } else {
             headers
@@ -179,16 +182,18 @@ mod tests {
             ("x-gitlab-token", "t"),
             ("x-webhook-secret", "s"),
             ("x-api-key", "k"),
+            ("x-custom-auth", "c"),
             ("accept", "a"),
             ("accept", "b"),
         ]);
-        let v = redacted_headers(&h);
+        let v = redacted_headers(&h, &["x-custom-auth".to_string()]);
         for name in [
             "authorization",
             "x-hub-signature-256",
             "x-gitlab-token",
             "x-webhook-secret",
             "x-api-key",
+            "x-custom-auth",
         ] {
             assert_eq!(v[name], REDACTED, "{name}");
         }

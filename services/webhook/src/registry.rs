@@ -1,30 +1,42 @@
 //! The live route table: which webhook paths exist right now.
 //!
 //! Consumes the `weft_workflows` key-value bucket (through `weft_bus::kv::watch_map`, value
-//! [`Published`]); produces a table `path → workflow names`, rebuilt on every KV update, so an
-//! apply or delete takes effect as soon as the update arrives. Touches NATS only through the
-//! watch.
+//! [`Published`]); produces a table `path → routes` (each a workflow with its trigger for the
+//! path: auth, respond, and the workflow `if`), rebuilt on every KV update, so an apply or
+//! delete takes effect as soon as the update arrives. Touches NATS only through the watch.
 
 use std::{collections::BTreeMap, sync::Arc};
 
 use tokio::sync::watch;
 use weft_bus::{Bus, kv::Snapshot};
 use weft_events::subjects::WORKFLOWS_BUCKET;
-use weft_flow::Published;
+use weft_flow::{Published, WebhookTrigger};
 use weft_runtime::Shutdown;
 
-/// Webhook path (without surrounding `/`) → names of the workflows it triggers.
-pub type RouteTable = BTreeMap<String, Vec<String>>;
+/// Webhook path (without surrounding `/`) → the workflows it triggers, ordered by name.
+pub type RouteTable = BTreeMap<String, Vec<Route>>;
+
+/// One workflow listening on a path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// The workflow's name.
+    pub workflow: String,
+    /// Its `on.webhook` entry for the path (auth, respond, wait_timeout).
+    pub trigger: WebhookTrigger,
+    /// The workflow `if`, evaluated here only to know whether a `respond: wait` caller can
+    /// expect an execution.
+    pub condition: Option<String>,
+}
 
 /// What the table says about a path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
     /// The bucket has not been read yet.
     NotLoaded,
     /// No published workflow listens on the path.
     Unknown,
     /// These workflows listen on the path.
-    Known(Vec<String>),
+    Known(Vec<Route>),
 }
 
 /// A cheap, cloneable handle on the current route table.
@@ -80,13 +92,20 @@ pub fn build(snapshot: &Snapshot<Published>) -> RouteTable {
     for published in snapshot.values() {
         let workflow = &published.workflow;
         for trigger in workflow.on.webhook.as_slice() {
-            let names = table
+            let routes = table
                 .entry(normalize(&trigger.path).to_string())
                 .or_default();
-            if !names.contains(&workflow.name) {
-                names.push(workflow.name.clone());
+            if !routes.iter().any(|r| r.workflow == workflow.name) {
+                routes.push(Route {
+                    workflow: workflow.name.clone(),
+                    trigger: trigger.clone(),
+                    condition: workflow.condition.clone(),
+                });
             }
         }
+    }
+    for routes in table.values_mut() {
+        routes.sort_by(|a, b| a.workflow.cmp(&b.workflow));
     }
     table
 }
@@ -118,8 +137,11 @@ mod tests {
             published("b", json!([{"path": "orders"}, {"path": "github/push"}])),
         );
         let table = build(&Arc::new(map));
-        assert_eq!(table["orders"], vec!["a".to_string(), "b".to_string()]);
-        assert_eq!(table["github/push"], vec!["b".to_string()]);
+        let names =
+            |p: &str| -> Vec<&str> { table[p].iter().map(|r| r.workflow.as_str()).collect() };
+        assert_eq!(names("orders"), ["a", "b"]);
+        assert_eq!(names("github/push"), ["b"]);
+        assert_eq!(table["github/push"][0].trigger.path, "github/push");
         assert_eq!(table.len(), 2);
     }
 
@@ -137,7 +159,10 @@ mod tests {
             }
             tokio::task::yield_now().await;
         }
-        assert_eq!(registry.lookup("/x"), Lookup::Known(vec!["w".into()]));
+        let Lookup::Known(routes) = registry.lookup("/x") else {
+            panic!("x is known");
+        };
+        assert_eq!(routes[0].workflow, "w");
         assert_eq!(registry.lookup("y"), Lookup::Unknown);
     }
 }

@@ -153,6 +153,12 @@ async fn serve(
         config.artifacts_dir = "./.weft/artifacts".into();
     }
     weft_runtime::telemetry::init_logging(&config.log_format);
+    if dev && config.master_key.0.trim().is_empty() {
+        let (key, path) = crate::devkey::load_or_create()?;
+        tracing::warn!(path = %path.display(),
+            "WEFT_MASTER_KEY is not set: using this laptop's development key (set WEFT_MASTER_KEY in production)");
+        config.master_key = weft_runtime::Redacted(key);
+    }
     let shutdown = Shutdown::new();
     shutdown.on_signals();
     let running = host::start(services, &config, shutdown.clone()).await?;

@@ -3,12 +3,13 @@
 //! process behind one HTTP listener that also serves `/healthz`, `/readyz` and `/metrics`.
 //! `weft dev` hosts every service; `weft serve <name>` hosts one.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use tokio::task::JoinSet;
 use weft_bus::Bus;
 use weft_runtime::{CommonConfig, Readiness, Shutdown, health_router};
+use weft_secrets::{MasterKey, Secrets};
 use weft_store::Store;
 
 use crate::serve::Service;
@@ -28,6 +29,9 @@ pub enum HostError {
     /// The executor could not be built.
     #[error("cannot start exec-http: {0}")]
     Executor(String),
+    /// `WEFT_MASTER_KEY` is malformed.
+    #[error("WEFT_MASTER_KEY: {0}")]
+    MasterKey(String),
     /// The artifact store (for mail attachments) has no usable folder.
     #[error(transparent)]
     Artifacts(#[from] weft_artifacts::ArtifactError),
@@ -88,19 +92,17 @@ pub async fn start(
     } else {
         None
     };
+    let master_key = master_key(config)?;
+    let deps = Deps {
+        secrets: Secrets::watch(bus.clone(), master_key.clone(), shutdown.clone()),
+        master_key,
+        bus,
+        store,
+    };
     let mut app = Router::new();
     let mut tasks = JoinSet::new();
     for service in services {
-        app = add(
-            *service,
-            app,
-            &mut tasks,
-            config,
-            &bus,
-            store.as_ref(),
-            &shutdown,
-        )
-        .await?;
+        app = add(*service, app, &mut tasks, config, &deps, &shutdown).await?;
     }
     let app = app.merge(health_router(readiness));
     let listener = weft_runtime::http::bind(&config.http_addr).await?;
@@ -119,18 +121,49 @@ pub async fn start(
     })
 }
 
+/// What the hosted services share.
+struct Deps {
+    bus: Bus,
+    store: Option<Store>,
+    master_key: Option<Arc<MasterKey>>,
+    secrets: Secrets,
+}
+
+/// The master key from the configuration (`WEFT_MASTER_KEY`), when one is set.
+fn master_key(config: &CommonConfig) -> Result<Option<Arc<MasterKey>>, HostError> {
+    if config.master_key.0.trim().is_empty() {
+        return Ok(None);
+    }
+    MasterKey::parse(&config.master_key.0)
+        .map(|k| Some(Arc::new(k)))
+        .map_err(|e| HostError::MasterKey(e.to_string()))
+}
+
+/// Run a trigger service for `source`, resolving secrets in its configs.
+fn spawn_trigger<S: weft_trigger::Source>(
+    tasks: &mut JoinSet<()>,
+    source: S,
+    deps: &Deps,
+    shutdown: &Shutdown,
+) {
+    let service = weft_trigger::TriggerService::new(source, deps.bus.clone())
+        .with_secrets(deps.secrets.clone());
+    tasks.spawn(service.run(shutdown.clone()));
+}
+
 async fn add(
     service: Service,
     app: Router,
     tasks: &mut JoinSet<()>,
     config: &CommonConfig,
-    bus: &Bus,
-    store: Option<&Store>,
+    deps: &Deps,
     shutdown: &Shutdown,
 ) -> Result<Router, HostError> {
-    Ok(match (service, store) {
+    let bus = &deps.bus;
+    Ok(match (service, deps.store.as_ref()) {
         (Service::Api, Some(store)) => {
-            let api = weft_api::ApiService::new(store.clone(), bus.clone());
+            let api =
+                weft_api::ApiService::new(store.clone(), bus.clone(), deps.master_key.clone());
             api.sync_registry()
                 .await
                 .map_err(|e| HostError::Registry(e.to_string()))?;
@@ -144,7 +177,8 @@ async fn add(
         }
         (Service::Webhook, _) => {
             let wc = weft_webhook::WebhookConfig::from_common(config);
-            let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone());
+            let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone())
+                .with_secrets(deps.secrets.clone());
             app.merge(webhook.router())
         }
         (Service::ExecHttp, _) => {
@@ -153,19 +187,31 @@ async fn add(
             weft_exec_http::HttpExecutor::new(&ec)
                 .map_err(|e| HostError::Executor(e.to_string()))?;
             let (bus, shutdown) = (bus.clone(), shutdown.clone());
+            let inputs = Arc::new(deps.secrets.clone());
             tasks.spawn(async move {
-                if let Err(e) = weft_exec_http::run(ec, bus, shutdown).await {
+                if let Err(e) = weft_exec_http::run(ec, bus, inputs, shutdown).await {
                     tracing::error!(error = %e, "exec-http stopped");
                 }
             });
             app
         }
+        (Service::Cdc, _) => {
+            spawn_trigger(tasks, weft_cdc::CdcSource::new(), deps, shutdown);
+            app
+        }
+        (Service::Files, _) => {
+            // `on.file` (local folders) and `on.s3`.
+            spawn_trigger(tasks, weft_files::FileSource, deps, shutdown);
+            spawn_trigger(tasks, weft_s3::S3Source::default(), deps, shutdown);
+            app
+        }
+        (Service::Cron, _) => {
+            spawn_trigger(tasks, weft_cron::CronSource, deps, shutdown);
+            app
+        }
         (Service::Imap, _) => {
             let artifacts = weft_artifacts::ArtifactStore::from_setting(&config.artifacts_dir)?;
-            let source = weft_imap::ImapSource::new(artifacts);
-            tasks.spawn(
-                weft_trigger::TriggerService::new(source, bus.clone()).run(shutdown.clone()),
-            );
+            spawn_trigger(tasks, weft_imap::ImapSource::new(artifacts), deps, shutdown);
             app
         }
         (_, None) => app, // needs_database() guarantees a store for api and router

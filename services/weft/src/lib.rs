@@ -4,5 +4,6 @@
 
 pub mod cli;
 pub mod client;
+mod devkey;
 pub mod host;
 pub mod serve;

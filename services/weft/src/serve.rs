@@ -14,17 +14,26 @@ pub enum Service {
     /// Runs `uses: http` steps.
     #[value(name = "exec-http")]
     ExecHttp,
+    /// `on.cdc`: PostgreSQL row changes → events.
+    Cdc,
+    /// File triggers: `on.file` (local folders) and `on.s3`.
+    Files,
+    /// `on.schedule` ticks → events.
+    Cron,
     /// `on.email`: new mail in IMAP mailboxes → events.
     Imap,
 }
 
 impl Service {
     /// Every service, in start order for `weft dev`.
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 8] = [
         Service::Api,
         Service::Router,
         Service::ExecHttp,
         Service::Webhook,
+        Service::Cdc,
+        Service::Files,
+        Service::Cron,
         Service::Imap,
     ];
 
@@ -35,6 +44,9 @@ impl Service {
             Self::Router => "router",
             Self::Api => "api",
             Self::ExecHttp => "exec-http",
+            Self::Cdc => "cdc",
+            Self::Files => "files",
+            Self::Cron => "cron",
             Self::Imap => "imap",
         }
     }

@@ -25,16 +25,43 @@ pub trait Executor: Send + Sync + 'static {
     fn execute(&self, task: &Task) -> impl Future<Output = Result<Value, StepError>> + Send;
 }
 
-/// Run `executor` until `shutdown`.
+/// Resolves what a task's `with` refers to but does not carry — `${{ secrets.NAME }}` — just
+/// before the attempt runs, so clear values exist only inside the executor process.
+pub trait ResolveInputs: Send + Sync + 'static {
+    /// `with` with every reference replaced (`None`: it holds none), or why it cannot be.
+    fn resolve(&self, with: &Value) -> Result<Option<Value>, String>;
+}
+
+/// For executors started without secrets: any reference fails the attempt with a clear error.
+#[derive(Debug, Clone, Copy)]
+pub struct NoSecrets;
+
+impl ResolveInputs for NoSecrets {
+    fn resolve(&self, with: &Value) -> Result<Option<Value>, String> {
+        let text = with.to_string();
+        if text.contains("${{") && text.contains("secrets.") {
+            return Err(
+                "the step references a secret, but this executor has no secrets \
+                        (set WEFT_MASTER_KEY)"
+                    .into(),
+            );
+        }
+        Ok(None)
+    }
+}
+
+/// Run `executor` until `shutdown`, resolving secret references in each task with `inputs`.
 pub async fn run_executor<E: Executor>(
     bus: Bus,
     executor: Arc<E>,
     spec: ConsumerSpec,
+    inputs: Arc<dyn ResolveInputs>,
     shutdown: Shutdown,
 ) {
     let handler = Arc::new(TaskHandler {
         bus: bus.clone(),
         executor,
+        inputs,
     });
     consume(bus, spec, handler, shutdown).await
 }
@@ -53,6 +80,7 @@ pub fn executor_spec(agent: &str, concurrency: usize) -> ConsumerSpec {
 struct TaskHandler<E> {
     bus: Bus,
     executor: Arc<E>,
+    inputs: Arc<dyn ResolveInputs>,
 }
 
 impl<E: Executor> Handler for TaskHandler<E> {
@@ -61,7 +89,11 @@ impl<E: Executor> Handler for TaskHandler<E> {
             Ok(task) => task,
             Err(reason) => return Disposition::DeadLetter(reason),
         };
-        let outcome = run_bounded(self.executor.as_ref(), &task).await;
+        let outcome = match self.prepare(&task) {
+            Ok(None) => run_bounded(self.executor.as_ref(), &task).await,
+            Ok(Some(prepared)) => run_bounded(self.executor.as_ref(), &prepared).await,
+            Err(e) => weft_events::Outcome::Failed(e),
+        };
         let result = TaskResult {
             attempt_id: task.attempt_id,
             execution_id: task.execution_id,
@@ -76,6 +108,21 @@ impl<E: Executor> Handler for TaskHandler<E> {
                 Disposition::Retry(Duration::from_secs(1))
             }
         }
+    }
+}
+
+impl<E> TaskHandler<E> {
+    /// The task as the executor sees it: secret references resolved. The original (with the
+    /// references only) is what the result and the execution history keep.
+    fn prepare(&self, task: &Task) -> Result<Option<Task>, StepError> {
+        let resolved = self
+            .inputs
+            .resolve(&task.with)
+            .map_err(|e| StepError::permanent("secret", e))?;
+        Ok(resolved.map(|with| Task {
+            with,
+            ..task.clone()
+        }))
     }
 }
 

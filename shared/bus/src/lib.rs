@@ -17,7 +17,7 @@ use async_nats::jetstream;
 pub use consume::{
     BatchHandler, ConsumerSpec, Delivery, Disposition, Handler, consume, consume_batches,
 };
-pub use executor::{Executor, run_executor};
+pub use executor::{Executor, NoSecrets, ResolveInputs, run_executor};
 
 /// Bus failures, with what was being done.
 #[derive(Debug, thiserror::Error)]

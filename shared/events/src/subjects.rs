@@ -30,6 +30,8 @@ pub const ROUTER_RESULTS_CONSUMER: &str = "router-results";
 pub const EVENTS_WEBHOOK: &str = "weft.events.webhook";
 /// Execution lifecycle events published by the router.
 pub const EVENTS_EXECUTION: &str = "weft.events.execution";
+/// CloudEvents from outside, accepted by `POST /events` (their own types, never `dev.weft.*`).
+pub const EVENTS_EXTERNAL: &str = "weft.events.external";
 /// Manual runs requested through the admin API.
 pub const EVENTS_MANUAL: &str = "weft.events.manual";
 
@@ -54,8 +56,14 @@ pub fn trigger_subject(kind: &str) -> String {
 pub const TRIGGERS_BUCKET: &str = "weft_triggers";
 /// Key-value bucket of trigger cursors (IMAP UID, file listing, last cron tick, CDC LSN…).
 pub const CURSORS_BUCKET: &str = "weft_cursors";
+/// Object-store bucket of the `on.file` trigger's folder listings (one object per trigger;
+/// too large for a key-value entry). Its cursor in [`CURSORS_BUCKET`] names the object.
+pub const FILE_LISTINGS_BUCKET: &str = "weft_file_listings";
 /// Key-value bucket of secrets, each value sealed with AES-256-GCM under the master key.
 pub const SECRETS_BUCKET: &str = "weft_secrets";
+/// Object-store bucket of the `on.s3` trigger's seen objects (key → ETag; one object per
+/// trigger, too large for a key-value entry). Its cursor in [`CURSORS_BUCKET`] names the object.
+pub const S3_LISTINGS_BUCKET: &str = "weft_s3_listings";
 
 /// `weft.tasks.<agent>`: where the router sends step attempts for `uses: <agent>`.
 pub fn task_subject(agent: &str) -> String {

@@ -51,3 +51,11 @@ pub fn trigger_source(kind: &str, workflow: &str) -> String {
 }
 /// Source prefix of webhook events: `weft/webhook/<path>`.
 pub const SOURCE_WEBHOOK: &str = "weft/webhook";
+
+/// Prefix of every type Weft produces; `POST /events` refuses events that claim it.
+pub const WEFT_PREFIX: &str = "dev.weft.";
+
+/// CloudEvents extension attribute of `dev.weft.webhook.received`: the comma-separated names of
+/// the workflows on the path whose `on.webhook.auth` the request satisfied (all of them when none
+/// has `auth`). The router starts only those.
+pub const EXT_WEBHOOK_WORKFLOWS: &str = "weftworkflows";

@@ -101,6 +101,41 @@ pub fn eval_value(expr: &str, ctx: &Value) -> Result<Value, ExprError> {
     eval(unwrap(expr), ctx)
 }
 
+/// The secret name when `expr` (the text inside `${{ }}`) is exactly `secrets.NAME`.
+///
+/// Secrets are never evaluated here: [`render`] keeps such a reference as the literal text
+/// `${{ secrets.NAME }}`, and the service that uses the value (an executor, a trigger) resolves
+/// it just before use, so no clear value reaches the bus or the execution history.
+pub fn secret_ref(expr: &str) -> Option<&str> {
+    let name = expr.trim().strip_prefix("secrets.")?;
+    is_secret_name(name).then_some(name)
+}
+
+/// Whether `name` is a valid secret name: `[A-Za-z_][A-Za-z0-9_]*`, at most 128 characters.
+pub fn is_secret_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 128
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether an expression reads the `secrets` variable at all.
+pub fn mentions_secrets(expr: &str) -> bool {
+    let bytes = expr.as_bytes();
+    expr.match_indices("secrets").any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        let after = bytes.get(i + "secrets".len()).copied();
+        let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+        !before.is_some_and(ident) && !after.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
+fn secret_placeholder(name: &str) -> String {
+    format!("${{{{ secrets.{name} }}}}")
+}
+
 /// Evaluate every expression inside a template value.
 pub fn render(template: &Value, ctx: &Value) -> Result<Value, ExprError> {
     Ok(match template {
@@ -136,12 +171,18 @@ fn render_str(s: &str, ctx: &Value) -> Result<Value, ExprError> {
         Piece::Expr(_) => true,
     });
     if let (Some(only), None, true) = (exprs.next(), exprs.next(), blank_text) {
+        if let Some(name) = secret_ref(only) {
+            return Ok(Value::String(secret_placeholder(name)));
+        }
         return eval(only, ctx);
     }
     let mut out = String::new();
     for piece in &pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
+            Piece::Expr(e) if secret_ref(e).is_some() => {
+                out.push_str(&secret_placeholder(secret_ref(e).unwrap_or_default()))
+            }
             Piece::Expr(e) => match eval(e, ctx)? {
                 Value::String(v) => out.push_str(&v),
                 other => out.push_str(&other.to_string()),

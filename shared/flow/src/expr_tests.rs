@@ -107,3 +107,22 @@ fn programs_are_cached_and_shareable() {
         assert!(check("1 + 1 == 2").is_ok());
     }
 }
+
+#[test]
+fn secret_references_are_kept_for_the_executor() {
+    let ctx = json!({"event": {"id": "e1"}});
+    let t = json!({"auth": "${{ secrets.API_TOKEN }}", "h": "Bearer ${{secrets.API_TOKEN}} for ${{ event.id }}"});
+    let out = render(&t, &ctx).expect("rendered");
+    assert_eq!(out["auth"], "${{ secrets.API_TOKEN }}");
+    assert_eq!(out["h"], "Bearer ${{ secrets.API_TOKEN }} for e1");
+}
+
+#[test]
+fn mentions_of_secrets() {
+    assert!(mentions_secrets("secrets.A"));
+    assert!(mentions_secrets("'x' + secrets['A']"));
+    assert!(!mentions_secrets("event.data.secrets_count"));
+    assert!(!mentions_secrets("event.secrets"));
+    assert_eq!(secret_ref(" secrets.A_1 "), Some("A_1"));
+    assert_eq!(secret_ref("secrets.A + 'x'"), None);
+}

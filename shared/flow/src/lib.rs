@@ -17,6 +17,8 @@ pub mod published;
 pub mod schema;
 pub mod triggers;
 pub mod validate;
+pub mod webhook_auth;
+mod workflow_trigger;
 
 pub use error::{ExprError, ValidationError};
 pub use expr::{check, eval_condition, eval_value, expressions_in, render};
@@ -24,3 +26,5 @@ pub use model::*;
 pub use parse::{Format, parse};
 pub use published::Published;
 pub use validate::validate;
+pub use webhook_auth::{Respond, Secret, WebhookAuth};
+pub use workflow_trigger::{ExecutionOutcome, WorkflowTrigger};

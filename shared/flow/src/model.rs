@@ -68,6 +68,9 @@ pub struct Triggers {
     /// Any CloudEvent on the bus, matched by `type`, `source` and `subject`.
     #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
     pub event: OneOrMany<EventTrigger>,
+    /// Another workflow ended (from its lifecycle events): `{name, status}`.
+    #[serde(default, skip_serializing_if = "OneOrMany::is_empty")]
+    pub workflow: OneOrMany<crate::WorkflowTrigger>,
     /// Runs requested through the admin API or `weft run`, with declared inputs.
     /// A bare `manual:` (null) means a manual trigger without inputs.
     #[serde(
@@ -118,6 +121,34 @@ impl<T> OneOrMany<T> {
 pub struct WebhookTrigger {
     /// Path under `/hooks/`, e.g. `orders` or `github/push`: letters, digits, `-`, `_`, `.`, `/`.
     pub path: String,
+    /// How a request proves its origin (exactly one scheme). Default: no check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::WebhookAuth>,
+    /// `accepted` (default): answer 202 once the event is stored; `wait`: answer with the
+    /// execution's outcome.
+    #[serde(default, skip_serializing_if = "crate::Respond::is_default")]
+    pub respond: crate::Respond,
+    /// With `respond: wait`, how long to wait before answering 202. Default `10s`, at most `5m`.
+    #[serde(
+        default = "WebhookTrigger::default_wait_timeout",
+        skip_serializing_if = "WebhookTrigger::is_default_wait_timeout",
+        with = "crate::duration::required"
+    )]
+    #[schemars(with = "crate::duration::DurationString")]
+    pub wait_timeout: Duration,
+}
+
+impl WebhookTrigger {
+    /// Default for [`WebhookTrigger::wait_timeout`]: 10 s.
+    pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    fn default_wait_timeout() -> Duration {
+        Self::DEFAULT_WAIT_TIMEOUT
+    }
+
+    fn is_default_wait_timeout(d: &Duration) -> bool {
+        *d == Self::DEFAULT_WAIT_TIMEOUT
+    }
 }
 
 /// `on.event`: every given field must match.

@@ -118,9 +118,21 @@ fn friendly(message: &str) -> String {
         ("struct Workflow", "a workflow object {name, on, steps, …}"),
         (
             "struct Triggers",
-            "an object of triggers {webhook, event, manual}",
+            "an object of triggers {webhook, event, workflow, manual}",
         ),
-        ("struct WebhookTrigger", "an object {path}"),
+        (
+            "struct WebhookTrigger",
+            "an object {path, auth, respond, wait_timeout}",
+        ),
+        ("struct WorkflowTrigger", "an object {name, status}"),
+        ("struct GithubAuth", "an object {secret}"),
+        ("struct StripeAuth", "an object {secret, tolerance}"),
+        ("struct StandardAuth", "an object {secret}"),
+        (
+            "struct HmacAuth",
+            "an object {secret, header, algorithm, encoding, prefix}",
+        ),
+        ("struct TokenAuth", "an object {header, value}"),
         ("struct EventTrigger", "an object {type, source, subject}"),
         ("struct ManualTrigger", "an object {inputs}"),
         (

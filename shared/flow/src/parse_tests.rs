@@ -119,7 +119,7 @@ fn unknown_fields_have_line_and_field() {
         (e.line, e.field.as_deref()),
         (Some(4), Some("on.webhook.pth"))
     );
-    assert!(e.message.contains("expected `path`"), "{e}");
+    assert!(e.message.contains("expected one of `path`"), "{e}");
 
     let e = err(
         "name: a\non:\n  webhook:\n    - path: x\n    - pth: y\nsteps:\n  a:\n    uses: http\n",
@@ -141,7 +141,8 @@ fn wrong_shapes_say_what_is_expected() {
     let e = err("name: a\non:\n  webhook: orders\nsteps:\n  a:\n    uses: http\n");
     assert_eq!((e.line, e.field.as_deref()), (Some(3), Some("on.webhook")));
     assert!(
-        e.message.contains("an object {path} (or a list of them)"),
+        e.message
+            .contains("an object {path, auth, respond, wait_timeout} (or a list of them)"),
         "{e}"
     );
 

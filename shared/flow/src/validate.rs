@@ -4,15 +4,12 @@
 //! [`ValidationError`] naming the field and, with the source, its line (through
 //! [`SourceMap`]). Checks: duplicate mapping keys (serde keeps the last one silently, so
 //! duplicate step ids are read from the source), the name, step ids, `uses`, `needs` and
-//! cycles, retry policies, webhook paths, and that every `${{ … }}` compiles.
-
-use std::collections::HashMap;
+//! cycles, retry policies, triggers (in `validate_triggers.rs`), and that every `${{ … }}` compiles.
 
 use serde_json::Value;
 
 use crate::locate::{Seg, SourceMap, display_path, path};
-use crate::triggers::Check;
-use crate::{OneOrMany, ValidationError, Workflow, dag, expr};
+use crate::{ValidationError, Workflow, dag, expr};
 
 /// Check names, ids, `needs`, cycles and expressions.
 pub fn validate(wf: &Workflow, source: Option<&str>) -> Result<(), ValidationError> {
@@ -73,7 +70,7 @@ struct Validator<'a> {
     map: Option<&'a SourceMap>,
 }
 
-fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     let b = s.as_bytes();
     let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     (1..=63).contains(&b.len())
@@ -86,21 +83,6 @@ fn is_step_id(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-fn webhook_path_problem(p: &str) -> Option<&'static str> {
-    if p.is_empty() {
-        Some("must not be empty")
-    } else if p.starts_with('/') {
-        Some("must not start with `/` (it is relative to /hooks/)")
-    } else if !p
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c))
-    {
-        Some("may hold only letters, digits and `.`, `_`, `~`, `/`, `-`")
-    } else {
-        None
-    }
 }
 
 impl Validator<'_> {
@@ -130,55 +112,6 @@ impl Validator<'_> {
                 wf.name
             ),
         ))
-    }
-
-    fn triggers(&self, wf: &Workflow) -> Result<(), ValidationError> {
-        let many = matches!(wf.on.webhook, crate::OneOrMany::Many(_));
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, hook) in wf.on.webhook.as_slice().iter().enumerate() {
-            let mut field = path(&["on", "webhook"]);
-            if many {
-                field.push(Seg::Index(i));
-            }
-            field.push("path".into());
-            if let Some(problem) = webhook_path_problem(&hook.path) {
-                return Err(self.error(field, format!("webhook path `{}` {problem}", hook.path)));
-            }
-            if let Some(first) = seen.insert(hook.path.as_str(), i) {
-                return Err(self.error(
-                    field,
-                    format!(
-                        "webhook path `{}` is already used by on.webhook[{first}]",
-                        hook.path
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The service-run kinds (`email`, `file`, `s3`, `schedule`, `cdc`): each item's own checks.
-    fn service_triggers(&self, on: &crate::Triggers) -> Result<(), ValidationError> {
-        self.kind("email", &on.email)?;
-        self.kind("file", &on.file)?;
-        self.kind("s3", &on.s3)?;
-        self.kind("schedule", &on.schedule)?;
-        self.kind("cdc", &on.cdc)
-    }
-
-    fn kind<T: Check>(&self, kind: &str, items: &OneOrMany<T>) -> Result<(), ValidationError> {
-        let many = matches!(items, OneOrMany::Many(_));
-        for (i, item) in items.as_slice().iter().enumerate() {
-            if let Err(problem) = item.check() {
-                let mut field = path(&["on", kind]);
-                if many {
-                    field.push(Seg::Index(i));
-                }
-                field.push(problem.field.into());
-                return Err(self.error(field, problem.message));
-            }
-        }
-        Ok(())
     }
 
     fn step(&self, wf: &Workflow, id: &str) -> Result<(), ValidationError> {
@@ -285,9 +218,39 @@ impl Validator<'_> {
             expr::expressions_in(&Value::String(s.to_owned()))
                 .and_then(|exprs| exprs.iter().try_for_each(|e| expr::check(e)))
         };
-        result.map_err(|e| self.error(at, e.to_string()))
+        result.map_err(|e| self.error(at.clone(), e.to_string()))?;
+        self.secret_use(s, at, condition)
+    }
+
+    /// Secrets appear only as a whole `${{ secrets.NAME }}` in a template, resolved by the
+    /// service that uses the value; never inside a larger expression or a condition, which the
+    /// router would have to evaluate with the clear value.
+    fn secret_use(&self, s: &str, at: Vec<Seg>, condition: bool) -> Result<(), ValidationError> {
+        let t = s.trim();
+        let exprs = if condition && !t.starts_with("${{") {
+            vec![t.to_owned()]
+        } else {
+            expr::expressions_in(&Value::String(s.to_owned())).unwrap_or_default()
+        };
+        let misuse = exprs
+            .iter()
+            .find(|e| expr::mentions_secrets(e) && (condition || expr::secret_ref(e).is_none()));
+        match misuse {
+            None => Ok(()),
+            Some(e) => Err(self.error(
+                at,
+                format!(
+                    "`{e}`: secrets may only be used as a whole `${{{{ secrets.NAME }}}}` in a \
+                     template (e.g. `Bearer ${{{{ secrets.TOKEN }}}}`), not in conditions or \
+                     larger expressions; they are resolved by the executor, never by the router"
+                ),
+            )),
+        }
     }
 }
+
+#[path = "validate_triggers.rs"]
+mod triggers;
 
 #[cfg(test)]
 #[path = "validate_tests.rs"]

@@ -166,3 +166,176 @@ fn unknown_agent_is_rejected_with_its_line() {
         "{e}"
     );
 }
+
+#[test]
+fn secrets_only_as_whole_references() {
+    let e = err(&with_steps(
+        "  a:\n    uses: http\n    with:\n      h: \"${{ 'Bearer ' + secrets.T }}\"\n",
+    ));
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(7), Some("steps.a.with.h"))
+    );
+    assert!(
+        e.message.contains("secrets may only be used"),
+        "{}",
+        e.message
+    );
+    let e = err(&with_steps(
+        "  a:\n    uses: http\n    if: secrets.T == 'x'\n",
+    ));
+    assert_eq!(e.field.as_deref(), Some("steps.a.if"));
+    let ok = with_steps("  a:\n    uses: http\n    with:\n      h: \"Bearer ${{ secrets.T }}\"\n");
+    assert!(parse(&ok, Format::Yaml).is_ok());
+}
+
+#[test]
+fn service_triggers_are_checked_with_their_field() {
+    let src = "name: a\non:\n  email:\n    host: h\n    username: u\n    password: ${{ secrets.P }}\n    after: move\nsteps:\n  a: {uses: http}\n";
+    let e = err(src);
+    assert_eq!(e.field.as_deref(), Some("on.email.move_to"));
+    let src = "name: a\non:\n  cdc:\n    - dsn: \"${{ event.id }}\"\n      tables: [public.t]\nsteps:\n  a: {uses: http}\n";
+    let e = err(src);
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(4), Some("on.cdc[0].dsn"))
+    );
+    let src = "name: a\non:\n  cdc:\n    dsn: ${{ secrets.DSN }}\n    tables: [orders]\nsteps:\n  a: {uses: http}\n";
+    let e = err(src);
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (Some(5), Some("on.cdc.tables"))
+    );
+}
+
+/// A workflow with one webhook trigger whose lines after `path` are `extra` (indented 4).
+fn hook_with(extra: &str) -> String {
+    format!("name: a\non:\n  webhook:\n    path: x\n{extra}steps:\n  a: {{uses: http}}\n")
+}
+
+#[test]
+fn webhook_auth_problems_name_the_field() {
+    let cases = [
+        (
+            "    auth: {github: {secret: ''}}\n",
+            5,
+            "on.webhook.auth.github.secret",
+        ),
+        (
+            "    auth:\n      hmac: {secret: k}\n",
+            6,
+            "on.webhook.auth.hmac",
+        ),
+        (
+            "    auth:\n      hmac:\n        secret: k\n        header: x-sig\n        algorithm: md5\n",
+            9,
+            "on.webhook.auth.hmac.algorithm",
+        ),
+        (
+            "    auth:\n      hmac:\n        secret: k\n        header: 'x sig'\n",
+            8,
+            "on.webhook.auth.hmac.header",
+        ),
+        (
+            "    auth: {token: {header: x-token, value: ' '}}\n",
+            5,
+            "on.webhook.auth.token.value",
+        ),
+        (
+            "    auth:\n      standard: {secret: 'whsec_!!'}\n",
+            6,
+            "on.webhook.auth.standard.secret",
+        ),
+        (
+            "    auth:\n      stripe: {secret: s, tolerance: 0s}\n",
+            6,
+            "on.webhook.auth.stripe.tolerance",
+        ),
+        (
+            "    auth:\n      github: {secret: '${{ secrets.A }}-x'}\n",
+            6,
+            "on.webhook.auth.github.secret",
+        ),
+        ("    auth: {gitlab: {token: t}}\n", 5, "on.webhook.auth"),
+        (
+            "    auth:\n      github: {secret: a}\n      token: {header: x, value: y}\n",
+            6,
+            "on.webhook.auth",
+        ),
+        (
+            "    respond: wait\n    wait_timeout: 10m\n",
+            6,
+            "on.webhook.wait_timeout",
+        ),
+        ("    respond: later\n", 5, "on.webhook.respond"),
+    ];
+    for (extra, line, field) in cases {
+        let e = err(&hook_with(extra));
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(line), Some(field)),
+            "{extra}: {e} / {}",
+            e.message
+        );
+    }
+    let e = err(&hook_with("    auth:\n      hmac: {secret: k}\n"));
+    assert!(e.message.contains("header"), "{e}");
+}
+
+#[test]
+fn valid_webhook_auth_and_respond() -> Result<(), ValidationError> {
+    let wf = parse(
+        &hook_with(
+            "    auth:\n      hmac: {secret: '${{ secrets.KEY }}', header: X-Sig, algorithm: sha512, encoding: base64, prefix: 'v1='}\n    respond: wait\n",
+        ),
+        Format::Yaml,
+    )?;
+    let hook = &wf.on.webhook.as_slice()[0];
+    assert_eq!(hook.respond, crate::Respond::Wait);
+    assert_eq!(hook.wait_timeout, std::time::Duration::from_secs(10));
+    let Some(crate::WebhookAuth::Hmac(h)) = &hook.auth else {
+        panic!("hmac auth expected: {hook:?}");
+    };
+    assert_eq!(h.algorithm, crate::webhook_auth::HmacAlgorithm::Sha512);
+    assert_eq!(h.secret.expose(), "${{ secrets.KEY }}");
+    for ok in [
+        "    auth: {github: {secret: s}}\n",
+        "    auth: {stripe: {secret: whsec_x, tolerance: 1m}}\n",
+        "    auth: {standard: {secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'}}\n",
+        "    auth: {token: {header: X-Gitlab-Token, value: t}}\n",
+    ] {
+        parse(&hook_with(ok), Format::Yaml)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn workflow_trigger_problems_name_the_field() {
+    let wf = |on: &str| format!("name: down\non:\n  workflow:\n{on}steps:\n  a: {{uses: http}}\n");
+    let cases = [
+        ("    name: Up\n", 4, "on.workflow.name"),
+        ("    name: down\n", 4, "on.workflow.name"),
+        ("    name: up\n    status: done\n", 5, "on.workflow.status"),
+        ("    name: up\n    status: []\n", 5, "on.workflow.status"),
+        (
+            "    - name: up\n    - name: x\n      statuz: failed\n",
+            6,
+            "on.workflow[1].statuz",
+        ),
+    ];
+    for (on, line, field) in cases {
+        let e = err(&wf(on));
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(line), Some(field)),
+            "{on}: {e}"
+        );
+    }
+    assert!(
+        parse(
+            &wf("    name: up\n    status: [failed, timed_out]\n"),
+            Format::Yaml
+        )
+        .is_ok()
+    );
+}

@@ -46,6 +46,20 @@ pub struct CommonConfig {
     /// Folder of the artifact store (mail attachments and other blobs kept out of events).
     /// Empty: `./.weft/artifacts` under `weft dev`, else `~/.local/share/weft/artifacts`.
     pub artifacts_dir: String,
+    /// Master key secrets are sealed under (`WEFT_MASTER_KEY`): 64 hex digits or base64 of 32
+    /// bytes. Empty: no secrets on this service (`weft dev` then keeps a development key).
+    pub master_key: Redacted,
+}
+
+/// A configuration string that never shows in `Debug` output or logs.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
 }
 
 impl Default for CommonConfig {
@@ -60,6 +74,7 @@ impl Default for CommonConfig {
             database_pool: 16,
             ack_wait_ms: 30_000,
             artifacts_dir: String::new(),
+            master_key: Redacted::default(),
         }
     }
 }

@@ -7,11 +7,7 @@
 
 use serde_json::Value;
 
-/// The secret name when `expr` (the text inside `${{ }}`) is exactly `secrets.NAME`.
-pub fn is_secret_ref(expr: &str) -> Option<&str> {
-    let name = expr.trim().strip_prefix("secrets.")?;
-    crate::is_valid_name(name).then_some(name)
-}
+pub use weft_flow::expr::secret_ref as is_secret_ref;
 
 /// Split `s` into text and the secret names referenced in it.
 fn scan(s: &str) -> Vec<Piece<'_>> {

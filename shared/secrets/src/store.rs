@@ -38,15 +38,7 @@ pub struct SecretInfo {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Whether `name` is a valid secret name: `[A-Za-z_][A-Za-z0-9_]*`, at most 128 characters.
-pub fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 128
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub use weft_flow::expr::is_secret_name as is_valid_name;
 
 fn bus_err(what: &str, e: impl std::fmt::Display) -> SecretError {
     SecretError::Bus(BusError::JetStream {
@@ -207,5 +199,16 @@ impl Secrets {
     /// `v` with every `${{ secrets.NAME }}` in its strings replaced by the clear value.
     pub fn resolve(&self, v: &Value) -> Result<Value, SecretError> {
         substitute(v, &mut |name| self.get(name))
+    }
+}
+
+impl weft_bus::ResolveInputs for Secrets {
+    fn resolve(&self, with: &Value) -> Result<Option<Value>, String> {
+        if crate::references(with).is_empty() {
+            return Ok(None);
+        }
+        Secrets::resolve(self, with)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! Touches the database only. Reads and writes workflow definitions ([`workflows`]), executions,
 //! steps and attempts ([`executions`] for reads, [`engine`] for the router's transactional
-//! writes), durable [`timers`] and the transactional [`outbox`], whose rows are published to
-//! the bus right after commit and swept up by any router replica if that publish never happened.
+//! writes), durable [`timers`], the schedule [`overlap`] lock and reads, and the transactional
+//! [`outbox`], whose rows are published to the bus right after commit and swept up by any
+//! router replica if that publish never happened.
 
 pub mod engine;
 pub mod executions;
 pub mod outbox;
+pub mod overlap;
 mod reaper;
 pub mod status;
 pub mod timers;

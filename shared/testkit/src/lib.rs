@@ -2,8 +2,12 @@
 //!
 //! - [`NatsServer`] starts a private `nats-server -js` (>= 2.10) on a free port with its own
 //!   store directory, and stops it by PID (on [`NatsServer::stop`] or drop).
+//! - [`MotoServer`] starts a private `moto_server` (an in-memory S3-compatible server) on a
+//!   free port, and stops it by PID.
 //! - [`TestDb`] creates a uniquely named database on the PostgreSQL server named by
 //!   `WEFT_TEST_PG_URL` (started by `scripts/test`) and drops it on drop.
+//! - [`PgServer`] initialises and starts a private PostgreSQL with `wal_level=logical` (for
+//!   CDC tests), stops it by PID and starts it again on the same port and data.
 //! - [`Dovecot`] starts a private Dovecot IMAP server (plain text, one test user, Maildir in a
 //!   temporary directory) on a free port, appends mail by IMAP and stops it by PID.
 //! - [`ChildProcess`] runs any program (e.g. `weft serve router`) with its output in a log
@@ -15,14 +19,18 @@
 
 mod db;
 mod dovecot;
+mod moto;
 mod nats;
+mod pg;
 mod process;
 mod stream;
 mod wait;
 
 pub use db::TestDb;
 pub use dovecot::{Dovecot, ImapSession};
+pub use moto::{MotoCredentials, MotoServer};
 pub use nats::NatsServer;
+pub use pg::PgServer;
 pub use process::ChildProcess;
 pub use stream::stored_messages;
 pub use wait::wait_for;

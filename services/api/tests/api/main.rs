@@ -7,6 +7,9 @@ mod common;
 mod email;
 mod executions;
 mod runs;
+mod schedule;
+mod secrets;
+mod triggers;
 mod workflows;
 
 #[tokio::test]

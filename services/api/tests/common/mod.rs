@@ -33,7 +33,9 @@ pub async fn env() -> Env {
     let store = Store::connect(&db.url, 5).await.unwrap();
     store.migrate().await.unwrap();
     let bus = connect_bus(&nats.url).await;
-    let api = ApiService::new(store.clone(), bus.clone());
+    let key =
+        weft_secrets::MasterKey::parse(&weft_secrets::MasterKey::generate().unwrap()).unwrap();
+    let api = ApiService::new(store.clone(), bus.clone(), Some(std::sync::Arc::new(key)));
     api.sync_registry().await.unwrap();
     let app = api.router();
     Env {

@@ -28,6 +28,7 @@ pub struct Seen {
     pub body: Value,
     pub idempotency_key: Option<String>,
     pub traceparent: Option<String>,
+    pub authorization: Option<String>,
     pub started: Instant,
     pub ended: Instant,
 }
@@ -107,6 +108,7 @@ fn record(st: &St, path: String, headers: &HeaderMap, body: &str, started: Insta
         body,
         idempotency_key: header("idempotency-key"),
         traceparent: header("traceparent"),
+        authorization: header("authorization"),
         started,
         ended: Instant::now(),
     };

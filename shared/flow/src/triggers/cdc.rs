@@ -49,6 +49,12 @@ impl CdcTrigger {
 impl Check for CdcTrigger {
     fn check(&self) -> Result<(), Problem> {
         required("dsn", &self.dsn)?;
+        if !is_dsn(&self.dsn) {
+            return Err(Problem::new(
+                "dsn",
+                "`dsn` must be a postgres:// (or postgresql://) URL or a `${{ secrets.NAME }}` reference",
+            ));
+        }
         if self.tables.is_empty() {
             return Err(Problem::new(
                 "tables",
@@ -81,6 +87,13 @@ impl Check for CdcTrigger {
     }
 }
 
+fn is_dsn(dsn: &str) -> bool {
+    let dsn = dsn.trim();
+    ["postgres://", "postgresql://", "${{"]
+        .iter()
+        .any(|prefix| dsn.starts_with(prefix))
+}
+
 fn is_qualified(t: &str) -> bool {
     let mut parts = t.split('.');
     let ok = |p: Option<&str>| {
@@ -106,4 +119,55 @@ pub enum CdcOperation {
     Update,
     /// A removed row.
     Delete,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(yaml: &str) -> Result<(), Problem> {
+        let config: CdcTrigger = yaml_serde::from_str(yaml).expect("deserializes");
+        config.check()
+    }
+
+    fn field(yaml: &str) -> &'static str {
+        check(yaml).expect_err("rejected").field
+    }
+
+    #[test]
+    fn accepts_a_full_and_a_minimal_config() {
+        check("{dsn: 'postgres://u@h/db', tables: [public.orders]}").expect("minimal");
+        check(
+            "{dsn: '${{ secrets.DSN }}', tables: [shop.orders, shop.items], operations: [delete], \
+             slot: weft_orders_2, poll_interval: 5s}",
+        )
+        .expect("full");
+    }
+
+    #[test]
+    fn rejects_bad_fields_by_name() {
+        assert_eq!(field("{dsn: '', tables: [a.b]}"), "dsn");
+        assert_eq!(field("{dsn: 'host=db user=u', tables: [a.b]}"), "dsn");
+        assert_eq!(field("{dsn: 'postgres://h/db', tables: []}"), "tables");
+        assert_eq!(
+            field("{dsn: 'postgres://h/db', tables: [orders]}"),
+            "tables"
+        );
+        assert_eq!(field("{dsn: 'postgres://h/db', tables: [a.b.c]}"), "tables");
+        assert_eq!(
+            field("{dsn: 'postgres://h/db', tables: [a.b], operations: []}"),
+            "operations"
+        );
+        assert_eq!(
+            field("{dsn: 'postgres://h/db', tables: [a.b], slot: Bad-Slot}"),
+            "slot"
+        );
+        let long = "s".repeat(64);
+        assert_eq!(
+            field(&format!(
+                "{{dsn: 'postgres://h/db', tables: [a.b], slot: {long}}}"
+            )),
+            "slot"
+        );
+    }
 }

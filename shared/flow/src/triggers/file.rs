@@ -1,6 +1,6 @@
 //! `on.file`: files landing in a local folder.
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -63,7 +63,45 @@ impl Check for FileTrigger {
                 "`events` must name at least one of created, modified, deleted",
             ));
         }
-        move_target(self.after == FileAfter::Move, self.move_to.as_deref())
+        if let Some(glob) = &self.glob {
+            globset::Glob::new(glob)
+                .map_err(|e| Problem::new("glob", format!("invalid glob `{glob}`: {e}")))?;
+        }
+        if self.settle < Self::MIN_SETTLE {
+            return Err(Problem::new("settle", "`settle` must be at least 100ms"));
+        }
+        move_target(self.after == FileAfter::Move, self.move_to.as_deref())?;
+        match &self.move_to {
+            Some(to) => self.check_move_to(to),
+            None => Ok(()),
+        }
+    }
+}
+
+impl FileTrigger {
+    /// Shortest `settle`: below it a pause of the writer would count as the end of the file.
+    const MIN_SETTLE: Duration = Duration::from_millis(100);
+
+    /// `move_to` is absolute and outside what is watched (else moved files would fire again).
+    fn check_move_to(&self, to: &str) -> Result<(), Problem> {
+        if !to.starts_with('/') {
+            return Err(Problem::new(
+                "move_to",
+                format!("`move_to` must be absolute, got `{to}`"),
+            ));
+        }
+        let (to, from) = (Path::new(to), Path::new(&self.path));
+        if to == from || (self.recursive && to.starts_with(from)) {
+            return Err(Problem::new(
+                "move_to",
+                format!(
+                    "`move_to` `{}` is inside the watched folder `{}`: moved files would fire again",
+                    to.display(),
+                    from.display()
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -90,4 +128,50 @@ pub enum FileAfter {
     Move,
     /// Delete it.
     Delete,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger(yaml: &str) -> FileTrigger {
+        yaml_serde::from_str(yaml).expect("parses")
+    }
+
+    fn field(yaml: &str) -> Option<&'static str> {
+        trigger(yaml).check().err().map(|p| p.field)
+    }
+
+    #[test]
+    fn good_configs_pass() {
+        assert_eq!(field("path: /in"), None);
+        assert_eq!(
+            field("{path: /in, glob: '**/*.{csv,json}', recursive: true}"),
+            None
+        );
+        assert_eq!(field("{path: /in, after: move, move_to: /in/done}"), None);
+        assert_eq!(
+            field("{path: /in, after: move, move_to: /done, recursive: true}"),
+            None
+        );
+    }
+
+    #[test]
+    fn bad_configs_name_their_field() {
+        assert_eq!(field("path: in"), Some("path"));
+        assert_eq!(field("{path: /in, glob: 'a[b'}"), Some("glob"));
+        assert_eq!(field("{path: /in, events: []}"), Some("events"));
+        assert_eq!(field("{path: /in, settle: 10ms}"), Some("settle"));
+        assert_eq!(field("{path: /in, after: move}"), Some("move_to"));
+        assert_eq!(
+            field("{path: /in, after: move, move_to: done}"),
+            Some("move_to")
+        );
+        assert_eq!(
+            field("{path: /in, after: move, move_to: /in/}"),
+            Some("move_to")
+        );
+        let inside = "{path: /in, recursive: true, after: move, move_to: /in/done}";
+        assert_eq!(field(inside), Some("move_to"));
+    }
 }

@@ -57,7 +57,11 @@ impl S3Trigger {
 impl Check for S3Trigger {
     fn check(&self) -> Result<(), Problem> {
         required("bucket", &self.bucket)?;
+        bucket_name(&self.bucket)?;
         required("region", &self.region)?;
+        if let Some(endpoint) = &self.endpoint {
+            endpoint_url(endpoint)?;
+        }
         if self.access_key_id.is_some() != self.secret_access_key.is_some() {
             return Err(Problem::new(
                 "secret_access_key",
@@ -71,5 +75,105 @@ impl Check for S3Trigger {
             ));
         }
         move_target(self.after == FileAfter::Move, self.move_to.as_deref())
+    }
+}
+
+/// A bucket name is one path segment: no `/`, no spaces (S3 itself allows 3–63 characters of
+/// `a-z0-9.-`; S3-compatible servers vary, so only what can never work is refused).
+fn bucket_name(bucket: &str) -> Result<(), Problem> {
+    if bucket.contains('/') || bucket.chars().any(char::is_whitespace) {
+        return Err(Problem::new(
+            "bucket",
+            format!("`{bucket}` is not a bucket name: no `/` or spaces (put folders in `prefix`)"),
+        ));
+    }
+    Ok(())
+}
+
+/// `endpoint` is an `http://` or `https://` URL with a host (or a `${{ secrets.NAME }}`).
+fn endpoint_url(endpoint: &str) -> Result<(), Problem> {
+    let endpoint = endpoint.trim();
+    if endpoint.starts_with("${{") {
+        return Ok(());
+    }
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    match host {
+        Some(host) if !host.is_empty() && !host.starts_with(':') && !host.contains(' ') => Ok(()),
+        _ => Err(Problem::new(
+            "endpoint",
+            format!(
+                "`{endpoint}` is not an endpoint URL: write e.g. `http://127.0.0.1:9000` or \
+                 `https://s3.example.com` (leave it out for AWS)"
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger(yaml: &str) -> S3Trigger {
+        yaml_serde::from_str(yaml).expect("valid S3Trigger yaml")
+    }
+
+    fn problem(yaml: &str) -> Option<&'static str> {
+        trigger(yaml).check().err().map(|p| p.field)
+    }
+
+    #[test]
+    fn a_minimal_trigger_passes_with_defaults() {
+        let t = trigger("bucket: drop");
+        assert_eq!(t.region, "us-east-1");
+        assert_eq!(t.poll_interval, Duration::from_secs(30));
+        assert_eq!(t.check(), Ok(()));
+    }
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        for good in [
+            "http://127.0.0.1:9000",
+            "https://s3.example.com/",
+            "${{ secrets.S3_URL }}",
+        ] {
+            assert_eq!(
+                problem(&format!("{{bucket: b, endpoint: '{good}'}}")),
+                None,
+                "{good}"
+            );
+        }
+        for bad in [
+            "127.0.0.1:9000",
+            "ftp://host",
+            "http://",
+            "http://:9000",
+            "s3.amazonaws.com",
+        ] {
+            assert_eq!(
+                problem(&format!("{{bucket: b, endpoint: '{bad}'}}")),
+                Some("endpoint"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_fields_are_checked() {
+        assert_eq!(problem("{bucket: 'a/b'}"), Some("bucket"));
+        assert_eq!(problem("{bucket: ' '}"), Some("bucket"));
+        assert_eq!(
+            problem("{bucket: b, access_key_id: k}"),
+            Some("secret_access_key")
+        );
+        assert_eq!(
+            problem("{bucket: b, poll_interval: 500ms}"),
+            Some("poll_interval")
+        );
+        assert_eq!(problem("{bucket: b, after: move}"), Some("move_to"));
+        assert_eq!(problem("{bucket: b, move_to: done/}"), Some("move_to"));
+        assert_eq!(problem("{bucket: b, after: move, move_to: done/}"), None);
     }
 }

@@ -1,4 +1,6 @@
-//! `on.schedule`: cron schedules.
+//! `on.schedule`: cron schedules, and the one way to read them ([`parse_cron`],
+//! [`parse_timezone`]) shared by the apply-time check and the cron service, so a schedule the
+//! API accepts is exactly one the cron service can run.
 
 use std::time::Duration;
 
@@ -11,7 +13,8 @@ use super::{Check, Problem, required};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleTrigger {
-    /// 5 fields (minute precision), 6 fields (seconds first) or a nickname such as `@hourly`.
+    /// 5 fields (minute precision), 6 fields (seconds first) or a nickname such as `@hourly`;
+    /// day of month and day of week combine with OR (Vixie cron).
     pub cron: String,
     /// IANA time zone the expression is read in, e.g. `Europe/Berlin`.
     #[serde(default = "ScheduleTrigger::default_timezone")]
@@ -43,8 +46,37 @@ impl ScheduleTrigger {
 impl Check for ScheduleTrigger {
     fn check(&self) -> Result<(), Problem> {
         required("cron", &self.cron)?;
-        required("timezone", &self.timezone)
+        required("timezone", &self.timezone)?;
+        parse_cron(&self.cron).map_err(|e| Problem::new("cron", e))?;
+        parse_timezone(&self.timezone).map_err(|e| Problem::new("timezone", e))?;
+        Ok(())
     }
+}
+
+/// Parse a cron expression: 5 fields (minute precision), 6 fields (seconds first) or a
+/// nickname (`@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@hourly`). Day of month
+/// and day of week combine with OR, as in Vixie cron.
+pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
+    let fields = expr.split_whitespace().count();
+    if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+        return Err(format!(
+            "invalid cron expression `{expr}`: expected 5 fields (minute hour day month weekday), \
+             6 (with seconds first) or a nickname such as `@hourly`, found {fields} fields"
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(expr)
+        .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))
+}
+
+/// Parse an IANA time zone name such as `Europe/Berlin` or `UTC`.
+pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("unknown time zone `{name}`: use an IANA name such as `UTC` or `Europe/Berlin`")
+    })
 }
 
 /// Missed ticks.
@@ -73,4 +105,52 @@ pub enum Overlap {
     BufferOne,
     /// Cancel the running execution, then start.
     CancelPrevious,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger(cron: &str, timezone: &str) -> ScheduleTrigger {
+        ScheduleTrigger {
+            cron: cron.into(),
+            timezone: timezone.into(),
+            catchup: Catchup::default(),
+            catchup_window: ScheduleTrigger::default_catchup_window(),
+            overlap: Overlap::default(),
+        }
+    }
+
+    #[test]
+    fn accepts_five_six_fields_and_nicknames() {
+        for cron in [
+            "*/5 * * * *",
+            "*/1 * * * * *",
+            "30 2 * * MON-FRI",
+            "@hourly",
+            "@daily",
+        ] {
+            assert_eq!(trigger(cron, "Europe/Berlin").check(), Ok(()), "{cron}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_cron_and_unknown_zone() {
+        for cron in [
+            "* * * *",
+            "61 * * * *",
+            "* * * * * * *",
+            "@sometimes",
+            "not cron",
+        ] {
+            let problem = trigger(cron, "UTC").check().expect_err(cron);
+            assert_eq!(problem.field, "cron", "{cron}");
+            assert!(problem.message.contains(cron), "{}", problem.message);
+        }
+        let problem = trigger("@hourly", "Mars/Olympus")
+            .check()
+            .expect_err("zone");
+        assert_eq!(problem.field, "timezone");
+        assert!(problem.message.contains("Mars/Olympus"));
+    }
 }

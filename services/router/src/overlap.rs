@@ -1,0 +1,188 @@
+//! `on.schedule.overlap`: what a schedule tick does while an execution of its workflow runs.
+//!
+//! Consumes `dev.weft.schedule.fired` events (from [`crate::events`]) and the terminal
+//! lifecycle events of workflows with a schedule; touches PostgreSQL (executions, under the
+//! workflow's advisory lock, see `weft_store::overlap`) and, through the outbox, the bus.
+//!
+//! - `skip`: no execution for the tick while one of the workflow is running;
+//! - `buffer_one`: the tick waits as a `queued` execution, at most one; it starts when the
+//!   workflow has nothing running any more (on the lifecycle event that says so);
+//! - `cancel_previous`: running executions are cancelled, then the tick starts, in one
+//!   transaction.
+//!
+//! Every decision for one workflow happens under one advisory lock, so two router replicas
+//! deciding two ticks (or a tick and a promotion) cannot both see "nothing running".
+//! Dropped ticks are logged and counted in `weft_schedule_ticks_skipped_total`.
+
+use cloudevents::{AttributesReader, Event};
+use serde_json::{Value, json};
+use weft_events::types;
+use weft_flow::{Workflow, triggers::Overlap};
+use weft_store::{ExecutionStatus, engine as db, overlap};
+
+use crate::{
+    RouterError,
+    engine::{self, Emitted, Run},
+    service::Shared,
+};
+
+/// The overlap policy of the schedule trigger that fired `event` (`allow` for any other
+/// event): the trigger whose `cron` and `timezone` are the event's, else the first with its
+/// `cron`.
+pub fn policy(wf: &Workflow, event: &Event, data: &Value) -> Overlap {
+    if event.ty() != types::SCHEDULE_FIRED {
+        return Overlap::Allow;
+    }
+    let schedules = wf.on.schedule.as_slice();
+    let cron = data["schedule"].as_str();
+    let tz = data["timezone"].as_str();
+    schedules
+        .iter()
+        .find(|s| Some(s.cron.as_str()) == cron && Some(s.timezone.as_str()) == tz)
+        .or_else(|| schedules.iter().find(|s| Some(s.cron.as_str()) == cron))
+        .map_or(Overlap::Allow, |s| s.overlap)
+}
+
+/// Decide a tick of a workflow whose schedule has a policy other than `allow`.
+pub async fn start(
+    shared: &Shared,
+    new: &db::NewExecution<'_>,
+    wf: &Workflow,
+    policy: Overlap,
+) -> Result<(), RouterError> {
+    let store = &shared.store;
+    let mut tx = store.begin().await?;
+    overlap::lock_workflow(&mut tx, &wf.name).await?;
+    if overlap::execution_exists(&mut tx, new.id).await? {
+        return Ok(()); // a redelivered tick: decided before
+    }
+    let running = overlap::running(&mut tx, &wf.name).await?;
+    let mut emitted = Emitted::new();
+    match policy {
+        Overlap::Skip if !running.is_empty() => {
+            skipped(wf, new, "overlap_skip", "an execution is still running");
+            return Ok(());
+        }
+        Overlap::BufferOne => {
+            let waiting = overlap::buffered(&mut tx, &wf.name, types::SCHEDULE_FIRED).await?;
+            if let (Some(id), true) = (waiting, running.is_empty()) {
+                // Nothing runs, yet a tick waits (its promotion is on the way): start it now,
+                // and this tick becomes the waiting one.
+                emitted.extend(promote_locked(shared, &mut tx, id).await?);
+            } else if waiting.is_some() {
+                skipped(wf, new, "overlap_buffer_full", "one tick already waits");
+                return Ok(());
+            }
+            if waiting.is_some() || !running.is_empty() {
+                let buffered = db::NewExecution {
+                    status: ExecutionStatus::Queued,
+                    ..new.clone()
+                };
+                db::insert_execution(&mut tx, &buffered).await?;
+                tracing::info!(workflow = %wf.name, execution = %new.id, "schedule tick waits for the running execution (overlap: buffer_one)");
+                return engine::commit(store, &shared.bus, tx, emitted, "buffering a tick").await;
+            }
+        }
+        Overlap::CancelPrevious => {
+            for id in running {
+                emitted.extend(cancel_locked(shared, &mut tx, id).await?);
+            }
+        }
+        Overlap::Allow | Overlap::Skip => {}
+    }
+    let steps: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
+    if db::create_running_execution(&mut tx, new, &steps).await? {
+        let exec = crate::events::created(new);
+        let mut run = Run::new(&mut tx, exec, engine::queued_steps(wf), wf);
+        run.begin().await?;
+        emitted.extend(std::mem::take(&mut run.emitted));
+    }
+    engine::commit(
+        store,
+        &shared.bus,
+        tx,
+        emitted,
+        "starting a scheduled execution",
+    )
+    .await
+}
+
+/// An execution of `workflow` ended: start its buffered tick, if one waits and nothing else of
+/// the workflow runs.
+pub async fn promote(shared: &Shared, workflow: &str) -> Result<(), RouterError> {
+    let store = &shared.store;
+    let mut tx = store.begin().await?;
+    overlap::lock_workflow(&mut tx, workflow).await?;
+    if !overlap::running(&mut tx, workflow).await?.is_empty() {
+        return Ok(());
+    }
+    let Some(id) = overlap::buffered(&mut tx, workflow, types::SCHEDULE_FIRED).await? else {
+        return Ok(());
+    };
+    let emitted = promote_locked(shared, &mut tx, id).await?;
+    engine::commit(store, &shared.bus, tx, emitted, "starting a buffered tick").await
+}
+
+/// Start the queued execution `id` (under its row lock) if it is still queued.
+async fn promote_locked(
+    shared: &Shared,
+    tx: &mut weft_store::Tx<'static>,
+    id: uuid::Uuid,
+) -> Result<Emitted, RouterError> {
+    let Some((exec, steps)) = db::lock_execution_with_steps(tx, id).await? else {
+        return Ok(Emitted::new());
+    };
+    if exec.status != ExecutionStatus::Queued.as_str() {
+        return Ok(Emitted::new());
+    }
+    let def = shared
+        .defs
+        .get(&shared.store, &exec.workflow, exec.version)
+        .await?;
+    tracing::info!(workflow = %exec.workflow, execution = %id, "buffered schedule tick starts");
+    let mut run = Run::new(tx, exec, steps, &def);
+    run.start().await?;
+    Ok(std::mem::take(&mut run.emitted))
+}
+
+/// Cancel the running execution `id` (under its row lock) for a newer tick.
+async fn cancel_locked(
+    shared: &Shared,
+    tx: &mut weft_store::Tx<'static>,
+    id: uuid::Uuid,
+) -> Result<Emitted, RouterError> {
+    let Some((exec, steps)) = db::lock_execution_with_steps(tx, id).await? else {
+        return Ok(Emitted::new());
+    };
+    if exec.status != ExecutionStatus::Running.as_str() {
+        return Ok(Emitted::new());
+    }
+    let def = shared
+        .defs
+        .get(&shared.store, &exec.workflow, exec.version)
+        .await?;
+    tracing::info!(workflow = %exec.workflow, execution = %id, "cancelled for a newer schedule tick (overlap: cancel_previous)");
+    let error = json!({"code": "cancelled", "message": "cancelled by a newer schedule tick (overlap: cancel_previous)"});
+    let mut run = Run::new(tx, exec, steps, &def);
+    run.end(ExecutionStatus::Cancelled, None, Some(error))
+        .await?;
+    Ok(std::mem::take(&mut run.emitted))
+}
+
+fn skipped(wf: &Workflow, new: &db::NewExecution<'_>, reason: &'static str, why: &str) {
+    tracing::info!(workflow = %wf.name, event = %new.event_id, reason, "schedule tick skipped: {why}");
+    metrics::counter!("weft_schedule_ticks_skipped_total", "workflow" => wf.name.clone(), "reason" => reason)
+        .increment(1);
+}
+
+/// Whether `event` says an execution of a workflow ended; returns that workflow.
+pub fn ended_workflow<'a>(event: &Event, data: &'a Value) -> Option<&'a str> {
+    let ended = [
+        types::EXECUTION_SUCCEEDED,
+        types::EXECUTION_FAILED,
+        types::EXECUTION_CANCELLED,
+        types::EXECUTION_TIMED_OUT,
+    ];
+    let from_router = event.source().as_str() == types::SOURCE_ROUTER;
+    (from_router && ended.contains(&event.ty())).then(|| data["workflow"].as_str())?
+}
