@@ -32,6 +32,9 @@ pub enum HostError {
     /// `WEFT_MASTER_KEY` is malformed.
     #[error("WEFT_MASTER_KEY: {0}")]
     MasterKey(String),
+    /// The artifact store (for mail attachments) has no usable folder.
+    #[error(transparent)]
+    Artifacts(#[from] weft_artifacts::ArtifactError),
     /// The listener could not be bound.
     #[error(transparent)]
     Listen(#[from] std::io::Error),
@@ -204,6 +207,11 @@ async fn add(
         }
         (Service::Cron, _) => {
             spawn_trigger(tasks, weft_cron::CronSource, deps, shutdown);
+            app
+        }
+        (Service::Imap, _) => {
+            let artifacts = weft_artifacts::ArtifactStore::from_setting(&config.artifacts_dir)?;
+            spawn_trigger(tasks, weft_imap::ImapSource::new(artifacts), deps, shutdown);
             app
         }
         (_, None) => app, // needs_database() guarantees a store for api and router

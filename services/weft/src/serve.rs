@@ -20,11 +20,13 @@ pub enum Service {
     Files,
     /// `on.schedule` ticks → events.
     Cron,
+    /// `on.email`: new mail in IMAP mailboxes → events.
+    Imap,
 }
 
 impl Service {
     /// Every service, in start order for `weft dev`.
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::Api,
         Service::Router,
         Service::ExecHttp,
@@ -32,6 +34,7 @@ impl Service {
         Service::Cdc,
         Service::Files,
         Service::Cron,
+        Service::Imap,
     ];
 
     /// The name used on the command line and in compose/k8s files.
@@ -44,6 +47,7 @@ impl Service {
             Self::Cdc => "cdc",
             Self::Files => "files",
             Self::Cron => "cron",
+            Self::Imap => "imap",
         }
     }
 

@@ -43,6 +43,9 @@ pub struct CommonConfig {
     /// How long a consumer may hold a message without acking or reporting progress before
     /// JetStream redelivers it (how soon work of a crashed process resumes), in milliseconds.
     pub ack_wait_ms: u64,
+    /// Folder of the artifact store (mail attachments and other blobs kept out of events).
+    /// Empty: `./.weft/artifacts` under `weft dev`, else `~/.local/share/weft/artifacts`.
+    pub artifacts_dir: String,
     /// Master key secrets are sealed under (`WEFT_MASTER_KEY`): 64 hex digits or base64 of 32
     /// bytes. Empty: no secrets on this service (`weft dev` then keeps a development key).
     pub master_key: Redacted,
@@ -70,6 +73,7 @@ impl Default for CommonConfig {
             executor_concurrency: 64,
             database_pool: 16,
             ack_wait_ms: 30_000,
+            artifacts_dir: String::new(),
             master_key: Redacted::default(),
         }
     }

@@ -8,6 +8,8 @@
 //!   `WEFT_TEST_PG_URL` (started by `scripts/test`) and drops it on drop.
 //! - [`PgServer`] initialises and starts a private PostgreSQL with `wal_level=logical` (for
 //!   CDC tests), stops it by PID and starts it again on the same port and data.
+//! - [`Dovecot`] starts a private Dovecot IMAP server (plain text, one test user, Maildir in a
+//!   temporary directory) on a free port, appends mail by IMAP and stops it by PID.
 //! - [`ChildProcess`] runs any program (e.g. `weft serve router`) with its output in a log
 //!   file, for crash tests; it is killed by PID on drop.
 //! - [`stored_messages`] reads back what the services stored in a JetStream stream.
@@ -16,6 +18,7 @@
 //! Every test gets its own servers, so tests run in parallel and repeatedly.
 
 mod db;
+mod dovecot;
 mod moto;
 mod nats;
 mod pg;
@@ -24,6 +27,7 @@ mod stream;
 mod wait;
 
 pub use db::TestDb;
+pub use dovecot::{Dovecot, ImapSession};
 pub use moto::{MotoCredentials, MotoServer};
 pub use nats::NatsServer;
 pub use pg::PgServer;

@@ -77,7 +77,17 @@ impl Check for EmailTrigger {
                 "`poll_interval` must be at least 1s",
             ));
         }
-        move_target(self.after == EmailAfter::Move, self.move_to.as_deref())
+        if self.port == Some(0) {
+            return Err(Problem::new("port", "`port` must be between 1 and 65535"));
+        }
+        move_target(self.after == EmailAfter::Move, self.move_to.as_deref())?;
+        if self.move_to.as_deref().map(str::trim) == Some(self.mailbox.trim()) {
+            return Err(Problem::new(
+                "move_to",
+                "`move_to` must differ from `mailbox` (the watched mailbox)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -163,4 +173,63 @@ pub enum EmailAfter {
     Move,
     /// Delete (expunge) it.
     Delete,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: serde_json::Value) -> EmailTrigger {
+        serde_json::from_value(json).expect("parses")
+    }
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({"host": "imap.example.com", "username": "u", "password": "p"})
+    }
+
+    #[test]
+    fn defaults() {
+        let t = parse(base());
+        assert_eq!(t.tls, ImapTls::Implicit);
+        assert_eq!(t.port(), 993);
+        assert_eq!(t.mailbox, "INBOX");
+        assert_eq!(t.since, EmailSince::Now);
+        assert_eq!(t.after, EmailAfter::None);
+        assert_eq!(t.poll_interval, Duration::from_secs(60));
+        assert_eq!(t.check(), Ok(()));
+    }
+
+    #[test]
+    fn tls_words() {
+        let mut v = base();
+        v["tls"] = "starttls".into();
+        assert_eq!(parse(v.clone()).port(), 143);
+        v["tls"] = false.into();
+        assert_eq!(parse(v.clone()).tls, ImapTls::Plain);
+        v["tls"] = "ssl".into();
+        assert!(serde_json::from_value::<EmailTrigger>(v).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let field = |patch: serde_json::Value| {
+            let mut v = base();
+            for (k, x) in patch.as_object().expect("object") {
+                v[k] = x.clone();
+            }
+            parse(v).check().expect_err("rejected").field
+        };
+        assert_eq!(field(serde_json::json!({"host": " "})), "host");
+        assert_eq!(field(serde_json::json!({"port": 0})), "port");
+        assert_eq!(
+            field(serde_json::json!({"poll_interval": "100ms"})),
+            "poll_interval"
+        );
+        assert_eq!(field(serde_json::json!({"after": "move"})), "move_to");
+        assert_eq!(field(serde_json::json!({"move_to": "Done"})), "move_to");
+        assert_eq!(
+            field(serde_json::json!({"after": "move", "move_to": "INBOX"})),
+            "move_to"
+        );
+    }
 }
