@@ -269,7 +269,7 @@ async fn overlap_skip_drops_a_tick_while_one_runs() {
 #[tokio::test]
 async fn overlap_buffer_one_keeps_one_tick_waiting() {
     let env = Env::start().await;
-    env.apply(&workflow("ov-buffer", "buffer_one", 4000)).await;
+    env.apply(&workflow("ov-buffer", "buffer_one", 8000)).await;
     let bus = bus(&env).await;
     let first = tick(&bus, "ov-buffer", 1).await;
     wait_status(&env, &first, "running").await;
@@ -293,7 +293,7 @@ async fn overlap_buffer_one_keeps_one_tick_waiting() {
         "the buffered tick started ({started}) before the running one ended ({ended})"
     );
     assert_eq!(executions_of(&env, "ov-buffer").await.len(), 2);
-    assert_eq!(env.upstream.seen("/slow/4000").len(), 2);
+    assert_eq!(env.upstream.seen("/slow/8000").len(), 2);
 }
 
 #[tokio::test]

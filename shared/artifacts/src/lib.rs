@@ -4,8 +4,9 @@
 //! Consumes bytes with a file name and content type; produces an [`Artifact`] (`url`, `sha256`,
 //! `size`). Blobs are content-addressed by SHA-256, so storing the same bytes twice (a
 //! re-delivered mail) keeps one copy and returns the same URL. Touches the local file system
-//! ([`LocalStore`], a folder: `WEFT_ARTIFACTS_DIR`); [`ArtifactStore`] is an enum so that an
-//! object-storage backend can be added beside it.
+//! ([`LocalStore`], a folder: `WEFT_ARTIFACTS_DIR`) or, through [`RemoteBlobs`], object
+//! storage (the S3 backend lives in `weft-s3`, which implements the trait, so this crate stays
+//! free of the AWS SDK).
 //!
 //! ```text
 //! let store = ArtifactStore::local(dir);
@@ -15,7 +16,10 @@
 
 mod local;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +55,27 @@ pub enum ArtifactError {
     /// No usable folder could be derived from the settings.
     #[error("artifact store: {0}")]
     Config(String),
+    /// A remote store (object storage) failed.
+    #[error("artifact store: {0}")]
+    Remote(String),
+}
+
+/// A boxed future, for the object-safe [`RemoteBlobs`].
+pub type BlobFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ArtifactError>> + Send + 'a>>;
+
+/// Object storage holding artifacts under content-addressed keys.
+pub trait RemoteBlobs: std::fmt::Debug + Send + Sync {
+    /// Store `bytes` under `key` (idempotent: the same key always holds the same bytes);
+    /// returns the artifact's URL, e.g. `s3://bucket/prefix/sha256/ab/ab12…`.
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        bytes: &'a [u8],
+        content_type: Option<&'a str>,
+    ) -> BlobFuture<'a, String>;
+
+    /// Read back an artifact by its URL.
+    fn get<'a>(&'a self, url: &'a str) -> BlobFuture<'a, Vec<u8>>;
 }
 
 /// Where artifacts are kept.
@@ -58,6 +83,8 @@ pub enum ArtifactError {
 pub enum ArtifactStore {
     /// A local folder.
     Local(LocalStore),
+    /// Object storage.
+    Remote(Arc<dyn RemoteBlobs>),
 }
 
 impl ArtifactStore {
@@ -85,6 +112,16 @@ impl ArtifactStore {
     ) -> Result<Artifact, ArtifactError> {
         match self {
             Self::Local(store) => store.put(bytes, filename, content_type).await,
+            Self::Remote(remote) => {
+                let sha256 = sha256_hex(bytes);
+                let key = format!("sha256/{}/{sha256}", &sha256[..2]);
+                let url = remote.put(&key, bytes, content_type).await?;
+                Ok(Artifact {
+                    url,
+                    sha256,
+                    size: bytes.len() as u64,
+                })
+            }
         }
     }
 
@@ -92,6 +129,7 @@ impl ArtifactStore {
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, ArtifactError> {
         match self {
             Self::Local(store) => store.get(url).await,
+            Self::Remote(remote) => remote.get(url).await,
         }
     }
 }
