@@ -8,12 +8,10 @@
 //! leaves behind is a valid starting point (an older one only makes the scan re-publish events
 //! whose ids JetStream and the router drop).
 
-use async_nats::jetstream::object_store::{self, ObjectStore};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncReadExt as _;
-use weft_bus::{Bus, BusError};
+use weft_bus::{Bus, BusError, objects::Blob};
 use weft_events::subjects::FILE_LISTINGS_BUCKET;
 
 use crate::listing::Listing;
@@ -31,55 +29,28 @@ pub struct FileCursor {
 }
 
 /// The listing object of one trigger.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ListingStore {
-    objects: ObjectStore,
-    name: String,
-}
-
-impl std::fmt::Debug for ListingStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListingStore")
-            .field("name", &self.name)
-            .finish()
-    }
+    blob: Blob,
 }
 
 impl ListingStore {
     /// Open (creating the bucket when missing) the listing of `workflow`'s trigger on `scope`.
     pub async fn open(bus: &Bus, workflow: &str, scope: &str) -> Result<Self, BusError> {
-        let js = bus.jetstream();
-        let objects = match js.get_object_store(FILE_LISTINGS_BUCKET).await {
-            Ok(store) => store,
-            Err(_) => js
-                .create_object_store(object_store::Config {
-                    bucket: FILE_LISTINGS_BUCKET.into(),
-                    description: Some("on.file trigger listings".into()),
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| js_error("creating the file-listings bucket", e))?,
-        };
         let hash = Sha256::digest(scope.as_bytes());
         let name = format!("{workflow}/{:x}", hash);
-        Ok(Self { objects, name })
+        let blob = bus
+            .blob(FILE_LISTINGS_BUCKET, "on.file trigger listings", &name)
+            .await?;
+        Ok(Self { blob })
     }
 
     /// The listing a cursor names (an empty one when the object is gone).
     pub async fn load(&self, cursor: &FileCursor) -> Result<Listing, BusError> {
-        let mut object = match self.objects.get(&cursor.listing).await {
-            Ok(object) => object,
-            Err(e) if e.kind() == object_store::GetErrorKind::NotFound => {
-                tracing::warn!(listing = %cursor.listing, "saved listing is gone; starting from an empty one");
-                return Ok(Listing::default());
-            }
-            Err(e) => return Err(js_error("reading a file listing", e)),
+        let Some(bytes) = self.blob.read(&cursor.listing).await? else {
+            tracing::warn!(listing = %cursor.listing, "saved listing is gone; starting from an empty one");
+            return Ok(Listing::default());
         };
-        let mut bytes = Vec::new();
-        object
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| js_error("reading a file listing", e))?;
         Listing::decode(&bytes).or_else(|e| {
             tracing::warn!(error = %e, "saved listing is unreadable; starting from an empty one");
             Ok(Listing::default())
@@ -88,22 +59,11 @@ impl ListingStore {
 
     /// Save `listing`; returns the cursor to save next.
     pub async fn save(&self, listing: &Listing) -> Result<FileCursor, BusError> {
-        let bytes = listing.encode();
-        self.objects
-            .put(self.name.as_str(), &mut bytes.as_slice())
-            .await
-            .map_err(|e| js_error("saving a file listing", e))?;
+        self.blob.write(&listing.encode()).await?;
         Ok(FileCursor {
             files: listing.len(),
-            listing: self.name.clone(),
+            listing: self.blob.name().to_string(),
             saved_at: Utc::now(),
         })
-    }
-}
-
-fn js_error(what: &str, e: impl std::fmt::Display) -> BusError {
-    BusError::JetStream {
-        what: what.into(),
-        message: e.to_string(),
     }
 }

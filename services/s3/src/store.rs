@@ -9,11 +9,9 @@
 //! crash leaves behind is a valid starting point (an older one only re-publishes events whose
 //! ids JetStream and the router drop).
 
-use async_nats::jetstream::object_store::{self, ObjectStore};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt as _;
-use weft_bus::{Bus, BusError};
+use weft_bus::{Bus, BusError, objects::Blob};
 use weft_events::subjects::S3_LISTINGS_BUCKET;
 
 use crate::cursor::Seen;
@@ -32,40 +30,24 @@ pub struct S3Cursor {
 }
 
 /// The seen-objects object of one trigger.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct SeenStore {
-    objects: ObjectStore,
-    name: String,
-}
-
-impl std::fmt::Debug for SeenStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SeenStore")
-            .field("name", &self.name)
-            .finish()
-    }
+    blob: Blob,
 }
 
 impl SeenStore {
     /// Opens (creating the bucket when missing) the store of `workflow`'s trigger on `scope`.
     pub async fn open(bus: &Bus, workflow: &str, scope: &str) -> Result<Self, BusError> {
-        let js = bus.jetstream();
-        let objects = match js.get_object_store(S3_LISTINGS_BUCKET).await {
-            Ok(store) => store,
-            Err(_) => js
-                .create_object_store(object_store::Config {
-                    bucket: S3_LISTINGS_BUCKET.into(),
-                    description: Some("on.s3 trigger: objects seen (key → ETag)".into()),
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| js_error("creating the s3-listings bucket", e))?,
-        };
         let hash = weft_events::ids::derive(&["s3", workflow, scope]).simple();
-        Ok(Self {
-            objects,
-            name: format!("{workflow}/{hash}"),
-        })
+        let description = "on.s3 trigger: objects seen (key → ETag)";
+        let blob = bus
+            .blob(
+                S3_LISTINGS_BUCKET,
+                description,
+                &format!("{workflow}/{hash}"),
+            )
+            .await?;
+        Ok(Self { blob })
     }
 
     /// What a cursor names (nothing seen when there is no cursor or the object is gone).
@@ -73,19 +55,10 @@ impl SeenStore {
         let Some(cursor) = cursor else {
             return Ok(Seen::default());
         };
-        let mut object = match self.objects.get(&cursor.listing).await {
-            Ok(object) => object,
-            Err(e) if e.kind() == object_store::GetErrorKind::NotFound => {
-                tracing::warn!(listing = %cursor.listing, "saved S3 listing is gone; starting afresh");
-                return Ok(Seen::default());
-            }
-            Err(e) => return Err(js_error("reading an S3 listing", e)),
+        let Some(bytes) = self.blob.read(&cursor.listing).await? else {
+            tracing::warn!(listing = %cursor.listing, "saved S3 listing is gone; starting afresh");
+            return Ok(Seen::default());
         };
-        let mut bytes = Vec::new();
-        object
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| js_error("reading an S3 listing", e))?;
         Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "saved S3 listing is unreadable; starting afresh");
             Seen::default()
@@ -94,22 +67,15 @@ impl SeenStore {
 
     /// Saves `seen`; returns the cursor to save next.
     pub async fn save(&self, seen: &Seen) -> Result<S3Cursor, BusError> {
-        let bytes = serde_json::to_vec(seen).map_err(|e| js_error("encoding an S3 listing", e))?;
-        self.objects
-            .put(self.name.as_str(), &mut bytes.as_slice())
-            .await
-            .map_err(|e| js_error("saving an S3 listing", e))?;
+        let bytes = serde_json::to_vec(seen).map_err(|e| BusError::JetStream {
+            what: "encoding an S3 listing".into(),
+            message: e.to_string(),
+        })?;
+        self.blob.write(&bytes).await?;
         Ok(S3Cursor {
             objects: seen.objects.len(),
-            listing: self.name.clone(),
+            listing: self.blob.name().to_string(),
             saved_at: Utc::now(),
         })
-    }
-}
-
-fn js_error(what: &str, e: impl std::fmt::Display) -> BusError {
-    BusError::JetStream {
-        what: what.into(),
-        message: e.to_string(),
     }
 }

@@ -7,6 +7,7 @@
 pub mod consume;
 pub mod executor;
 pub mod kv;
+pub mod objects;
 mod publish;
 pub mod streams;
 
