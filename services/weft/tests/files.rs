@@ -55,7 +55,7 @@ steps:
 
     // Still exactly one execution a moment later.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(executions_of(&env, "inbox").await.len(), 1);
+    assert_eq!(env.executions_of("inbox").await.len(), 1);
 }
 
 #[tokio::test]
@@ -109,24 +109,10 @@ async fn weft_testkit_kv(env: &Env) -> async_nats::jetstream::kv::Store {
         .expect("triggers bucket")
 }
 
-async fn executions_of(env: &Env, workflow: &str) -> Vec<Value> {
-    let url = format!("{}/api/v1/executions?workflow={workflow}", env.base);
-    let body: Value = env
-        .http
-        .get(url)
-        .send()
-        .await
-        .expect("api")
-        .json()
-        .await
-        .expect("json");
-    body["items"].as_array().cloned().unwrap_or_default()
-}
-
 async fn wait_one_execution(env: &Env, workflow: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        if let Some(e) = executions_of(env, workflow).await.first() {
+        if let Some(e) = env.executions_of(workflow).await.first() {
             return e.clone();
         }
         assert!(

@@ -95,20 +95,6 @@ async fn wait_skipped(env: &Env, workflow: &str, reason: &str, n: u64) {
     }
 }
 
-async fn executions_of(env: &Env, workflow: &str) -> Vec<Value> {
-    let url = format!("{}/api/v1/executions?workflow={workflow}", env.base);
-    let body: Value = env
-        .http
-        .get(url)
-        .send()
-        .await
-        .expect("api")
-        .json()
-        .await
-        .expect("json");
-    body["items"].as_array().cloned().unwrap_or_default()
-}
-
 async fn bus(env: &Env) -> Bus {
     Bus::connect(&env.nats.url, "ticks").await.expect("bus")
 }
@@ -129,7 +115,7 @@ steps:
     )
     .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while executions_of(&env, "every-second").await.len() < 4 {
+    while env.executions_of("every-second").await.len() < 4 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "ticks do not start executions"
@@ -187,7 +173,7 @@ steps:
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut runs = Vec::new();
     while runs.len() < 2 {
-        runs = executions_of(&env, "real-skip").await;
+        runs = env.executions_of("real-skip").await;
         runs.retain(|e| e["status"] == json!("succeeded"));
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -263,7 +249,7 @@ async fn overlap_skip_drops_a_tick_while_one_runs() {
     let third = tick(&bus, "ov-skip", 3).await;
     wait_status(&env, &third, "running").await;
     // A redelivered (re-published) skipped tick is still one decision per tick id at most.
-    assert_eq!(executions_of(&env, "ov-skip").await.len(), 2);
+    assert_eq!(env.executions_of("ov-skip").await.len(), 2);
 }
 
 #[tokio::test]
@@ -292,7 +278,7 @@ async fn overlap_buffer_one_keeps_one_tick_waiting() {
         started >= ended,
         "the buffered tick started ({started}) before the running one ended ({ended})"
     );
-    assert_eq!(executions_of(&env, "ov-buffer").await.len(), 2);
+    assert_eq!(env.executions_of("ov-buffer").await.len(), 2);
     assert_eq!(env.upstream.seen("/slow/8000").len(), 2);
 }
 
@@ -337,7 +323,7 @@ async fn overlap_skip_holds_under_two_router_replicas() {
     // Twelve ticks at once: both replicas decide some of them concurrently.
     let ids = futures::future::join_all((1..=12).map(|n| tick(&bus, "ov-race", n))).await;
     wait_skipped(&env, "ov-race", "overlap_skip", 11).await;
-    let execs = executions_of(&env, "ov-race").await;
+    let execs = env.executions_of("ov-race").await;
     assert_eq!(execs.len(), 1, "exactly one tick may start: {execs:?}");
     assert!(ids.contains(&execs[0]["event_id"].as_str().unwrap_or("").to_string()));
     stop.trigger();

@@ -51,26 +51,11 @@ async fn post_hook(
     }
 }
 
-/// Executions of a workflow, newest first.
-async fn executions_of(env: &Env, workflow: &str) -> Vec<Value> {
-    let url = format!("{}/api/v1/executions?workflow={workflow}", env.base);
-    let body: Value = env
-        .http
-        .get(url)
-        .send()
-        .await
-        .expect("api")
-        .json()
-        .await
-        .expect("json");
-    body["items"].as_array().cloned().unwrap_or_default()
-}
-
 /// Wait until `workflow` has `n` ended executions; return them.
 async fn ended_executions(env: &Env, workflow: &str, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let all = executions_of(env, workflow).await;
+        let all = env.executions_of(workflow).await;
         let ended = all
             .iter()
             .filter(|e| !matches!(e["status"].as_str(), Some("queued" | "running")));
@@ -151,7 +136,7 @@ output: {{ greeting: "Hello, ${{{{ steps.hello.output.body.received.who }}}}" }}
         .execution(body["execution_id"].as_str().expect("execution_id"))
         .await;
     assert_eq!(failed["status"], "failed");
-    assert_eq!(executions_of(&env, "greet").await.len(), 2);
+    assert_eq!(env.executions_of("greet").await.len(), 2);
 }
 
 #[tokio::test]
@@ -192,7 +177,7 @@ steps:
         "no wait for an execution that cannot exist"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(executions_of(&env, "slow-sync").await.len(), 1);
+    assert_eq!(env.executions_of("slow-sync").await.len(), 1);
 }
 
 #[tokio::test]
@@ -218,7 +203,7 @@ async fn same_path_different_auth_runs_only_the_accepted_workflows() {
     );
     ended_executions(&env, "open-hook", 1).await;
     assert!(
-        executions_of(&env, "signed-hook").await.is_empty(),
+        env.executions_of("signed-hook").await.is_empty(),
         "the unsigned request started the signed workflow"
     );
     assert_eq!(
@@ -347,7 +332,7 @@ steps:
     assert_eq!(env.upstream.seen("/echo/page")[0].body["step"], "work");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        executions_of(&env, "downstream-job").await.len(),
+        env.executions_of("downstream-job").await.len(),
         1,
         "status defaults to succeeded only"
     );

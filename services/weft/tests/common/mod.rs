@@ -129,7 +129,18 @@ impl Env {
 
     /// Executions started by an event.
     pub async fn executions_for(&self, event_id: &str) -> Vec<Value> {
-        let url = format!("{}/api/v1/executions?event_id={event_id}", self.base);
+        self.list_executions(&format!("event_id={event_id}")).await
+    }
+
+    /// Executions of a workflow, newest first.
+    #[allow(dead_code)] // not every test binary uses it
+    pub async fn executions_of(&self, workflow: &str) -> Vec<Value> {
+        self.list_executions(&format!("workflow={workflow}")).await
+    }
+
+    /// `GET /api/v1/executions?<query>` items.
+    async fn list_executions(&self, query: &str) -> Vec<Value> {
+        let url = format!("{}/api/v1/executions?{query}", self.base);
         let body: Value = self
             .http
             .get(url)
