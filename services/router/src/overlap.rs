@@ -123,26 +123,22 @@ pub async fn promote(shared: &Shared, workflow: &str) -> Result<(), RouterError>
     engine::commit(store, &shared.bus, tx, emitted, "starting a buffered tick").await
 }
 
+/// What a tick does to another execution of its workflow.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    /// Start the buffered (queued) execution.
+    Promote,
+    /// Cancel the running execution for a newer tick (`overlap: cancel_previous`).
+    Cancel,
+}
+
 /// Start the queued execution `id` (under its row lock) if it is still queued.
 async fn promote_locked(
     shared: &Shared,
     tx: &mut weft_store::Tx<'static>,
     id: uuid::Uuid,
 ) -> Result<Emitted, RouterError> {
-    let Some((exec, steps)) = db::lock_execution_with_steps(tx, id).await? else {
-        return Ok(Emitted::new());
-    };
-    if exec.status != ExecutionStatus::Queued.as_str() {
-        return Ok(Emitted::new());
-    }
-    let def = shared
-        .defs
-        .get(&shared.store, &exec.workflow, exec.version)
-        .await?;
-    tracing::info!(workflow = %exec.workflow, execution = %id, "buffered schedule tick starts");
-    let mut run = Run::new(tx, exec, steps, &def);
-    run.start().await?;
-    Ok(std::mem::take(&mut run.emitted))
+    change_locked(shared, tx, id, Change::Promote).await
 }
 
 /// Cancel the running execution `id` (under its row lock) for a newer tick.
@@ -151,21 +147,45 @@ async fn cancel_locked(
     tx: &mut weft_store::Tx<'static>,
     id: uuid::Uuid,
 ) -> Result<Emitted, RouterError> {
+    change_locked(shared, tx, id, Change::Cancel).await
+}
+
+/// Apply `change` to execution `id` under its row lock, if it is still in the status the
+/// change applies to (queued to promote, running to cancel).
+async fn change_locked(
+    shared: &Shared,
+    tx: &mut weft_store::Tx<'static>,
+    id: uuid::Uuid,
+    change: Change,
+) -> Result<Emitted, RouterError> {
     let Some((exec, steps)) = db::lock_execution_with_steps(tx, id).await? else {
         return Ok(Emitted::new());
     };
-    if exec.status != ExecutionStatus::Running.as_str() {
+    let applies_to = match change {
+        Change::Promote => ExecutionStatus::Queued,
+        Change::Cancel => ExecutionStatus::Running,
+    };
+    if exec.status != applies_to.as_str() {
         return Ok(Emitted::new());
     }
     let def = shared
         .defs
         .get(&shared.store, &exec.workflow, exec.version)
         .await?;
-    tracing::info!(workflow = %exec.workflow, execution = %id, "cancelled for a newer schedule tick (overlap: cancel_previous)");
-    let error = json!({"code": "cancelled", "message": "cancelled by a newer schedule tick (overlap: cancel_previous)"});
+    let workflow = exec.workflow.clone();
     let mut run = Run::new(tx, exec, steps, &def);
-    run.end(ExecutionStatus::Cancelled, None, Some(error))
-        .await?;
+    match change {
+        Change::Promote => {
+            tracing::info!(%workflow, execution = %id, "buffered schedule tick starts");
+            run.start().await?;
+        }
+        Change::Cancel => {
+            tracing::info!(%workflow, execution = %id, "cancelled for a newer schedule tick (overlap: cancel_previous)");
+            let error = json!({"code": "cancelled", "message": "cancelled by a newer schedule tick (overlap: cancel_previous)"});
+            run.end(ExecutionStatus::Cancelled, None, Some(error))
+                .await?;
+        }
+    }
     Ok(std::mem::take(&mut run.emitted))
 }
 

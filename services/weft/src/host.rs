@@ -69,6 +69,8 @@ pub async fn start(
     config: &CommonConfig,
     shutdown: Shutdown,
 ) -> Result<Running, HostError> {
+    // Install the metrics recorder before any service counts anything.
+    weft_runtime::telemetry::metrics_handle();
     let name = match services {
         [one] => format!("weft-{}", one.name()),
         _ => "weft-dev".to_string(),

@@ -87,10 +87,19 @@ async fn skipped(env: &Env, workflow: &str, reason: &str) -> u64 {
 async fn wait_skipped(env: &Env, workflow: &str, reason: &str, n: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while skipped(env, workflow, reason).await < n {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{workflow}: fewer than {n} ticks skipped for {reason}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let text = env
+                .http
+                .get(format!("{}/metrics", env.base))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            let lines: Vec<&str> = text.lines().filter(|l| l.contains("skipped")).collect();
+            panic!("{workflow}: fewer than {n} ticks skipped for {reason}; /metrics has {lines:#?}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -70,10 +70,11 @@ impl Readiness {
 
 /// Routes `/healthz`, `/readyz`, `/metrics`.
 pub fn health_router(readiness: Readiness) -> Router {
+    let metrics = metrics_handle();
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(|| async { metrics_handle().render() }))
+        .route("/metrics", get(move || async move { metrics.render() }))
         .with_state(Arc::new(readiness))
 }
 

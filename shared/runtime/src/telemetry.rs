@@ -18,7 +18,9 @@ pub fn init_logging(format: &str) {
     };
 }
 
-/// The process-wide Prometheus handle, installing the recorder on first use.
+/// The process-wide Prometheus handle, installing the recorder on first use. Call it before
+/// anything counts (the service host does, first thing): counts made while no recorder is
+/// installed are lost.
 pub fn metrics_handle() -> PrometheusHandle {
     METRICS
         .get_or_init(|| {
