@@ -98,7 +98,9 @@ async fn wait_skipped(env: &Env, workflow: &str, reason: &str, n: u64) {
                 .await
                 .expect("text");
             let lines: Vec<&str> = text.lines().filter(|l| l.contains("skipped")).collect();
-            panic!("{workflow}: fewer than {n} ticks skipped for {reason}; /metrics has {lines:#?}");
+            panic!(
+                "{workflow}: fewer than {n} ticks skipped for {reason}; /metrics has {lines:#?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
