@@ -1,5 +1,5 @@
 //! Trigger health: one entry per running instance in the `weft_triggers` bucket, keyed
-//! `<workflow>.<kind>.<index>`, re-written on every change and every [`crate::HEARTBEAT`].
+//! `<workflow>.<kind>.<index>`, re-written after every change (at most once a second) and every [`crate::HEARTBEAT`].
 //! Counters go to `/metrics` as `weft_trigger_events_total` and `weft_trigger_errors_total`
 //! (labels `kind`, `workflow`).
 
@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Notify;
 use weft_runtime::Shutdown;
+
+/// Shortest time between two writes of one instance's entry.
+const MIN_WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a trigger instance is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +62,7 @@ impl TriggerHealth {
 pub(crate) struct Health {
     inner: Arc<Mutex<TriggerHealth>>,
     dirty: Arc<Notify>,
+    labels: Arc<[(&'static str, String); 2]>,
 }
 
 impl Health {
@@ -76,6 +80,7 @@ impl Health {
                 updated_at: Utc::now(),
             })),
             dirty: Arc::new(Notify::new()),
+            labels: Arc::new([("kind", kind.into()), ("workflow", workflow.into())]),
         }
     }
 
@@ -84,11 +89,6 @@ impl Health {
             f(&mut h);
         }
         self.dirty.notify_one();
-    }
-
-    fn labels(&self) -> [(&'static str, String); 2] {
-        let h = self.snapshot();
-        [("kind", h.kind), ("workflow", h.workflow)]
     }
 
     pub(crate) fn snapshot(&self) -> TriggerHealth {
@@ -106,7 +106,7 @@ impl Health {
     }
 
     pub(crate) fn error(&self, message: String) {
-        metrics::counter!("weft_trigger_errors_total", &self.labels()).increment(1);
+        metrics::counter!("weft_trigger_errors_total", self.labels.as_slice()).increment(1);
         self.update(|h| {
             h.state = TriggerState::Error;
             h.last_error = Some(message);
@@ -114,7 +114,7 @@ impl Health {
     }
 
     pub(crate) fn event(&self) {
-        metrics::counter!("weft_trigger_events_total", &self.labels()).increment(1);
+        metrics::counter!("weft_trigger_events_total", self.labels.as_slice()).increment(1);
         self.update(|h| {
             h.last_event_at = Some(Utc::now());
             h.events += 1;
@@ -143,9 +143,15 @@ impl Health {
         };
         loop {
             self.write(&store, &key).await;
+            // At most one write per second however fast events come (a busy CDC slot would
+            // otherwise write the entry once per change); a change waits at most that long.
+            tokio::select! {
+                _ = tokio::time::sleep(MIN_WRITE_INTERVAL) => {}
+                _ = stop.wait() => break,
+            }
             tokio::select! {
                 _ = self.dirty.notified() => {}
-                _ = tokio::time::sleep(crate::HEARTBEAT) => {}
+                _ = tokio::time::sleep(crate::HEARTBEAT - MIN_WRITE_INTERVAL) => {}
                 _ = stop.wait() => break,
             }
         }
