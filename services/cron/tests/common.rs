@@ -37,10 +37,9 @@ pub async fn apply(bus: &Bus, name: &str, schedule: Value) {
         version: 1,
         workflow,
     };
-    let kv = bus.kv(WORKFLOWS_BUCKET).await.expect("bucket");
-    kv.put(name, serde_json::to_vec(&published).expect("json").into())
+    bus.put_json(WORKFLOWS_BUCKET, name, &published)
         .await
-        .expect("put");
+        .expect("put workflow");
 }
 
 /// A running cron service.

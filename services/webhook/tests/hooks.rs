@@ -29,10 +29,9 @@ async fn put_workflow(bus: &Bus, name: &str, path: &str) {
         version: 1,
         workflow,
     };
-    let kv = bus.kv(WORKFLOWS_BUCKET).await.expect("bucket");
-    kv.put(name, serde_json::to_vec(&published).expect("json").into())
+    bus.put_json(WORKFLOWS_BUCKET, name, &published)
         .await
-        .expect("put");
+        .expect("put workflow");
 }
 
 /// A started service over `bus` whose table already holds `path` (when given).

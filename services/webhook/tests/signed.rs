@@ -35,10 +35,9 @@ async fn put(bus: &Bus, name: &str, webhook: Value) {
         version: 1,
         workflow,
     };
-    let kv = bus.kv(WORKFLOWS_BUCKET).await.expect("bucket");
-    kv.put(name, serde_json::to_vec(&published).expect("json").into())
+    bus.put_json(WORKFLOWS_BUCKET, name, &published)
         .await
-        .expect("put");
+        .expect("put workflow");
 }
 
 /// A service whose table lists `n` workflows on `path`.

@@ -35,6 +35,25 @@ impl Bus {
     }
 }
 
+impl Bus {
+    /// Put `value` as JSON under `key` in `bucket` (created when missing).
+    pub async fn put_json<T: serde::Serialize>(
+        &self,
+        bucket: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), BusError> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| BusError::js(format!("encoding {key} for bucket {bucket}"), e))?;
+        self.kv(bucket)
+            .await?
+            .put(key, bytes.into())
+            .await
+            .map_err(|e| BusError::js(format!("writing {key} to bucket {bucket}"), e))?;
+        Ok(())
+    }
+}
+
 /// Watch `bucket`, decoding every value as `T` (undecodable values are logged and skipped).
 pub fn watch_map<T>(
     bus: Bus,

@@ -65,10 +65,9 @@ async fn apply(bus: &Bus, name: &str, version: i32, on: serde_json::Value) {
     }))
     .expect("workflow");
     let published = Published { version, workflow };
-    let kv = bus.kv(WORKFLOWS_BUCKET).await.expect("bucket");
-    kv.put(name, serde_json::to_vec(&published).expect("json").into())
+    bus.put_json(WORKFLOWS_BUCKET, name, &published)
         .await
-        .expect("put");
+        .expect("put workflow");
 }
 
 async fn health(kv: &kv::Store, key: &str) -> Option<TriggerHealth> {

@@ -61,13 +61,14 @@ impl Env {
         let yaml = yaml.replace("{dsn}", &self.pg.url);
         let workflow = weft_flow::parse(&yaml, weft_flow::Format::Yaml).expect("valid workflow");
         let name = workflow.name.clone();
-        let value = serde_json::to_vec(&weft_flow::Published {
+        let published = weft_flow::Published {
             version: 1,
             workflow,
-        })
-        .expect("json");
-        let kv = self.bus.kv(WORKFLOWS_BUCKET).await.expect("bucket");
-        kv.put(name, value.into()).await.expect("put");
+        };
+        self.bus
+            .put_json(WORKFLOWS_BUCKET, &name, &published)
+            .await
+            .expect("put workflow");
     }
 
     /// Starts the CDC trigger service with `source`.

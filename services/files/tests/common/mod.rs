@@ -90,8 +90,8 @@ impl Harness {
             version: self.versions,
             workflow,
         };
-        let kv = self.bus.kv(WORKFLOWS_BUCKET).await.expect("bucket");
-        kv.put(name, serde_json::to_vec(&published).expect("json").into())
+        self.bus
+            .put_json(WORKFLOWS_BUCKET, name, &published)
             .await
             .expect("put workflow");
     }
