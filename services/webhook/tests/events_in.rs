@@ -4,13 +4,8 @@
 
 mod common;
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Request, StatusCode},
-};
+use axum::{Router, body::Body, http::StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_EXTERNAL, EVENTS_STREAM};
 use weft_runtime::Shutdown;
@@ -21,23 +16,7 @@ async fn send(
     headers: &[(&str, &str)],
     body: impl Into<Body>,
 ) -> (StatusCode, Value) {
-    let mut request = Request::post("/events");
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(body.into()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    common::post(app, "/events", headers, body).await
 }
 
 fn app(bus: &Bus) -> (Router, Shutdown) {

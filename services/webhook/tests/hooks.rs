@@ -5,34 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Request, StatusCode},
-};
+use axum::{Router, http::StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_STREAM, EVENTS_WEBHOOK, WORKFLOWS_BUCKET};
-use weft_flow::Published;
 use weft_runtime::Shutdown;
 use weft_webhook::{WebhookConfig, WebhookService};
-
-async fn put_workflow(bus: &Bus, name: &str, path: &str) {
-    let workflow = serde_json::from_value(json!({
-        "name": name,
-        "on": {"webhook": {"path": path}},
-        "steps": {"s": {"uses": "http", "with": {"url": "http://127.0.0.1:1/"}}},
-    }))
-    .expect("workflow");
-    let published = Published {
-        version: 1,
-        workflow,
-    };
-    bus.put_json(WORKFLOWS_BUCKET, name, &published)
-        .await
-        .expect("put workflow");
-}
 
 /// A started service over `bus` whose table already holds `path` (when given).
 async fn service(bus: &Bus, config: WebhookConfig, path: Option<&str>) -> (Router, Shutdown) {
@@ -58,28 +36,11 @@ fn config() -> WebhookConfig {
     }
 }
 
-async fn post(
-    app: &Router,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: impl Into<Body>,
-) -> (StatusCode, Value) {
-    let mut request = Request::post(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(body.into()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, json)
+async fn put_workflow(bus: &Bus, name: &str, path: &str) {
+    common::put_workflow(bus, name, json!({"path": path})).await;
 }
+
+use common::post;
 
 async fn webhook_events(bus: &Bus, min: usize) -> Vec<Value> {
     common::read_stream(bus, EVENTS_STREAM, EVENTS_WEBHOOK, min).await

@@ -7,38 +7,16 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Request, StatusCode},
-};
+use axum::{Router, http::StatusCode};
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use weft_bus::Bus;
-use weft_events::subjects::{EVENTS_STREAM, EVENTS_WEBHOOK, WORKFLOWS_BUCKET};
-use weft_flow::Published;
+use weft_events::subjects::{EVENTS_STREAM, EVENTS_WEBHOOK};
 use weft_runtime::Shutdown;
 use weft_webhook::{Lookup, WebhookConfig, WebhookService};
 
 const BODY: &str = r#"{"action":"opened","n":1}"#;
-
-async fn put(bus: &Bus, name: &str, webhook: Value) {
-    let workflow = serde_json::from_value(json!({
-        "name": name,
-        "on": {"webhook": webhook},
-        "steps": {"s": {"uses": "http", "with": {"url": "http://127.0.0.1:1/"}}},
-    }))
-    .expect("workflow");
-    let published = Published {
-        version: 1,
-        workflow,
-    };
-    bus.put_json(WORKFLOWS_BUCKET, name, &published)
-        .await
-        .expect("put workflow");
-}
 
 /// A service whose table lists `n` workflows on `path`.
 async fn service(bus: &Bus, path: &str, n: usize) -> (Router, Shutdown) {
@@ -54,25 +32,12 @@ async fn service(bus: &Bus, path: &str, n: usize) -> (Router, Shutdown) {
 }
 
 async fn post(app: &Router, path: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
-    let mut request =
-        Request::post(format!("/hooks/{path}")).header("content-type", "application/json");
-    for (k, v) in headers {
-        request = request.header(*k, v.as_str());
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(BODY)).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let mut all = vec![("content-type", "application/json")];
+    all.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+    common::post(app, &format!("/hooks/{path}"), &all, BODY).await
 }
+
+use common::put_workflow as put;
 
 fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut mac = Hmac::<sha2_v011::Sha256>::new_from_slice(key).expect("key");
