@@ -17,7 +17,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use weft_bus::BusError;
 use weft_events::subjects::{TRIGGERS_BUCKET, WORKFLOWS_BUCKET};
-use weft_flow::{Published, Triggers};
+use weft_flow::Published;
 use weft_trigger::{HEARTBEAT, TriggerHealth, TriggerState};
 
 use crate::{AppState, error::ApiError};
@@ -66,7 +66,7 @@ pub(crate) async fn list(
     let now = Utc::now();
     let mut items = Vec::new();
     for (name, published) in &workflows {
-        for (kind, count) in service_kinds(&published.workflow.on) {
+        for (kind, count) in published.workflow.on.service_kinds() {
             for index in 0..count {
                 let report = reports.get(&TriggerHealth::key(name, kind, index));
                 items.push(view(name, kind, index, report, now));
@@ -132,16 +132,6 @@ fn service_of(kind: &str) -> &'static str {
         "schedule" => "cron",
         _ => "cdc",
     }
-}
-
-fn service_kinds(on: &Triggers) -> [(&'static str, usize); 5] {
-    [
-        ("email", on.email.as_slice().len()),
-        ("file", on.file.as_slice().len()),
-        ("s3", on.s3.as_slice().len()),
-        ("schedule", on.schedule.as_slice().len()),
-        ("cdc", on.cdc.as_slice().len()),
-    ]
 }
 
 async fn read_all<T: serde::de::DeserializeOwned>(

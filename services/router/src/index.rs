@@ -27,8 +27,8 @@ pub fn matches(published: &Published, event: &Event, data: &serde_json::Value) -
     if ty.starts_with("dev.weft.execution.") && data["workflow"].as_str() == Some(&wf.name) {
         return false;
     }
-    if let Some(kind) = service_trigger_kind(source, &wf.name) {
-        return has_service_trigger(&wf.on, kind);
+    if let Some(count) = service_triggers_named(&wf.on, source, &wf.name) {
+        return count > 0;
     }
     let webhook = ty == types::WEBHOOK_RECEIVED
         && source.starts_with(types::SOURCE_WEBHOOK)
@@ -48,25 +48,17 @@ pub fn matches(published: &Published, event: &Event, data: &serde_json::Value) -
         })
 }
 
-/// The `on:` kinds run by trigger services; their events come from `weft/<kind>/<workflow>`.
-const SERVICE_KINDS: [&str; 5] = ["email", "file", "s3", "schedule", "cdc"];
-
-/// `Some(kind)` when `source` is `weft/<kind>/<workflow>` for a service-run kind.
-fn service_trigger_kind<'a>(source: &'a str, workflow: &str) -> Option<&'a str> {
-    let rest = source.strip_prefix("weft/")?;
-    let (kind, name) = rest.split_once('/')?;
-    (name == workflow && SERVICE_KINDS.contains(&kind)).then_some(kind)
-}
-
-fn has_service_trigger(on: &weft_flow::Triggers, kind: &str) -> bool {
-    match kind {
-        "email" => !on.email.is_empty(),
-        "file" => !on.file.is_empty(),
-        "s3" => !on.s3.is_empty(),
-        "schedule" => !on.schedule.is_empty(),
-        "cdc" => !on.cdc.is_empty(),
-        _ => false,
+/// When `source` is `weft/<kind>/<workflow>` for this workflow and a service-run kind: how many
+/// triggers of that kind the workflow has.
+fn service_triggers_named(on: &weft_flow::Triggers, source: &str, workflow: &str) -> Option<usize> {
+    let (kind, name) = source.strip_prefix("weft/")?.split_once('/')?;
+    if name != workflow {
+        return None;
     }
+    on.service_kinds()
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, n)| *n)
 }
 
 /// Whether the webhook accepted the request for `workflow`: it is named in the event's
@@ -180,6 +172,13 @@ mod tests {
         assert!(matches(&p, &own, &json!({})));
         assert!(!matches(&p, &other, &json!({})));
         assert!(!matches(&p, &wrong_kind, &json!({})));
+    }
+
+    #[test]
+    fn a_webhook_path_named_like_its_workflow_still_matches() {
+        let p = published(json!({"webhook": {"path": "wf"}}));
+        let ev = event(types::WEBHOOK_RECEIVED, "weft/webhook/wf", "wf", json!({}));
+        assert!(matches(&p, &ev, &json!({})));
     }
 
     #[test]

@@ -81,6 +81,21 @@ pub struct Triggers {
     pub manual: Option<ManualTrigger>,
 }
 
+impl Triggers {
+    /// The kinds run by their own trigger services, with how many triggers of each this block
+    /// has: `email`, `file`, `s3`, `schedule`, `cdc` (the `on:` keys, also the `<kind>` of
+    /// their events' source `weft/<kind>/<workflow>`).
+    pub fn service_kinds(&self) -> [(&'static str, usize); 5] {
+        [
+            ("email", self.email.as_slice().len()),
+            ("file", self.file.as_slice().len()),
+            ("s3", self.s3.as_slice().len()),
+            ("schedule", self.schedule.as_slice().len()),
+            ("cdc", self.cdc.as_slice().len()),
+        ]
+    }
+}
+
 /// One object or a list of objects.
 // `Deserialize` is written by hand in `crate::de`: the derived untagged impl swallows the
 // inner error (unknown field, wrong type) and its position.
