@@ -38,8 +38,15 @@ pub struct NoSecrets;
 
 impl ResolveInputs for NoSecrets {
     fn resolve(&self, with: &Value) -> Result<Option<Value>, String> {
-        let text = with.to_string();
-        if text.contains("${{") && text.contains("secrets.") {
+        fn mentions(v: &Value) -> bool {
+            match v {
+                Value::String(s) => s.contains("${{") && s.contains("secrets."),
+                Value::Array(items) => items.iter().any(mentions),
+                Value::Object(map) => map.values().any(mentions),
+                _ => false,
+            }
+        }
+        if mentions(with) {
             return Err(
                 "the step references a secret, but this executor has no secrets \
                         (set WEFT_MASTER_KEY)"

@@ -17,7 +17,7 @@ mod reference;
 mod store;
 
 pub use crypto::{MasterKey, Sealed, open, seal};
-pub use reference::{is_secret_ref, references, substitute};
+pub use reference::{has_references, is_secret_ref, references, substitute};
 pub use store::{SecretInfo, SecretRecord, SecretStore, Secrets, is_valid_name};
 
 /// Secret failures, with what was being done.

@@ -34,6 +34,19 @@ enum Piece<'a> {
     Secret(&'a str),
 }
 
+/// Whether any string of `v` references a secret. Allocates nothing: the executor asks this for
+/// every task, and most hold no reference.
+pub fn has_references(v: &Value) -> bool {
+    match v {
+        Value::String(s) => {
+            s.contains("${{") && scan(s).iter().any(|p| matches!(p, Piece::Secret(_)))
+        }
+        Value::Array(items) => items.iter().any(has_references),
+        Value::Object(map) => map.values().any(has_references),
+        _ => false,
+    }
+}
+
 /// Every secret name referenced in the strings of `v` (with repeats).
 pub fn references(v: &Value) -> Vec<String> {
     let mut out = Vec::new();
@@ -106,6 +119,10 @@ mod tests {
         let out = substitute(&v, &mut lookup).expect("resolved");
         assert_eq!(out, json!({"a": "t0k", "b": ["Bearer t0k!"], "n": 1}));
         assert_eq!(references(&v), vec!["TOKEN", "TOKEN"]);
+        assert!(has_references(&v));
+        assert!(!has_references(
+            &json!({"a": "${{ event.id }}", "b": [1, "x"]})
+        ));
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl Secrets {
 
 impl weft_bus::ResolveInputs for Secrets {
     fn resolve(&self, with: &Value) -> Result<Option<Value>, String> {
-        if crate::references(with).is_empty() {
+        if !crate::has_references(with) {
             return Ok(None);
         }
         Secrets::resolve(self, with)
