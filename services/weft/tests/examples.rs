@@ -1,11 +1,9 @@
 //! Every workflow file in `examples/` (applied by the quick start) is valid, and the README's
 //! workflow snippet too.
 
-use std::path::Path;
-
 #[test]
 fn examples_are_valid_workflows() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let dir = weft_testkit::repo_root().join("examples");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).expect("examples/ exists") {
         let path = entry.expect("entry").path();
@@ -26,8 +24,7 @@ fn examples_are_valid_workflows() {
 #[test]
 fn readme_workflow_is_valid() {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .expect("README");
+        std::fs::read_to_string(weft_testkit::repo_root().join("README.md")).expect("README");
     let start = readme.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
     let block = &readme[start..];
     let yaml = &block[..block.find("```").expect("closed block")];

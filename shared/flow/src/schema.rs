@@ -20,8 +20,12 @@ pub fn workflow_schema_json() -> String {
 mod tests {
     use super::*;
 
+    /// From `CARGO_MANIFEST_DIR` as set when the test runs (see `weft_testkit::repo_root`).
     fn committed_path() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SCHEMA_PATH)
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+            .join(SCHEMA_PATH)
     }
 
     #[test]

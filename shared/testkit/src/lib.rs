@@ -35,6 +35,21 @@ pub use process::ChildProcess;
 pub use stream::stored_messages;
 pub use wait::wait_for;
 
+/// The checkout the tests run in: its workspace root, found from `CARGO_MANIFEST_DIR` as set
+/// when the test *runs* (cargo and nextest set it), not as compiled in. A build cache outside
+/// the clone may hold a test binary compiled in another checkout (cargo does not rebuild a
+/// workspace member just because the workspace moved), whose compiled-in path can be gone.
+pub fn repo_root() -> std::path::PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(manifest)
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it; the socket is then
 /// closed, so a server can bind it). Starts nothing.
 pub fn free_port() -> u16 {

@@ -10,7 +10,7 @@ use yaml_serde::Value;
 const DEFAULT_SERVICES: [&str; 4] = ["webhook", "router", "api", "exec-http"];
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    weft_testkit::repo_root()
 }
 
 /// The service names `weft serve` knows: the string literals of services/weft/src/serve.rs

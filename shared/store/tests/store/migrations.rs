@@ -7,8 +7,8 @@ use crate::common;
 
 /// How many `.sql` files `migrations/` holds.
 fn migration_files() -> i64 {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
-    let n = std::fs::read_dir(dir)
+    let dir = weft_testkit::repo_root().join("migrations");
+    let n = std::fs::read_dir(&dir)
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -18,7 +18,7 @@ fn migration_files() -> i64 {
                 .is_some_and(|x| x == "sql")
         })
         .count();
-    assert!(n > 0, "no migrations in {dir}");
+    assert!(n > 0, "no migrations in {}", dir.display());
     i64::try_from(n).unwrap()
 }
 
