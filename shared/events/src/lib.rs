@@ -9,6 +9,7 @@
 pub mod envelope;
 pub mod ids;
 pub mod subjects;
+pub mod text;
 pub mod task;
 pub mod trace;
 pub mod types;
