@@ -50,6 +50,15 @@ pub enum ExprError {
         /// The evaluator's message.
         message: String,
     },
+    /// The expression is too large or too deeply nested (at compile), or its evaluation ran
+    /// out of its budget of loop iterations, memory or time.
+    #[error("expression `{expr}` is over a limit: {message}")]
+    Limit {
+        /// The expression (at most its first 200 characters).
+        expr: String,
+        /// Which limit, and what it is.
+        message: String,
+    },
     /// A condition did not evaluate to a boolean.
     #[error("condition `{expr}` gave {got}, not true or false")]
     NotBool {
@@ -58,4 +67,33 @@ pub enum ExprError {
         /// What it gave, as JSON.
         got: String,
     },
+}
+
+/// The machine-readable code of an [`ExprError`], as it appears in step and execution errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExprErrorCode {
+    /// Does not compile, fails, or gives the wrong type: `expression`.
+    Expression,
+    /// Over a size, nesting or evaluation limit: `expression_limit`.
+    ExpressionLimit,
+}
+
+impl ExprErrorCode {
+    /// The code as written in JSON errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExprErrorCode::Expression => "expression",
+            ExprErrorCode::ExpressionLimit => "expression_limit",
+        }
+    }
+}
+
+impl ExprError {
+    /// The error's code.
+    pub fn code(&self) -> ExprErrorCode {
+        match self {
+            ExprError::Limit { .. } => ExprErrorCode::ExpressionLimit,
+            _ => ExprErrorCode::Expression,
+        }
+    }
 }

@@ -6,6 +6,10 @@
 //! checks ([`check`], [`expressions_in`]). Touches only a process-wide cache of compiled
 //! programs (bounded; cleared when full), since the router evaluates on its hot path.
 //!
+//! Every compile enforces the shape limits and every evaluation (one condition, or one whole
+//! template) runs under a [`Limits`] budget: see [`crate::budget`]. Over a limit is
+//! [`ExprError::Limit`] (code `expression_limit`).
+//!
 //! Semantics worth knowing:
 //! - Reading a missing map key (`event.data.body.nope`) or an unknown variable is an
 //!   evaluation error, not null: in [`render`] too. Guard optional fields with CEL's own
@@ -20,10 +24,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cel::{Context, Env, Program};
+use cel::{Context, Env, IdedExpr};
 use serde_json::Value;
 
 use crate::ExprError;
+use crate::budget::{self, Limits, excerpt};
 use crate::cel_json::{to_cel, to_json};
 
 /// Most compiled programs kept; the cache is emptied when it is full.
@@ -31,19 +36,32 @@ const CACHE_LIMIT: usize = 4096;
 
 fn env() -> &'static Arc<Env> {
     static ENV: OnceLock<Arc<Env>> = OnceLock::new();
-    ENV.get_or_init(|| Arc::new(Env::stdlib()))
+    ENV.get_or_init(|| {
+        let mut env = Env::stdlib();
+        budget::register(&mut env);
+        Arc::new(env)
+    })
 }
 
-fn compile(src: &str) -> Result<Arc<Program>, ExprError> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Program>>>> = OnceLock::new();
+/// Parse, check the shape limits and instrument one expression (cached).
+fn compile(src: &str) -> Result<Arc<IdedExpr>, ExprError> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<IdedExpr>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(p) = cache.lock().ok().and_then(|c| c.get(src).cloned()) {
         return Ok(p);
     }
-    let program = Arc::new(env().compile(src).map_err(|e| ExprError::Syntax {
-        expr: src.to_owned(),
-        message: e.to_string(),
-    })?);
+    let limit = |message: String| ExprError::Limit {
+        expr: excerpt(src),
+        message,
+    };
+    if src.len() > budget::MAX_SOURCE_BYTES {
+        let max = budget::MAX_SOURCE_BYTES;
+        return Err(limit(format!(
+            "{} bytes long; at most {max} are allowed",
+            src.len()
+        )));
+    }
+    let program = Arc::new(budget::parse(env(), src)?);
     if let Ok(mut c) = cache.lock() {
         if c.len() >= CACHE_LIMIT {
             c.clear();
@@ -62,7 +80,8 @@ fn unwrap(expr: &str) -> &str {
         .trim()
 }
 
-/// Evaluate one bare CEL expression against `ctx`.
+/// Evaluate one bare CEL expression against `ctx`, charging the meter of the evaluation in
+/// progress (see [`metered`]).
 fn eval(src: &str, ctx: &Value) -> Result<Value, ExprError> {
     let program = compile(src)?;
     let mut context = Context::with_env(Arc::clone(env()));
@@ -75,8 +94,24 @@ fn eval(src: &str, ctx: &Value) -> Result<Value, ExprError> {
         expr: src.to_owned(),
         message,
     };
-    let value = program.execute(&context).map_err(|e| fail(e.to_string()))?;
+    let value = cel::Value::resolve(&program, &context).map_err(|e| fail(e.to_string()))?;
     to_json(&value).map_err(fail)
+}
+
+/// Run one whole evaluation under `limits`: over a limit is [`ExprError::Limit`], whatever the
+/// expression made of the error (CEL's `||` and `&&` can absorb one).
+fn metered<T>(
+    src: &str,
+    limits: &Limits,
+    f: impl FnOnce() -> Result<T, ExprError>,
+) -> Result<T, ExprError> {
+    match budget::metered(limits, f) {
+        (_, Some(exceeded)) => Err(ExprError::Limit {
+            expr: excerpt(src),
+            message: exceeded.to_string(),
+        }),
+        (out, None) => out,
+    }
 }
 
 /// Compile an expression (with or without `${{ }}`) without evaluating it.
@@ -84,10 +119,16 @@ pub fn check(expr: &str) -> Result<(), ExprError> {
     compile(unwrap(expr)).map(|_| ())
 }
 
-/// Evaluate a condition (`if:`), written with or without `${{ }}`. It must give a boolean.
+/// Evaluate a condition (`if:`), written with or without `${{ }}`, under [`Limits::FULL`].
+/// It must give a boolean.
 pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, ExprError> {
+    eval_condition_within(expr, ctx, &Limits::FULL)
+}
+
+/// [`eval_condition`] under `limits`.
+pub fn eval_condition_within(expr: &str, ctx: &Value, limits: &Limits) -> Result<bool, ExprError> {
     let src = unwrap(expr);
-    match eval(src, ctx)? {
+    match metered(src, limits, || eval(src, ctx))? {
         Value::Bool(b) => Ok(b),
         other => Err(ExprError::NotBool {
             expr: src.to_owned(),
@@ -96,9 +137,10 @@ pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, ExprError> {
     }
 }
 
-/// Evaluate one expression (with or without `${{ }}`) to a JSON value.
+/// Evaluate one expression (with or without `${{ }}`) to a JSON value, under [`Limits::FULL`].
 pub fn eval_value(expr: &str, ctx: &Value) -> Result<Value, ExprError> {
-    eval(unwrap(expr), ctx)
+    let src = unwrap(expr);
+    metered(src, &Limits::FULL, || eval(src, ctx))
 }
 
 /// The secret name when `expr` (the text inside `${{ }}`) is exactly `secrets.NAME`.
@@ -136,19 +178,29 @@ fn secret_placeholder(name: &str) -> String {
     format!("${{{{ secrets.{name} }}}}")
 }
 
-/// Evaluate every expression inside a template value.
+/// Evaluate every expression inside a template value, under [`Limits::FULL`] for the whole
+/// template.
 pub fn render(template: &Value, ctx: &Value) -> Result<Value, ExprError> {
+    render_within(template, ctx, &Limits::FULL)
+}
+
+/// [`render`] under `limits` (one budget for the whole template).
+pub fn render_within(template: &Value, ctx: &Value, limits: &Limits) -> Result<Value, ExprError> {
+    metered("template", limits, || render_value(template, ctx))
+}
+
+fn render_value(template: &Value, ctx: &Value) -> Result<Value, ExprError> {
     Ok(match template {
         Value::String(s) => render_str(s, ctx)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|v| render(v, ctx))
+                .map(|v| render_value(v, ctx))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| Ok((k.clone(), render(v, ctx)?)))
+                .map(|(k, v)| Ok((k.clone(), render_value(v, ctx)?)))
                 .collect::<Result<_, ExprError>>()?,
         ),
         other => other.clone(),

@@ -102,7 +102,7 @@ fn check_and_expressions_in() -> Result<(), ExprError> {
 #[test]
 fn programs_are_cached_and_shareable() {
     fn send_sync<T: Send + Sync>() {}
-    send_sync::<Program>();
+    send_sync::<IdedExpr>();
     for _ in 0..3 {
         assert!(check("1 + 1 == 2").is_ok());
     }
@@ -125,4 +125,118 @@ fn mentions_of_secrets() {
     assert!(!mentions_secrets("event.secrets"));
     assert_eq!(secret_ref(" secrets.A_1 "), Some("A_1"));
     assert_eq!(secret_ref("secrets.A + 'x'"), None);
+}
+
+// --- Budgets (see crate::budget) -------------------------------------------------------------
+
+fn lists() -> Value {
+    let hundred: Vec<i64> = (0..100).collect();
+    let ten: Vec<i64> = (0..10).collect();
+    json!({"event": {"data": {"l": hundred, "t": ten, "s": "x".repeat(1 << 20)}}})
+}
+
+fn is_limit<T: std::fmt::Debug>(r: &Result<T, ExprError>) -> bool {
+    matches!(r, Err(e) if e.code() == crate::ExprErrorCode::ExpressionLimit)
+}
+
+#[test]
+fn a_long_chain_is_refused_at_compile_without_overflowing_the_stack() {
+    // The example: 20,000 terms overflowed the evaluating thread's stack.
+    let long = vec!["1"; 20_000].join("+");
+    assert!(is_limit(&check(&long)), "{:?}", check(&long));
+    // Short enough, but deeper than the evaluator may recurse.
+    for n in [33, 60, 500] {
+        let deep = vec!["1"; n].join(" + ");
+        assert!(is_limit(&check(&deep)), "{n}: {:?}", check(&deep));
+        let calls = format!("{}1{}", "size([".repeat(n), "])".repeat(n));
+        assert!(is_limit(&check(&calls)), "{n}: {:?}", check(&calls));
+        let lists = format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(is_limit(&check(&lists)), "{n}: {:?}", check(&lists));
+    }
+    // As deep as allowed still evaluates, on this (2 MiB) test thread.
+    let fine = vec!["1"; 32].join(" + ");
+    assert_eq!(eval_value(&fine, &json!({})), Ok(json!(32)));
+    let lists = format!("{}1{}", "[".repeat(31), "]".repeat(31));
+    assert!(eval_value(&lists, &json!({})).is_ok());
+}
+
+#[test]
+fn nested_loops_run_out_of_iterations_quickly() {
+    let started = std::time::Instant::now();
+    let l = "event.data.l";
+    let four = format!("{l}.all(a, {l}.all(b, {l}.all(c, {l}.all(d, a + b + c + d >= 0))))");
+    assert!(is_limit(&eval_condition(&four, &lists())));
+    let t = "event.data.t";
+    let mut eight = "x1".to_string();
+    for i in (1..=8).rev() {
+        eight = format!("{t}.map(x{i}, {eight})");
+    }
+    assert!(is_limit(&eval_value(&eight, &lists())));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn every_macro_is_metered() {
+    let tight = Limits {
+        iterations: 50,
+        ..Limits::FULL
+    };
+    let l = "event.data.l"; // 100 items
+    for expr in [
+        format!("{l}.all(x, x >= 0)"),
+        format!("!{l}.exists(x, x < 0)"),
+        format!("{l}.exists_one(x, x == 1)"),
+        format!("size({l}.map(x, x + 1)) > 0"),
+        format!("size({l}.filter(x, x > 0)) > 0"),
+        format!("size({l}.map(x, x > 0, x)) > 0"),
+    ] {
+        assert!(
+            is_limit(&eval_condition_within(&expr, &lists(), &tight)),
+            "{expr} was not metered"
+        );
+        assert_eq!(eval_condition(&expr, &lists()), Ok(true), "{expr}");
+    }
+}
+
+#[test]
+fn an_absorbed_budget_error_still_fails_the_evaluation() {
+    let l = "event.data.l";
+    let expr = format!("{l}.all(a, {l}.all(b, {l}.all(c, true))) || true");
+    assert!(is_limit(&eval_condition(&expr, &lists())));
+}
+
+#[test]
+fn loops_that_build_large_values_run_out_of_memory_budget() {
+    let expr = "size(event.data.l.map(x, event.data.s + event.data.s)) > 0";
+    let r = eval_condition(expr, &lists());
+    assert!(
+        matches!(&r, Err(ExprError::Limit { message, .. }) if message.contains("KiB")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn slow_loops_run_out_of_time() {
+    let quick = Limits {
+        time: std::time::Duration::from_millis(20),
+        ..Limits::FULL
+    };
+    let expr = "event.data.l.all(x, size(event.data.s + event.data.s + event.data.s) > 0)";
+    let r = eval_condition_within(expr, &lists(), &quick);
+    assert!(
+        matches!(&r, Err(ExprError::Limit { message, .. }) if message.contains("ms")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_template_shares_one_budget() {
+    let tight = Limits {
+        iterations: 150,
+        ..Limits::FULL
+    };
+    let one = "${{ size(event.data.l.map(x, x)) }}";
+    assert_eq!(render_within(&json!(one), &lists(), &tight), Ok(json!(100)));
+    let two = json!({"a": one, "b": one});
+    assert!(is_limit(&render_within(&two, &lists(), &tight)));
 }

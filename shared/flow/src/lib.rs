@@ -4,6 +4,7 @@
 //! name the line and the field, evaluated expressions and the JSON Schema of the file. It does
 //! no I/O.
 
+pub mod budget;
 mod cel_json;
 pub mod dag;
 mod de;
@@ -20,8 +21,11 @@ pub mod validate;
 pub mod webhook_auth;
 mod workflow_trigger;
 
-pub use error::{ExprError, ValidationError};
-pub use expr::{check, eval_condition, eval_value, expressions_in, render};
+pub use budget::Limits;
+pub use error::{ExprError, ExprErrorCode, ValidationError};
+pub use expr::{
+    check, eval_condition, eval_condition_within, eval_value, expressions_in, render, render_within,
+};
 pub use model::*;
 pub use parse::{Format, parse};
 pub use published::Published;
