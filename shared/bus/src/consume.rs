@@ -14,7 +14,11 @@
 //!   `weft.dlq.<stream>` with the reason in a header, then terminated.
 //!
 //! If the process dies while handling, nothing is acked and JetStream redelivers after
-//! `ack_wait`: every handler must be idempotent under redelivery.
+//! `ack_wait`: every handler must be idempotent under redelivery. A handler that panics leaves
+//! its batch to be redelivered (`Retry`). A message delivered more than `max_deliver` times is
+//! one whose handling never settled it — it crashed or stalled the process every time — so it
+//! is dead-lettered before it reaches the handler again: nothing can put a service in a crash
+//! loop for good.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -262,17 +266,31 @@ async fn handle_batch<H: BatchHandler>(
     handler: &H,
     messages: Vec<Message>,
 ) {
+    let (unsettled, messages): (Vec<Message>, Vec<Message>) = messages
+        .into_iter()
+        .partition(|m| delivered_of(m) > spec.max_deliver);
+    for m in &unsettled {
+        let n = delivered_of(m);
+        let reason = format!(
+            "delivered {n} times without being settled: handling it crashed or stalled the \
+             service each time"
+        );
+        settle(bus, spec, m, n, Disposition::DeadLetter(reason)).await;
+    }
+    if messages.is_empty() {
+        return;
+    }
     let deliveries = messages
         .iter()
         .map(|m| Delivery {
             subject: m.subject.to_string(),
             payload: m.payload.clone(),
-            delivered: m.info().map(|i| i.delivered).unwrap_or(1),
+            delivered: delivered_of(m),
         })
         .collect::<Vec<_>>();
     let delivered: Vec<i64> = deliveries.iter().map(|d| d.delivered).collect();
     let dispositions = {
-        let work = handler.handle_batch(deliveries);
+        let work = std::panic::AssertUnwindSafe(handler.handle_batch(deliveries)).catch_unwind();
         tokio::pin!(work);
         // First progress ack one period from now. (Awaiting the "immediate" first tick of a plain
         // `interval` costs up to a timer-wheel tick, ~1 ms, on every message.)
@@ -280,7 +298,10 @@ async fn handle_batch<H: BatchHandler>(
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tokio::select! {
-                d = &mut work => break d,
+                d = &mut work => break d.unwrap_or_else(|_| {
+                    tracing::error!(consumer = %spec.durable, "handler panicked; the batch will be redelivered");
+                    Vec::new()
+                }),
                 _ = ticker.tick() => {
                     for m in &messages {
                         let _ = m.ack_with(AckKind::Progress).await;
@@ -298,6 +319,11 @@ async fn handle_batch<H: BatchHandler>(
         })))
         .map(|((m, n), d)| settle(bus, spec, m, n, d));
     futures::future::join_all(settle).await;
+}
+
+/// How many times JetStream has delivered `m`, from 1.
+fn delivered_of(m: &Message) -> i64 {
+    m.info().map(|i| i.delivered).unwrap_or(1)
 }
 
 /// Ack, nak or dead-letter one message.

@@ -142,3 +142,139 @@ async fn batches_form_from_buffered_messages_and_each_message_is_settled() {
         vec![("poison".to_string(), Some("cannot decode".to_string()))]
     );
 }
+
+/// Panics on "boom" every time; acks the rest. Counts what it is handed.
+#[derive(Default)]
+struct Panicky {
+    handed: Mutex<Vec<String>>,
+}
+
+impl BatchHandler for Panicky {
+    async fn handle_batch(&self, deliveries: Vec<Delivery>) -> Vec<Disposition> {
+        for d in &deliveries {
+            let body = String::from_utf8_lossy(&d.payload).to_string();
+            self.handed.lock().expect("lock").push(body);
+        }
+        if deliveries.iter().any(|d| d.payload.as_ref() == b"boom") {
+            panic!("handler bug");
+        }
+        deliveries.iter().map(|_| Disposition::Ack).collect()
+    }
+}
+
+fn dlq_reason(m: &async_nats::jetstream::Message) -> String {
+    m.headers
+        .as_ref()
+        .and_then(|h| h.get("Weft-Dlq-Reason"))
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+async fn start(nats: &NatsServer, name: &str) -> (Bus, String, ConsumerSpec) {
+    let bus = Bus::connect(&nats.url, "test").await.expect("connect");
+    bus.ensure_streams().await.expect("streams");
+    let subject = subjects::task_subject(name);
+    let mut spec = ConsumerSpec::new(subjects::TASKS_STREAM, name, &subject);
+    spec.max_deliver = 3;
+    spec.ack_wait = Duration::from_secs(1);
+    (bus, subject, spec)
+}
+
+#[tokio::test]
+async fn a_panicking_handler_loses_nothing_and_its_message_is_dead_lettered() {
+    let nats = NatsServer::start().await.expect("nats");
+    let (bus, subject, spec) = start(&nats, "boom").await;
+    for body in ["boom", "fine"] {
+        bus.publish_bytes(&subject, body, Bytes::from(body))
+            .await
+            .expect("publish");
+    }
+    let handler = Arc::new(Panicky::default());
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(consume_batches(
+        bus.clone(),
+        spec,
+        handler.clone(),
+        shutdown.clone(),
+    ));
+    let wait = Duration::from_secs(20);
+    let parked = weft_testkit::stored_messages(bus.jetstream(), subjects::DLQ_STREAM, ">", 1, wait)
+        .await
+        .expect("dlq readable");
+    shutdown.trigger();
+    task.await.expect("the loop survives a panicking handler");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].payload.as_ref(), b"boom");
+    let handed = handler.handed.lock().expect("lock").clone();
+    assert_eq!(
+        handed.iter().filter(|b| *b == "boom").count(),
+        3,
+        "{handed:?}"
+    );
+    assert!(handed.contains(&"fine".to_string()));
+}
+
+#[tokio::test]
+async fn a_message_that_never_got_settled_is_dead_lettered_without_handling_it_again() {
+    let nats = NatsServer::start().await.expect("nats");
+    let (bus, subject, spec) = start(&nats, "crash").await;
+    bus.publish_bytes(&subject, "crash", Bytes::from_static(b"crash"))
+        .await
+        .expect("publish");
+    // Three processes took it and died before settling it (fetched, never acked).
+    let stream = bus
+        .jetstream()
+        .get_stream(subjects::TASKS_STREAM)
+        .await
+        .expect("stream");
+    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            "crash",
+            async_nats::jetstream::consumer::pull::Config {
+                durable_name: Some("crash".into()),
+                filter_subject: subject.clone(),
+                ack_wait: Duration::from_secs(1),
+                max_deliver: -1,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("consumer");
+    for _ in 0..3 {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(3))
+            .messages()
+            .await
+            .expect("fetch");
+        use futures::StreamExt;
+        let m = batch.next().await.expect("one message").expect("message");
+        assert_eq!(m.payload.as_ref(), b"crash");
+        drop(m); // never acked: redelivered after ack_wait
+    }
+    let handler = Arc::new(Panicky::default());
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(consume_batches(
+        bus.clone(),
+        spec,
+        handler.clone(),
+        shutdown.clone(),
+    ));
+    let wait = Duration::from_secs(20);
+    let parked = weft_testkit::stored_messages(bus.jetstream(), subjects::DLQ_STREAM, ">", 1, wait)
+        .await
+        .expect("dlq readable");
+    shutdown.trigger();
+    task.await.expect("loop ends");
+    assert_eq!(parked.len(), 1);
+    let reason = dlq_reason(&parked[0]);
+    assert!(
+        reason.contains("delivered 4 times without being settled"),
+        "{reason}"
+    );
+    assert!(
+        handler.handed.lock().expect("lock").is_empty(),
+        "handled again"
+    );
+}
