@@ -52,13 +52,12 @@ impl EventHandler {
         };
         let mut refused = None;
         if let (Some(cond), false) = (&wf.condition, manual) {
-            match weft_flow::eval_condition(cond, &context::for_event(&event_json, &inputs)) {
+            match crate::expr::condition(cond, &context::for_event(&event_json, &inputs)).await {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
                 Err(e) => {
-                    refused = Some(
-                        json!({"code": "expression", "message": format!("workflow `if`: {e}")}),
-                    )
+                    let message = format!("workflow `if`: {e}");
+                    refused = Some(json!({"code": e.code().as_str(), "message": message}))
                 }
             }
         }

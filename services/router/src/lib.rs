@@ -14,6 +14,7 @@ mod definitions;
 mod engine;
 mod error;
 mod events;
+mod expr;
 mod index;
 mod lifecycle;
 mod loops;

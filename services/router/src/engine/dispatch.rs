@@ -76,7 +76,7 @@ impl Run<'_, '_> {
         };
         let ctx = context::build(&self.exec, &self.steps);
         if let Some(cond) = &step.condition {
-            match weft_flow::eval_condition(cond, &ctx) {
+            match crate::expr::condition(cond, &ctx).await {
                 Ok(true) => {}
                 Ok(false) => {
                     let why = json!({"reason": "`if` was false"});
@@ -87,7 +87,7 @@ impl Run<'_, '_> {
                 Err(e) => return self.fail_step(id, StepStatus::Failed, expr_error(&e)).await,
             }
         }
-        let with = match weft_flow::render(&step.with, &ctx) {
+        let with = match crate::expr::render(&step.with, &ctx).await {
             Ok(v) => v,
             Err(e) => return self.fail_step(id, StepStatus::Failed, expr_error(&e)).await,
         };

@@ -178,7 +178,7 @@ fn may_have_timers(wf: &Workflow) -> bool {
 }
 
 fn expr_error(e: &weft_flow::ExprError) -> Value {
-    json!({"code": "expression", "message": e.to_string(), "retryable": false})
+    json!({"code": e.code().as_str(), "message": e.to_string(), "retryable": false})
 }
 
 fn new_timer(

@@ -96,7 +96,7 @@ impl Run<'_, '_> {
                     json!({"step": id, "message": format!("step `{id}` failed"), "cause": cause});
                 (ExecutionStatus::Failed, None, Some(error))
             }
-            None => match self.output() {
+            None => match self.output().await {
                 Ok(out) => (ExecutionStatus::Succeeded, Some(out), None),
                 Err(e) => (ExecutionStatus::Failed, None, Some(expr_error(&e))),
             },
@@ -106,10 +106,12 @@ impl Run<'_, '_> {
 
     /// The execution's output: the `output:` template, or the outputs of the steps nothing
     /// depends on, keyed by id.
-    fn output(&self) -> Result<Value, weft_flow::ExprError> {
+    async fn output(&self) -> Result<Value, weft_flow::ExprError> {
         match &self.wf.output {
             // The context (a copy of the event and every output) only when there is a template.
-            Some(template) => weft_flow::render(template, &context::build(&self.exec, &self.steps)),
+            Some(template) => {
+                crate::expr::render(template, &context::build(&self.exec, &self.steps)).await
+            }
             None => {
                 let outputs: serde_json::Map<String, Value> = weft_flow::dag::sinks(self.wf)
                     .into_iter()
