@@ -44,7 +44,12 @@ impl EventHandler {
     ) -> Result<(), RouterError> {
         let wf = &published.workflow;
         let id = ids::execution_id(&wf.name, event.id());
-        let event_json = weft_events::event_json(event);
+        let mut event_json = weft_events::event_json(event);
+        // The doors refuse U+0000; a trigger service without one (mail, files, CDC) may still
+        // send it. PostgreSQL cannot store it: keep the event, with U+FFFD in its place.
+        if weft_events::text::replace_nul(&mut event_json) {
+            tracing::warn!(event = %event.id(), "U+0000 in the event replaced by U+FFFD for storage");
+        }
         let manual = index::is_manual(event);
         let inputs = match data.get("inputs") {
             Some(v) if manual && v.is_object() => v.clone(),
@@ -176,7 +181,8 @@ impl Handler for EventHandler {
         let Some(snapshot) = self.workflows.borrow().clone() else {
             return Disposition::Retry(Duration::from_millis(200));
         };
-        let data = weft_events::envelope::data_json(&event).unwrap_or(Value::Null);
+        let mut data = weft_events::envelope::data_json(&event).unwrap_or(Value::Null);
+        weft_events::text::replace_nul(&mut data);
         if let Some(name) = overlap::ended_workflow(&event, &data) {
             // A run ended: a tick buffered by `overlap: buffer_one` may start now.
             let scheduled = snapshot

@@ -74,7 +74,9 @@ impl ResultHandler {
 
 fn decode(delivery: &Delivery) -> Result<TaskResult, String> {
     let event = weft_events::decode_event(&delivery.payload).map_err(|e| e.to_string())?;
-    let data = weft_events::envelope::data_json(&event).map_err(|e| e.to_string())?;
+    let mut data = weft_events::envelope::data_json(&event).map_err(|e| e.to_string())?;
+    // PostgreSQL cannot store U+0000 (an HTTP response body may hold it): store U+FFFD.
+    weft_events::text::replace_nul(&mut data);
     serde_json::from_value(data).map_err(|e| e.to_string())
 }
 

@@ -57,6 +57,7 @@ impl Upstream {
             .route("/slow/{ms}", any(slow))
             .route("/delay/{ms}/{name}", any(delay))
             .route("/status/{code}", any(status))
+            .route("/nul", any(nul))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -125,6 +126,11 @@ async fn echo(st: St, Path(name): Path<String>, headers: HeaderMap, body: String
     );
     let received: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     Json(json!({"name": name, "received": received}))
+}
+
+/// A JSON answer holding U+0000, which PostgreSQL cannot store.
+async fn nul() -> Json<Value> {
+    Json(json!({"s": "a\u{0}b", "k\u{0}": 1}))
 }
 
 async fn script(
