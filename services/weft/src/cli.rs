@@ -161,13 +161,40 @@ async fn serve(
     }
     let shutdown = Shutdown::new();
     shutdown.on_signals();
-    let running = host::start(services, &config, shutdown.clone()).await?;
-    if let Some(path) = apply {
-        let url = format!("http://{}", running.addr);
-        if let Err(e) = Client::new(&url)?.apply_path(&path).await {
+    let Some(path) = apply else {
+        host::start(services, &config, shutdown).await?.wait().await;
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Ready means what we were asked to apply is applied and its webhooks are routed.
+    let reason = format!("applying {}", path.display());
+    let running = host::start_held(services, &config, shutdown, &reason).await?;
+    let url = format!("http://{}", running.addr);
+    match apply_and_route(&Client::new(&url)?, &running, &path).await {
+        Ok(()) => running.startup.open(),
+        Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "applying {} failed", path.display());
+            running
+                .startup
+                .hold(&format!("applying {} failed: {e:#}", path.display()));
         }
     }
     running.wait().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Apply the workflows at `path`, then wait until the webhook service routes their paths.
+async fn apply_and_route(
+    client: &Client,
+    running: &host::Running,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let applied = client.apply_path(path).await?;
+    let paths: Vec<String> = applied
+        .iter()
+        .flat_map(|wf| wf.on.webhook.as_slice().iter().map(|t| t.path.clone()))
+        .collect();
+    running
+        .routed(&paths, std::time::Duration::from_secs(30))
+        .await
+        .map_err(anyhow::Error::msg)
 }

@@ -43,8 +43,9 @@ impl Client {
         Ok(body)
     }
 
-    /// Apply one file, or every `.yaml`, `.yml` and `.json` file of a folder (sorted by name).
-    pub async fn apply_path(&self, path: &Path) -> anyhow::Result<()> {
+    /// Apply one file, or every `.yaml`, `.yml` and `.json` file of a folder (sorted by name);
+    /// the workflows applied.
+    pub async fn apply_path(&self, path: &Path) -> anyhow::Result<Vec<weft_flow::Workflow>> {
         let mut files = Vec::new();
         if path.is_dir() {
             for entry in std::fs::read_dir(path)
@@ -63,9 +64,13 @@ impl Client {
             files.push(path.to_path_buf());
         }
         let mut failed = 0;
+        let mut applied = Vec::new();
         for file in &files {
             match self.apply_file(file).await {
-                Ok(msg) => println!("{}: {msg}", file.display()),
+                Ok((msg, wf)) => {
+                    println!("{}: {msg}", file.display());
+                    applied.push(wf);
+                }
                 Err(e) => {
                     failed += 1;
                     eprintln!("{}: {e:#}", file.display());
@@ -75,10 +80,10 @@ impl Client {
         if failed > 0 {
             bail!("{failed} of {} files not applied", files.len());
         }
-        Ok(())
+        Ok(applied)
     }
 
-    async fn apply_file(&self, file: &Path) -> anyhow::Result<String> {
+    async fn apply_file(&self, file: &Path) -> anyhow::Result<(String, weft_flow::Workflow)> {
         let source = std::fs::read_to_string(file)?;
         let json = file.extension().and_then(|e| e.to_str()) == Some("json");
         let format = if json {
@@ -99,10 +104,8 @@ impl Client {
             .body(source);
         let body = self.send(req).await?;
         let result = body["result"].as_str().unwrap_or("applied");
-        Ok(format!(
-            "{} {} (version {})",
-            wf.name, result, body["version"]
-        ))
+        let message = format!("{} {} (version {})", wf.name, result, body["version"]);
+        Ok((message, wf))
     }
 
     /// Request a manual run; returns the execution id.

@@ -8,7 +8,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::Router;
 use tokio::task::JoinSet;
 use weft_bus::Bus;
-use weft_runtime::{CommonConfig, Readiness, Shutdown, health_router};
+use weft_runtime::{CommonConfig, Gate, Readiness, Shutdown, health_router};
 use weft_secrets::{MasterKey, Secrets};
 use weft_store::Store;
 
@@ -47,6 +47,10 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Triggering it stops everything.
     pub shutdown: Shutdown,
+    /// `/readyz` reports not ready while this is held (see [`start_held`]).
+    pub startup: Gate,
+    /// The webhook service's route table, when it runs here.
+    routes: Option<weft_webhook::Registry>,
     tasks: JoinSet<()>,
 }
 
@@ -54,6 +58,24 @@ impl Running {
     /// Wait until every service has stopped (after `shutdown`).
     pub async fn wait(mut self) {
         while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Wait until every path in `paths` is routed by the webhook service hosted here (a no-op
+    /// without one); `Err` names the first path still unrouted after `within`.
+    pub async fn routed(&self, paths: &[String], within: Duration) -> Result<(), String> {
+        let Some(routes) = &self.routes else {
+            return Ok(());
+        };
+        let deadline = tokio::time::Instant::now() + within;
+        for path in paths {
+            while !matches!(routes.lookup(path), weft_webhook::Lookup::Known(_)) {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(format!("/hooks/{path} is not routed after {within:?}"));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Ok(())
     }
 
     /// Stop and wait.
@@ -69,6 +91,26 @@ pub async fn start(
     config: &CommonConfig,
     shutdown: Shutdown,
 ) -> Result<Running, HostError> {
+    start_with(services, config, shutdown, Gate::default()).await
+}
+
+/// As [`start`], with `/readyz` not ready until the caller opens [`Running::startup`] (e.g.
+/// once the workflows it was asked to apply are applied and routable).
+pub async fn start_held(
+    services: &[Service],
+    config: &CommonConfig,
+    shutdown: Shutdown,
+    reason: &str,
+) -> Result<Running, HostError> {
+    start_with(services, config, shutdown, Gate::held_for(reason)).await
+}
+
+async fn start_with(
+    services: &[Service],
+    config: &CommonConfig,
+    shutdown: Shutdown,
+    startup: Gate,
+) -> Result<Running, HostError> {
     // Install the metrics recorder before any service counts anything.
     weft_runtime::telemetry::metrics_handle();
     let name = match services {
@@ -78,10 +120,12 @@ pub async fn start(
     let bus = Bus::connect(&config.nats_url, &name).await?;
     bus.ensure_streams().await?;
     let probe = bus.clone();
-    let mut readiness = Readiness::default().with("bus", move || {
-        let bus = probe.clone();
-        async move { bus.check().await }
-    });
+    let mut readiness = Readiness::default()
+        .with_gate("startup", startup.clone())
+        .with("bus", move || {
+            let bus = probe.clone();
+            async move { bus.check().await }
+        });
     let store = if services.iter().any(|s| s.needs_database()) {
         let store = Store::connect(&config.database_url, config.database_pool).await?;
         store.migrate().await?;
@@ -103,8 +147,13 @@ pub async fn start(
     };
     let mut app = Router::new();
     let mut tasks = JoinSet::new();
+    let mut routes = None;
     for service in services {
-        app = add(*service, app, &mut tasks, config, &deps, &shutdown).await?;
+        let hosted = Hosted {
+            tasks: &mut tasks,
+            routes: &mut routes,
+        };
+        app = add(*service, app, hosted, config, &deps, &shutdown).await?;
     }
     let app = app.merge(health_router(readiness));
     let listener = weft_runtime::http::bind(&config.http_addr).await?;
@@ -119,6 +168,8 @@ pub async fn start(
     Ok(Running {
         addr,
         shutdown,
+        startup,
+        routes,
         tasks,
     })
 }
@@ -173,15 +224,22 @@ fn spawn_trigger<S: weft_trigger::Source>(
     tasks.spawn(service.run(shutdown.clone()));
 }
 
+/// What [`add`] leaves behind: background tasks, and the webhook service's route table.
+struct Hosted<'a> {
+    tasks: &'a mut JoinSet<()>,
+    routes: &'a mut Option<weft_webhook::Registry>,
+}
+
 async fn add(
     service: Service,
     app: Router,
-    tasks: &mut JoinSet<()>,
+    hosted: Hosted<'_>,
     config: &CommonConfig,
     deps: &Deps,
     shutdown: &Shutdown,
 ) -> Result<Router, HostError> {
     let bus = &deps.bus;
+    let tasks = hosted.tasks;
     Ok(match (service, deps.store.as_ref()) {
         (Service::Api, Some(store)) => {
             let api =
@@ -201,6 +259,7 @@ async fn add(
             let wc = weft_webhook::WebhookConfig::from_common(config);
             let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone())
                 .with_secrets(deps.secrets.clone());
+            *hosted.routes = Some(webhook.registry().clone());
             app.merge(webhook.router())
         }
         (Service::ExecHttp, _) => {

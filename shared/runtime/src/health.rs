@@ -36,6 +36,14 @@ impl Readiness {
         self
     }
 
+    /// Add a [`Gate`] as the probe `name`: not ready while it is held.
+    pub fn with_gate(self, name: &str, gate: Gate) -> Self {
+        self.with(name, move || {
+            let held = gate.held();
+            async move { held.map_or(Ok(()), Err) }
+        })
+    }
+
     /// Merge the probes of another set (for `weft dev`, which hosts every service).
     pub fn merge(mut self, other: Readiness) -> Self {
         for (name, check) in other.checks {
@@ -65,6 +73,39 @@ impl Readiness {
             out.insert(name.clone(), json!(status));
         }
         (ok, serde_json::Value::Object(out))
+    }
+}
+
+/// A readiness condition the process sets itself, e.g. "the workflows it was asked to apply at
+/// start are applied and routable" (`weft dev --apply`). Cloned handles share the state.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Arc<std::sync::Mutex<Option<String>>>);
+
+impl Gate {
+    /// A gate held (not ready) for `reason`.
+    pub fn held_for(reason: &str) -> Self {
+        let gate = Gate::default();
+        gate.hold(reason);
+        gate
+    }
+
+    /// Not ready, for `reason`, until [`Gate::open`].
+    pub fn hold(&self, reason: &str) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(reason.to_string());
+        }
+    }
+
+    /// Ready (as far as this gate goes).
+    pub fn open(&self) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = None;
+        }
+    }
+
+    /// The reason while held; `None` when open.
+    pub fn held(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|g| g.clone())
     }
 }
 

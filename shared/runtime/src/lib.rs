@@ -11,7 +11,7 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use config::{CommonConfig, ConfigError, Redacted, load};
-pub use health::{Readiness, ReadyCheck, health_router};
+pub use health::{Gate, Readiness, ReadyCheck, health_router};
 pub use shutdown::Shutdown;
 
 /// Install rustls' ring provider as the process default (async-nats, sqlx and reqwest share it).
