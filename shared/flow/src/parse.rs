@@ -42,8 +42,58 @@ pub fn parse(source: &str, format: Format) -> Result<Workflow, ValidationError> 
             deserialize_error(source, at, &e.to_string(), false)
         })?,
     };
+    refuse_nul(source, format)?;
     crate::validate::validate(&wf, Some(source))?;
     Ok(wf)
+}
+
+/// PostgreSQL cannot store U+0000: a workflow holding it (written as is, or as a `\0` or
+/// `\u0000` escape) is refused here, with its line and field, rather than failing later.
+fn refuse_nul(source: &str, format: Format) -> Result<(), ValidationError> {
+    // Only a raw NUL or an escape (`\0`, `\x00`, `\u0000`, `\U00000000`) can write one.
+    if !source.contains(['\\', '\0']) {
+        return Ok(());
+    }
+    let value: Option<serde_json::Value> = match format {
+        Format::Yaml => yaml_serde::from_str(source).ok(),
+        Format::Json => serde_json::from_str(source).ok(),
+    };
+    let mut at = Vec::new();
+    if !value.is_some_and(|v| nul_at(&v, &mut at)) {
+        return Ok(());
+    }
+    let position = SourceMap::parse(source).ok().and_then(|m| m.position(&at));
+    Err(ValidationError {
+        line: position.map(|p| p.0),
+        column: position.map(|p| p.1),
+        field: (!at.is_empty()).then(|| display_path(&at)),
+        message: "holds U+0000 (NUL), which cannot be stored; remove it".into(),
+    })
+}
+
+/// Whether `v` holds U+0000 in a string or key; `at` is then the path to it.
+fn nul_at(v: &serde_json::Value, at: &mut Vec<Seg>) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+            at.push(Seg::Index(i));
+            let found = nul_at(item, at);
+            if !found {
+                at.pop();
+            }
+            found
+        }),
+        Value::Object(map) => map.iter().any(|(k, item)| {
+            at.push(Seg::Key(k.clone()));
+            let found = k.contains('\0') || nul_at(item, at);
+            if !found {
+                at.pop();
+            }
+            found
+        }),
+        _ => false,
+    }
 }
 
 /// A deserializer's error as a [`ValidationError`]: strips the position from the message,

@@ -198,3 +198,42 @@ fn tab_indented_json_and_crlf_yaml_keep_lines() {
     let e = parse(src, Format::Yaml).err();
     assert_eq!(e.and_then(|e| e.line), Some(6));
 }
+
+#[test]
+fn text_holding_nul_is_refused_with_line_and_field() {
+    let cases = [
+        (
+            Format::Yaml,
+            "name: x\ndescription: \"a\\0b\"\non: { manual: {} }\nsteps:\n  a: { uses: http, with: { url: \"http://127.0.0.1:1/\" } }\n",
+            2,
+            "description",
+        ),
+        (
+            Format::Yaml,
+            "name: x\non: { manual: {} }\nsteps:\n  a:\n    uses: http\n    with: { url: \"http://127.0.0.1:1/\", h: [\"ok\", \"\\x00\"] }\n",
+            6,
+            "steps.a.with.h[1]",
+        ),
+        (
+            Format::Yaml,
+            "name: x\non: { manual: {} }\nsteps:\n  a: { uses: http, with: { \"k\\U00000000\": 1, url: \"http://127.0.0.1:1/\" } }\n",
+            4,
+            "steps.a.with.k\u{0}",
+        ),
+        (
+            Format::Json,
+            "{\"name\": \"x\",\n\"description\": \"\\u0000\",\n\"on\": {\"manual\": {}}, \"steps\": {\"a\": {\"uses\": \"http\", \"with\": {\"url\": \"http://127.0.0.1:1/\"}}}}",
+            2,
+            "description",
+        ),
+    ];
+    for (format, source, line, field) in cases {
+        let e = parse(source, format).expect_err(source);
+        assert!(e.message.contains("U+0000"), "{e}");
+        assert_eq!(e.line, Some(line), "{e}");
+        assert_eq!(e.field.as_deref(), Some(field), "{e}");
+    }
+    // Backslashes that write no NUL are fine.
+    let fine = "name: x\ndescription: \"a\\\\0 and \\t\"\non: { manual: {} }\nsteps:\n  a: { uses: http, with: { url: \"http://127.0.0.1:1/\" } }\n";
+    assert!(parse(fine, Format::Yaml).is_ok());
+}
