@@ -36,7 +36,9 @@ pub fn wanted(accepted: &[&Route]) -> bool {
 
 /// The route to wait for: the first accepted `respond: wait` route whose workflow `if` holds
 /// for the event. An `if` that cannot be evaluated counts as holding: the router then fails the
-/// execution, and the caller gets that failure.
+/// execution, and the caller gets that failure. It is evaluated under the small budget
+/// (`Limits::FAST`), on the request's task: an expensive `if` counts as holding too, and the
+/// router, which evaluates it under the full budget away from the async workers, decides.
 pub fn wait_target<'a>(accepted: &[&'a Route], event: &Event) -> Option<&'a Route> {
     let mut context = None;
     accepted.iter().copied().find(|r| {
@@ -45,7 +47,7 @@ pub fn wait_target<'a>(accepted: &[&'a Route], event: &Event) -> Option<&'a Rout
                 let ctx = context.get_or_insert_with(|| {
                     json!({"event": weft_events::event_json(event), "inputs": {}, "steps": {}, "execution": {}})
                 });
-                weft_flow::eval_condition(cond, ctx).unwrap_or(true)
+                weft_flow::eval_condition_within(cond, ctx, &weft_flow::Limits::FAST).unwrap_or(true)
             })
     })
 }
