@@ -127,7 +127,7 @@ async fn accept(
                 tracing::warn!(%path, "lifecycle subscription not ready; nothing accepted");
                 return Err(HookError::Unavailable);
             }
-            let id = ids::execution_id(&route.workflow, &event_id);
+            let id = ids::execution_id(&route.workflow, &source, &event_id);
             Some((route, id, state.waiters.register(id)))
         }
         None => None,
