@@ -80,6 +80,10 @@ async fn accept(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, HookError> {
+    if path.contains(weft_events::text::NUL) {
+        let at = "the path".to_string();
+        return Err(HookError::InvalidText(PayloadError::Nul { at }.to_string()));
+    }
     let routes = match state.registry.lookup(path) {
         Lookup::NotLoaded => return Err(HookError::NotReady),
         Lookup::Unknown => return Err(HookError::NotFound { path: path.into() }),
@@ -98,6 +102,7 @@ async fn accept(
             PayloadError::InvalidJson(_) | PayloadError::InvalidQuery(_) => {
                 HookError::BadRequest(e.to_string())
             }
+            PayloadError::Nul { .. } => HookError::InvalidText(e.to_string()),
         },
     )?;
     let event_id = match payload::idempotency_key(headers) {
