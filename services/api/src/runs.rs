@@ -131,7 +131,7 @@ pub(crate) async fn queue(
         data,
         seen_event,
     } = run;
-    let execution_id = ids::execution_id(workflow, &event_id);
+    let execution_id = ids::execution_id(workflow, types::SOURCE_API, &event_id);
     let mut payload = json!({"workflow": workflow, "inputs": inputs});
     if let (Some(p), Value::Object(extra)) = (payload.as_object_mut(), data) {
         p.extend(extra);

@@ -1,5 +1,5 @@
 //! Events → executions. For each workflow an event matches (and whose `if` holds), one
-//! execution with an id derived from (workflow, event id) is created and started in one
+//! execution with an id derived from (workflow, event source, event id) is created and started in one
 //! transaction. A redelivered event finds its execution already started and changes nothing.
 
 use std::{sync::Arc, time::Duration};
@@ -43,7 +43,7 @@ impl EventHandler {
         published: &Published,
     ) -> Result<(), RouterError> {
         let wf = &published.workflow;
-        let id = ids::execution_id(&wf.name, event.id());
+        let id = ids::execution_id(&wf.name, event.source(), event.id());
         let mut event_json = weft_events::event_json(event);
         // The doors refuse U+0000; a trigger service without one (mail, files, CDC) may still
         // send it. PostgreSQL cannot store it: keep the event, with U+FFFD in its place.
@@ -109,7 +109,7 @@ impl EventHandler {
     /// Fail the queued execution of a manual run whose workflow no longer exists.
     async fn abandon(&self, event: &Event) -> Result<(), RouterError> {
         let name = event.subject().unwrap_or_default();
-        let id = ids::execution_id(name, event.id());
+        let id = ids::execution_id(name, event.source(), event.id());
         let message = format!("workflow `{name}` was deleted before the run started");
         let error = json!({"code": "workflow_deleted", "message": message});
         let tx = self.shared.store.begin().await?;

@@ -1,4 +1,4 @@
-//! The errors `POST /hooks/{path}` answers with, as JSON `{"code", "message"}` responses.
+//! The errors `POST /hooks/{path}` and `POST /events` answer with, as JSON `{"code", "message"}` responses.
 //!
 //! Consumes nothing; produces HTTP responses and the `outcome` label of the request counter.
 //! A 5xx never carries internals: those are logged where they happen.
@@ -34,6 +34,9 @@ pub enum HookError {
     /// The request is malformed (invalid JSON with a JSON content type, bad query, …).
     #[error("{0}")]
     BadRequest(String),
+    /// Text in the request holds U+0000, which Weft cannot store; the message names where.
+    #[error("{0}")]
+    InvalidText(String),
     /// The event could not be stored on the bus; nothing was accepted.
     #[error("the event bus is unavailable; nothing was accepted, try again")]
     Unavailable,
@@ -46,7 +49,7 @@ impl HookError {
             Self::NotReady | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidText(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         }
     }
@@ -58,6 +61,7 @@ impl HookError {
             Self::NotFound { .. } => "not_found",
             Self::TooLarge { .. } => "payload_too_large",
             Self::BadRequest(_) => "bad_request",
+            Self::InvalidText(_) => "invalid_text",
             Self::Unauthorized(_) => "unauthorized",
         }
     }
@@ -70,7 +74,17 @@ impl HookError {
             Self::NotFound { .. } => "not_found",
             Self::TooLarge { .. } => "too_large",
             Self::BadRequest(_) => "bad_request",
+            Self::InvalidText(_) => "invalid_text",
             Self::Unauthorized(_) => "unauthorized",
+        }
+    }
+}
+
+impl From<crate::incoming::IncomingError> for HookError {
+    fn from(e: crate::incoming::IncomingError) -> Self {
+        match e {
+            crate::incoming::IncomingError::Nul { .. } => Self::InvalidText(e.to_string()),
+            _ => Self::BadRequest(e.to_string()),
         }
     }
 }

@@ -53,7 +53,7 @@ async fn accept(
     body: Body,
 ) -> Result<(StatusCode, serde_json::Value), HookError> {
     let body = crate::handler::read_body(headers, body, state.config.max_body_bytes).await?;
-    let mut events = incoming::parse(headers, &body).map_err(HookError::BadRequest)?;
+    let mut events = incoming::parse(headers, &body)?;
     let parent = headers
         .get(trace::TRACEPARENT)
         .and_then(|v| v.to_str().ok());

@@ -80,6 +80,10 @@ async fn accept(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, HookError> {
+    if path.contains(weft_events::text::NUL) {
+        let at = "the path".to_string();
+        return Err(HookError::InvalidText(PayloadError::Nul { at }.to_string()));
+    }
     let routes = match state.registry.lookup(path) {
         Lookup::NotLoaded => return Err(HookError::NotReady),
         Lookup::Unknown => return Err(HookError::NotFound { path: path.into() }),
@@ -98,6 +102,7 @@ async fn accept(
             PayloadError::InvalidJson(_) | PayloadError::InvalidQuery(_) => {
                 HookError::BadRequest(e.to_string())
             }
+            PayloadError::Nul { .. } => HookError::InvalidText(e.to_string()),
         },
     )?;
     let event_id = match payload::idempotency_key(headers) {
@@ -127,7 +132,7 @@ async fn accept(
                 tracing::warn!(%path, "lifecycle subscription not ready; nothing accepted");
                 return Err(HookError::Unavailable);
             }
-            let id = ids::execution_id(&route.workflow, &event_id);
+            let id = ids::execution_id(&route.workflow, &source, &event_id);
             Some((route, id, state.waiters.register(id)))
         }
         None => None,

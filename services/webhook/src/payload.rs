@@ -3,7 +3,12 @@
 //! Consumes the request's method, path, query string, headers and body bytes; produces the
 //! JSON object `{method, path, query, headers, body}` and the event id. Credentials never reach
 //! the event: well-known secret headers, any header whose name says token/secret/signature, and
-//! the headers the path's `on.webhook.auth` reads are replaced by `[redacted]`. Touches nothing.
+//! the headers the path's `on.webhook.auth` reads are replaced by `[redacted]`. Text holding
+//! U+0000 anywhere in the data (a JSON body's strings or keys, a text or form body, which
+//! becomes one JSON string, query parameters, header values) is refused with
+//! [`PayloadError::Nul`] naming its JSON path (`$.body.a[2]`, `$.query.q`): PostgreSQL cannot
+//! store it (Weft's policy, see `weft_events::text`); bodies stored as `{"base64": …}` are
+//! fine. Touches nothing.
 
 use axum::http::{HeaderMap, Method, Uri, header};
 use base64::Engine;
@@ -35,6 +40,12 @@ pub enum PayloadError {
     /// The query string cannot be decoded.
     #[error("the query string is invalid: {0}")]
     InvalidQuery(String),
+    /// Text in the request holds U+0000.
+    #[error("U+0000 (NUL) is not accepted in text (PostgreSQL cannot store it): at {at}")]
+    Nul {
+        /// JSON path in the event data: `$.body…`, `$.query.<name>`, `$.headers.<name>`.
+        at: String,
+    },
 }
 
 /// The event data for a request; `also_secret` names (lowercase) further headers to redact.
@@ -46,13 +57,17 @@ pub fn event_data(
     body: &[u8],
     also_secret: &[String],
 ) -> Result<Value, PayloadError> {
-    Ok(json!({
+    let data = json!({
         "method": method.as_str(),
         "path": path,
         "query": query(uri)?,
         "headers": redacted_headers(headers, also_secret),
         "body": body_value(headers, body)?,
-    }))
+    });
+    match weft_events::text::find_nul(&data) {
+        Some(at) => Err(PayloadError::Nul { at }),
+        None => Ok(data),
+    }
 }
 
 /// The sender's idempotency key, when it supplied one.
@@ -126,14 +141,17 @@ fn body_value(headers: &HeaderMap, body: &[u8]) -> Result<Value, PayloadError> {
     }
 }
 
-/// `application/json` and any `…+json` media type.
+/// Whether a content type declares JSON: `*/json` or `*/*+json` (as the CloudEvents JSON
+/// format defines it), such as `application/json` or `application/vnd.github+json`.
 pub fn is_json(content_type: &str) -> bool {
     let media = media_type(content_type);
-    media == "application/json" || media.ends_with("+json")
+    media
+        .split_once('/')
+        .is_some_and(|(_, sub)| sub == "json" || sub.ends_with("+json"))
 }
 
 /// Media types that are binary whatever their bytes look like.
-fn is_binary(content_type: &str) -> bool {
+pub fn is_binary(content_type: &str) -> bool {
     let media = media_type(content_type);
     media == "application/octet-stream"
         || ["image/", "audio/", "video/"]
@@ -141,7 +159,8 @@ fn is_binary(content_type: &str) -> bool {
             .any(|p| media.starts_with(p))
 }
 
-fn media_type(content_type: &str) -> String {
+/// The media type of a content type: lower-case, without parameters.
+pub fn media_type(content_type: &str) -> String {
     content_type
         .split(';')
         .next()

@@ -1,7 +1,9 @@
 //! End to end, against real NATS, PostgreSQL and HTTP: signed webhooks with `respond: wait`
 //! (200 with the output, 500 on a failing step, 202 when the wait runs out or the `if` filters
 //! the request out), workflows on one path with different auth, CloudEvents from `POST /events`
-//! starting `on.event` workflows through their `if`, and `on.workflow` chaining.
+//! starting `on.event` workflows through their `if`, CloudEvents identified by `(source, id)`
+//! (the same id from two sources runs twice, a true duplicate once even past JetStream's
+//! duplicate window), and `on.workflow` chaining.
 
 mod common;
 
@@ -336,4 +338,102 @@ steps:
         1,
         "status defaults to succeeded only"
     );
+}
+
+/// POST one structured CloudEvent to `/events`; the status.
+async fn post_event(env: &Env, event: &Value) -> u16 {
+    env.http
+        .post(format!("{}/events", env.base))
+        .header("content-type", "application/cloudevents+json")
+        .body(event.to_string())
+        .send()
+        .await
+        .expect("events answers")
+        .status()
+        .as_u16()
+}
+
+/// The `source` of each execution of `event_id`, sorted, once `n` of them ended.
+async fn sources_of(env: &Env, event_id: &str, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all = env.executions_for(event_id).await;
+        let ended = all
+            .iter()
+            .filter(|e| !matches!(e["status"].as_str(), Some("queued" | "running")))
+            .count();
+        if ended >= n {
+            let mut sources = Vec::new();
+            for e in &all {
+                let detail = env.execution(e["id"].as_str().expect("id")).await;
+                sources.push(detail["event"]["source"].as_str().unwrap_or("").to_string());
+            }
+            sources.sort();
+            return sources;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{event_id} has not {n} ended executions: {all:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn cloudevents_are_identified_by_source_and_id() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: notes
+on:
+  event: { type: com.example.note }
+steps:
+  record: { uses: http, with: { method: POST, url: "{upstream}/echo/note", json: { source: "${{ event.source }}" } } }
+"#,
+    )
+    .await;
+    let note = |id: &str, source: &str| json!({"specversion": "1.0", "id": id, "source": source, "type": "com.example.note", "data": {}});
+    // The same id from two sources: two events, two executions (one sent in binary mode).
+    assert_eq!(post_event(&env, &note("n-1", "shop/eu")).await, 202);
+    let resp = env
+        .http
+        .post(format!("{}/events", env.base))
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "n-1")
+        .header("ce-source", "shop/us")
+        .header("ce-type", "com.example.note")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("events answers");
+    assert_eq!(resp.status().as_u16(), 202);
+    assert_eq!(sources_of(&env, "n-1", 2).await, ["shop/eu", "shop/us"]);
+
+    // True duplicates of (shop/eu, n-1): a resend through the door inside JetStream's duplicate
+    // window, and a copy published with a message id the window never saw, as a resend after
+    // the window (or a replay) would be. Only the execution id derived from (workflow, source,
+    // id) can tell that copy is the same event.
+    assert_eq!(post_event(&env, &note("n-1", "shop/eu")).await, 202);
+    let bus = weft_bus::Bus::connect(&env.nats.url, "test")
+        .await
+        .expect("bus");
+    let copy = weft_events::new_event("n-1", "com.example.note", "shop/eu", None, json!({}));
+    bus.publish_bytes(
+        weft_events::subjects::EVENTS_EXTERNAL,
+        "a-message-id-the-window-never-saw",
+        weft_events::encode_event(&copy).into(),
+    )
+    .await
+    .expect("copy published");
+    // Published after the copy: once its execution ended, the copy was handled too.
+    assert_eq!(post_event(&env, &note("n-2", "shop/eu")).await, 202);
+    sources_of(&env, "n-2", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sources_of(&env, "n-1", 2).await,
+        ["shop/eu", "shop/us"],
+        "a duplicate started a second execution"
+    );
+    assert_eq!(env.upstream.seen("/echo/note").len(), 3);
 }

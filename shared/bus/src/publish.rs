@@ -1,5 +1,7 @@
 //! Publishing with a JetStream ack. The message id (`Nats-Msg-Id`) makes a re-publish inside
-//! the stream's duplicate window a no-op.
+//! the stream's duplicate window a no-op; for a CloudEvent it is derived from the event's
+//! identity, `(source, id)` ([`weft_events::ids::message_id`]), so two events that share an
+//! `id` but come from different sources are both stored.
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
@@ -11,10 +13,12 @@ use crate::{Bus, BusError};
 pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 
 impl Bus {
-    /// Publish a CloudEvent; its `id` is the message id. Returns once JetStream stored it.
+    /// Publish a CloudEvent; the message id is derived from its `(source, id)`. Returns once
+    /// JetStream stored it.
     pub async fn publish_event(&self, subject: &str, event: &Event) -> Result<(), BusError> {
         let payload = weft_events::encode_event(event);
-        self.publish_bytes(subject, event.id(), Bytes::from(payload))
+        let msg_id = weft_events::ids::message_id(event.source(), event.id());
+        self.publish_bytes(subject, &msg_id, Bytes::from(payload))
             .await
     }
 

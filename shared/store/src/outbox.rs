@@ -4,7 +4,8 @@
 //! commit the writer publishes them at once ([`Store::flush_outbox`]) and hands the published ids
 //! to a background task that deletes them in batches; if the writer dies in between,
 //! [`Store::sweep_outbox`] (run by every router replica) publishes rows older than a grace
-//! period. Each message keeps its id as `Nats-Msg-Id`, so a message published twice
+//! period. Each message keeps its id (derived from the event's `(source, id)`, as
+//! [`Bus::publish_event`] does) as `Nats-Msg-Id`, so a message published twice
 //! inside the stream's duplicate window is stored once, and consumers are idempotent beyond it.
 
 use std::time::Duration;
@@ -18,7 +19,7 @@ use crate::{Ctx, Store, StoreError, Tx};
 /// A message waiting in the outbox.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxMessage {
-    /// Message id (`Nats-Msg-Id`), the CloudEvent id.
+    /// Message id (`Nats-Msg-Id`), derived from the CloudEvent's `(source, id)`.
     pub id: String,
     /// Subject to publish to.
     pub subject: String,
@@ -30,7 +31,7 @@ impl OutboxMessage {
     /// A message carrying a CloudEvent.
     pub fn event(subject: impl Into<String>, event: &cloudevents::Event) -> Self {
         Self {
-            id: event.id().to_string(),
+            id: weft_events::ids::message_id(event.source(), event.id()),
             subject: subject.into(),
             payload: weft_events::encode_event(event),
         }

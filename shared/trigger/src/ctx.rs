@@ -30,7 +30,7 @@ impl<C> TriggerCtx<C> {
     /// Deterministic event id: UUIDv5 over ("trigger", kind, workflow, scope, parts…). The same
     /// source item always gets the same id, so a re-publish after a crash is dropped by
     /// JetStream's duplicate window, and beyond it the router's execution id (derived from the
-    /// workflow and the event id) still makes a second execution impossible.
+    /// workflow and the event's source and id) still makes a second execution impossible.
     pub fn event_id(&self, parts: &[&str]) -> String {
         let mut all = vec!["trigger", self.kind, self.workflow.as_str(), &self.scope];
         all.extend_from_slice(parts);

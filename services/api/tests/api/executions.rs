@@ -13,8 +13,8 @@ use crate::common::{self, apply_yaml, assert_error, call, hello};
 
 /// Insert an execution in its own transaction (so each has its own `created_at`).
 async fn insert(store: &Store, workflow: &str, status: ExecutionStatus, event_id: &str) -> Uuid {
-    let id = weft_events::ids::execution_id(workflow, event_id);
-    let event = json!({"id": event_id, "type": "dev.weft.test"});
+    let id = weft_events::ids::execution_id(workflow, "weft/test", event_id);
+    let event = json!({"id": event_id, "source": "weft/test", "type": "dev.weft.test"});
     let mut tx = store.begin().await.unwrap();
     let e = NewExecution {
         id,

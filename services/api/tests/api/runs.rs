@@ -32,7 +32,7 @@ async fn run_queues_an_execution_and_publishes_the_event() {
     let event_id = b["event_id"].as_str().unwrap().to_owned();
     assert_eq!(
         execution_id,
-        weft_events::ids::execution_id("hello", &event_id)
+        weft_events::ids::execution_id("hello", weft_events::types::SOURCE_API, &event_id)
     );
 
     let row = env

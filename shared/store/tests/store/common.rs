@@ -38,8 +38,8 @@ pub async fn nats() -> Nats {
 
 /// Insert a `queued` execution of `workflow` for `event_id` in its own transaction.
 pub async fn insert_execution(store: &Store, workflow: &str, event_id: &str) -> Uuid {
-    let id = weft_events::ids::execution_id(workflow, event_id);
-    let event = json!({"id": event_id, "type": "dev.weft.test"});
+    let id = weft_events::ids::execution_id(workflow, "weft/test", event_id);
+    let event = json!({"id": event_id, "source": "weft/test", "type": "dev.weft.test"});
     let mut tx = store.begin().await.unwrap();
     let e = NewExecution {
         id,
