@@ -4,25 +4,48 @@
 use std::{path::Path, time::Duration};
 
 use serde_json::{Value, json};
-use weft_testkit::{ChildProcess, NatsServer, TestDb, free_port};
+use weft_testkit::{ChildProcess, NatsServer, TestDb};
 
 const MASTER_KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
 
-fn weft_dev(nats: &NatsServer, db: &TestDb, port: u16, apply: &Path, dir: &Path) -> ChildProcess {
-    let addr = format!("127.0.0.1:{port}");
+/// `weft dev --apply <apply>` on a port of its own choosing (a port picked here and bound
+/// later could be taken by another test's server meanwhile); its port, read from its log.
+async fn weft_dev(nats: &NatsServer, db: &TestDb, apply: &Path, dir: &Path) -> (ChildProcess, u16) {
+    let addr = "127.0.0.1:0";
     let artifacts = dir.join("artifacts");
     let artifacts = artifacts.to_string_lossy().to_string();
     let env = [
         ("NATS_URL", nats.url.as_str()),
         ("DATABASE_URL", db.url.as_str()),
-        ("WEFT_HTTP_ADDR", addr.as_str()),
+        ("WEFT_HTTP_ADDR", addr),
         ("WEFT_MASTER_KEY", MASTER_KEY),
         ("WEFT_ARTIFACTS_DIR", artifacts.as_str()),
-        ("RUST_LOG", "warn"),
+        ("RUST_LOG", "warn,weft::host=info"),
     ];
     let apply = apply.to_string_lossy().to_string();
-    ChildProcess::spawn(env!("CARGO_BIN_EXE_weft"), ["dev", "--apply", &apply], env)
-        .expect("spawns")
+    let child = ChildProcess::spawn(env!("CARGO_BIN_EXE_weft"), ["dev", "--apply", &apply], env)
+        .expect("spawns");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = child.log();
+        let port = log
+            .lines()
+            .find(|l| l.contains("weft is running"))
+            .and_then(|l| {
+                // (The line may carry colour codes around `addr=`.)
+            let at = l.find("127.0.0.1:")? + "127.0.0.1:".len();
+                let digits: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            });
+        if let Some(port) = port {
+            return (child, port);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "weft dev did not start: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Poll `/readyz` until it answers 200 or `within` passes; every not-ready body seen.
@@ -47,9 +70,8 @@ async fn ready_means_the_applied_examples_are_routable() {
     let nats = NatsServer::start().await.expect("nats");
     let db = TestDb::create().await.expect("db");
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
     let examples = weft_testkit::repo_root().join("examples");
-    let _weft = weft_dev(&nats, &db, port, &examples, dir.path());
+    let (_weft, port) = weft_dev(&nats, &db, &examples, dir.path()).await;
     let http = reqwest::Client::new();
     let (ready, _) = until_ready(&http, port, Duration::from_secs(60)).await;
     assert!(ready, "weft dev never became ready");
@@ -77,8 +99,7 @@ async fn a_failed_apply_keeps_weft_dev_not_ready_and_says_why() {
         "name: bad\non: { webhook: { path: bad } }\nsteps:\n  a: { uses: nope }\n",
     )
     .expect("write");
-    let port = free_port();
-    let _weft = weft_dev(&nats, &db, port, &flows, dir.path());
+    let (_weft, port) = weft_dev(&nats, &db, &flows, dir.path()).await;
     let http = reqwest::Client::new();
     let (ready, seen) = until_ready(&http, port, Duration::from_secs(6)).await;
     assert!(!ready, "ready although the apply failed");
