@@ -39,7 +39,7 @@ pub struct ListQuery {
     /// Only executions of this workflow.
     pub workflow: Option<String>,
     /// Only executions in this status.
-    #[param(value_type = Option<StatusName>)]
+    #[param(value_type = Option<StatusName>, inline)]
     pub status: Option<String>,
     /// Only executions triggered by this event id.
     pub event_id: Option<String>,
