@@ -166,6 +166,7 @@ impl Modify for SharedResponses {
 }
 
 fn add_shared(op: &mut Operation) {
+    dedup_parameters(op);
     let has_body = op.request_body.is_some();
     let is_static = op
         .tags
@@ -191,6 +192,25 @@ fn add_shared(op: &mut Operation) {
             .entry(s.status.to_owned())
             .or_insert_with(|| RefOr::Ref(Ref::from_response_name(s.name)));
     }
+}
+
+/// utoipa's `axum_extras` also infers each `{param}` from the handler's `Path<String>`, next
+/// to the documented one from `params(...)` (which comes first): keep the first of each
+/// name and place.
+fn dedup_parameters(op: &mut Operation) {
+    let Some(params) = op.parameters.as_mut() else {
+        return;
+    };
+    let mut seen = Vec::new();
+    params.retain(|p| {
+        let RefOr::T(p) = p else {
+            return true;
+        };
+        let key = (p.name.clone(), p.parameter_in.clone());
+        let first = !seen.contains(&key);
+        seen.push(key);
+        first
+    });
 }
 
 /// Where the workflow file schema goes in `components/schemas`.

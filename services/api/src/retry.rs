@@ -43,6 +43,7 @@ pub(crate) async fn retry(
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<RunResponse>), ApiError> {
     let id = execution_id(&id)?;
+    let key = idempotency_key(&headers)?;
     let exec = st
         .store
         .get_execution(id)
@@ -64,7 +65,7 @@ pub(crate) async fn retry(
                 exec.workflow
             ))
         })?;
-    let event_id = match idempotency_key(&headers)? {
+    let event_id = match key {
         Some(key) => ids::keyed_event_id(&format!("retry/{id}"), key),
         None => Uuid::now_v7().to_string(),
     };

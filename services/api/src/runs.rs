@@ -73,6 +73,7 @@ pub(crate) async fn run(
     Body(body): Body,
 ) -> Result<(StatusCode, Json<RunResponse>), ApiError> {
     workflow_name(&name)?;
+    let key = idempotency_key(&headers)?;
     let request = parse_body(&headers, &body)?;
     let record = st
         .store
@@ -85,7 +86,7 @@ pub(crate) async fn run(
         let at = at.strip_prefix('$').unwrap_or(&at);
         return Err(ApiError::InvalidText(format!("inputs{at}")));
     }
-    let event_id = match idempotency_key(&headers)? {
+    let event_id = match key {
         Some(key) => ids::keyed_event_id(&format!("manual/{name}"), key),
         None => Uuid::now_v7().to_string(),
     };
