@@ -19,6 +19,8 @@ WEFT_NATS_MONITOR_PORT="${WEFT_NATS_MONITOR_PORT:-8222}"
 WEFT_NATS_VERSION="2.15.1"
 # moto's S3 server (`moto_server`) for the on.s3 trigger tests.
 WEFT_MOTO_VERSION="5.2.5"
+# Schemathesis (`st`), the OpenAPI conformance checker of services/weft/tests/schemathesis.rs.
+WEFT_SCHEMATHESIS_VERSION="4.32.5"
 WEFT_PG_MAJOR="15"
 WEFT_PG_BIN="/usr/lib/postgresql/$WEFT_PG_MAJOR/bin"
 export WEFT_ROOT WEFT_TOOLS
@@ -80,6 +82,14 @@ weft_nats_bin() { printf '%s\n' "$WEFT_VENV/bin/nats-server"; }
 WEFT_BIN="$WEFT_TOOLS/bin"
 
 weft_moto_bin() { printf '%s\n' "$WEFT_VENV/bin/moto_server"; }
+
+weft_schemathesis_bin() { printf '%s\n' "$WEFT_VENV/bin/st"; }
+
+# Prints the version (e.g. 4.32.5) of the Python package $1 installed in the venv, or nothing.
+weft_venv_package_version() {
+    [ -x "$WEFT_VENV/bin/python" ] || return 0
+    "$WEFT_VENV/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$1" 2>/dev/null || true
+}
 
 # Prints the version (e.g. 5.2.5) of moto installed in the venv, or nothing.
 weft_moto_version() {

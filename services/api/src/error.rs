@@ -27,6 +27,10 @@ pub enum ApiError {
     /// The request is malformed (400 `bad_request`).
     #[error("{0}")]
     BadRequest(String),
+    /// Text holding U+0000, which PostgreSQL cannot store, at the place named (400
+    /// `invalid_text`).
+    #[error("text holding U+0000 cannot be stored (at {0})")]
+    InvalidText(String),
     /// No such resource (404 `not_found`).
     #[error("{0}")]
     NotFound(String),
@@ -69,8 +73,9 @@ pub enum ApiError {
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable code: `invalid_workflow`, `bad_request`, `not_found`, `conflict`,
-    /// `unsupported_media_type`, `unavailable`, `internal`.
+    /// Machine-readable code: `invalid_workflow`, `bad_request`, `invalid_text`, `not_found`,
+    /// `conflict`, `method_not_allowed`, `unsupported_media_type`, `payload_too_large`,
+    /// `unavailable`, `internal` (and from the HTTP layer, e.g. `request_timeout`).
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
@@ -94,7 +99,9 @@ impl ApiError {
     /// The status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidWorkflow(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidWorkflow(_) | Self::BadRequest(_) | Self::InvalidText(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -123,6 +130,7 @@ impl ApiError {
                 field: e.field.clone(),
             },
             Self::BadRequest(m) => plain("bad_request", m.clone()),
+            Self::InvalidText(_) => plain("invalid_text", self.to_string()),
             Self::NotFound(m) => plain("not_found", m.clone()),
             Self::Conflict(m) => plain("conflict", m.clone()),
             Self::MethodNotAllowed => plain("method_not_allowed", self.to_string()),

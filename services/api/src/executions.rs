@@ -24,6 +24,7 @@ use crate::{
     AppState,
     error::{ApiError, ErrorBody},
     extract::{Path, Query},
+    params::{ExecutionPath, execution_id},
 };
 
 /// Default page size.
@@ -37,15 +38,35 @@ const MAX_LIMIT: i64 = 500;
 pub struct ListQuery {
     /// Only executions of this workflow.
     pub workflow: Option<String>,
-    /// Only executions in this status (`queued`, `running`, `succeeded`, `failed`,
-    /// `cancelled`, `timed_out`).
+    /// Only executions in this status.
+    #[param(value_type = Option<StatusName>, inline)]
     pub status: Option<String>,
     /// Only executions triggered by this event id.
     pub event_id: Option<String>,
-    /// Page size, 1 to 500 (default 50).
+    /// Page size (default 50); more than 500 is cut down to 500.
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The status of an execution (for the list's filter).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // documentation only: the filter is checked by `ExecutionStatus::parse`
+pub enum StatusName {
+    /// Waiting for the router.
+    Queued,
+    /// Steps are running.
+    Running,
+    /// Ended well.
+    Succeeded,
+    /// A step failed for good.
+    Failed,
+    /// Cancelled by hand.
+    Cancelled,
+    /// Ran past its timeout.
+    TimedOut,
 }
 
 /// One execution in the list.
@@ -176,7 +197,7 @@ pub(crate) async fn list(
 /// Get an execution with every step attempt.
 #[utoipa::path(
     get, path = "/api/v1/executions/{id}", operation_id = "get_execution", tag = "executions",
-    params(("id" = Uuid, Path, description = "Execution id")),
+    params(ExecutionPath),
     responses(
         (status = 200, description = "The execution", body = ExecutionDetail),
         (status = 400, description = "Not a UUID", body = ErrorBody),
@@ -187,7 +208,7 @@ pub(crate) async fn get(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionDetail>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = execution_id(&id)?;
     let row = st
         .store
         .get_execution(id)
@@ -200,19 +221,20 @@ pub(crate) async fn get(
 /// Cancel a queued or running execution.
 #[utoipa::path(
     post, path = "/api/v1/executions/{id}/cancel", operation_id = "cancel_execution", tag = "executions",
-    params(("id" = Uuid, Path, description = "Execution id")),
+    params(ExecutionPath),
     responses(
         (status = 202, description = "Cancelled", body = CancelResponse),
         (status = 400, description = "Not a UUID", body = ErrorBody),
         (status = 404, description = "Unknown execution", body = ErrorBody),
         (status = 409, description = "Already finished", body = ErrorBody),
+        (status = 503, description = "The event bus is unavailable; nothing was cancelled", body = ErrorBody),
     )
 )]
 pub(crate) async fn cancel(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<CancelResponse>), ApiError> {
-    let id = parse_id(&id)?;
+    let id = execution_id(&id)?;
     match weft_router::cancel_execution(&st.store, &st.bus, id).await? {
         CancelOutcome::Cancelled => {
             tracing::info!(execution = %id, "execution cancelled");
@@ -224,11 +246,6 @@ pub(crate) async fn cancel(
         ))),
         CancelOutcome::NotFound => Err(ApiError::not_found(format!("execution {id}"))),
     }
-}
-
-pub(crate) fn parse_id(s: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(s)
-        .map_err(|_| ApiError::BadRequest(format!("`{s}` is not an execution id (a UUID)")))
 }
 
 fn filter(q: ListQuery) -> Result<ExecutionFilter, ApiError> {

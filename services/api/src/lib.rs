@@ -18,6 +18,7 @@ mod error;
 mod executions;
 mod extract;
 mod openapi;
+mod params;
 mod registry;
 mod retry;
 mod runs;
@@ -39,7 +40,7 @@ use weft_secrets::{MasterKey, SecretStore};
 use weft_store::Store;
 
 pub use error::{ApiError, ErrorBody};
-pub use openapi::ApiDoc;
+pub use openapi::{ApiDoc, document_json};
 
 /// Prefix of every route.
 pub const PREFIX: &str = "/api/v1";

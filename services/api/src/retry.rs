@@ -21,21 +21,18 @@ use weft_store::ExecutionStatus;
 use crate::{
     AppState,
     error::{ApiError, ErrorBody},
-    executions::parse_id,
     extract::Path,
-    runs::{Queued, RunResponse, idempotency_key, queue},
+    params::{ExecutionPath, IdempotencyHeader, execution_id, idempotency_key},
+    runs::{Queued, RunResponse, queue},
 };
 
 /// Run an ended execution again with the same event and inputs, on the current version.
 #[utoipa::path(
     post, path = "/api/v1/executions/{id}/retry", operation_id = "retry_execution", tag = "executions",
-    params(
-        ("id" = Uuid, Path, description = "Execution id"),
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Resending with the same key returns the same new execution"),
-    ),
+    params(ExecutionPath, IdempotencyHeader),
     responses(
         (status = 202, description = "A new execution is queued", body = RunResponse),
+        (status = 400, description = "Not a UUID, or an invalid `Idempotency-Key`", body = ErrorBody),
         (status = 404, description = "Unknown execution", body = ErrorBody),
         (status = 409, description = "Still running, or its workflow was deleted", body = ErrorBody),
     )
@@ -45,7 +42,8 @@ pub(crate) async fn retry(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<RunResponse>), ApiError> {
-    let id = parse_id(&id)?;
+    let id = execution_id(&id)?;
+    let key = idempotency_key(&headers)?;
     let exec = st
         .store
         .get_execution(id)
@@ -67,7 +65,7 @@ pub(crate) async fn retry(
                 exec.workflow
             ))
         })?;
-    let event_id = match idempotency_key(&headers)? {
+    let event_id = match key {
         Some(key) => ids::keyed_event_id(&format!("retry/{id}"), key),
         None => Uuid::now_v7().to_string(),
     };

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use weft_events::{event_json, ids, new_event, subjects, trace, types};
+use weft_events::{event_json, ids, new_event, subjects, text::find_nul, trace, types};
 use weft_flow::{InputType, ManualTrigger};
 use weft_store::{
     ExecutionStatus,
@@ -29,6 +29,7 @@ use crate::{
     AppState,
     error::{ApiError, ErrorBody},
     extract::{Body, Path},
+    params::{IdempotencyHeader, WorkflowPath, idempotency_key, json_content_type, workflow_name},
     registry,
 };
 
@@ -53,15 +54,15 @@ pub struct RunResponse {
 /// Request a run of a workflow; the execution is queued and the router starts it.
 #[utoipa::path(
     post, path = "/api/v1/workflows/{name}/run", operation_id = "run_workflow", tag = "workflows",
-    params(
-        ("name" = String, Path, description = "Workflow name"),
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Resending with the same key returns the same execution"),
-    ),
-    request_body(content = Option<RunRequest>, content_type = "application/json"),
+    params(WorkflowPath, IdempotencyHeader),
+    request_body(content = RunRequest, content_type = "application/json",
+        description = "Optional: an empty body runs without inputs. Also accepted: \
+                       `application/*+json`, and no `Content-Type` at all."),
     responses(
         (status = 202, description = "Queued", body = RunResponse),
-        (status = 400, description = "Invalid inputs", body = ErrorBody),
+        (status = 400, description = "Inputs that are unknown, missing or of the wrong type, \
+            or hold U+0000 (`invalid_text`); a body that is not a run request, an invalid \
+            `Idempotency-Key` or workflow name (`bad_request`)", body = ErrorBody),
         (status = 404, description = "Unknown workflow", body = ErrorBody),
     )
 )]
@@ -71,6 +72,8 @@ pub(crate) async fn run(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<RunResponse>), ApiError> {
+    workflow_name(&name)?;
+    let key = idempotency_key(&headers)?;
     let request = parse_body(&headers, &body)?;
     let record = st
         .store
@@ -79,7 +82,11 @@ pub(crate) async fn run(
         .ok_or_else(|| ApiError::not_found(format!("workflow `{name}`")))?;
     let workflow = registry::decode(&record)?;
     let inputs = check_inputs(workflow.on.manual.as_ref(), request.inputs)?;
-    let event_id = match idempotency_key(&headers)? {
+    if let Some(at) = find_nul(&inputs) {
+        let at = at.strip_prefix('$').unwrap_or(&at);
+        return Err(ApiError::InvalidText(format!("inputs{at}")));
+    }
+    let event_id = match key {
         Some(key) => ids::keyed_event_id(&format!("manual/{name}"), key),
         None => Uuid::now_v7().to_string(),
     };
@@ -181,35 +188,9 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<RunRequest, ApiError> 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(RunRequest::default());
     }
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let text = ct.to_str().unwrap_or_default();
-        let essence = text
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/json" && !essence.ends_with("+json") {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "content type `{text}` is not accepted; send application/json"
-            )));
-        }
-    }
+    json_content_type(headers)?;
     serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("invalid run request: {e}")))
-}
-
-/// The `Idempotency-Key` header, when sent.
-pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let Some(v) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    match v.to_str() {
-        Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Ok(Some(k.trim())),
-        _ => Err(ApiError::BadRequest(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-        )),
-    }
 }
 
 /// Check inputs against the declared ones and fill defaults. Without `on.manual` the inputs

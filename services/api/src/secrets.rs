@@ -6,7 +6,11 @@
 
 use std::sync::Arc;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,6 +20,7 @@ use crate::{
     AppState,
     error::{ApiError, ErrorBody},
     extract::{Body, Path},
+    params::{SecretPath, json_content_type},
 };
 
 /// Body of `PUT /api/v1/secrets/{name}`.
@@ -71,21 +76,28 @@ impl From<SecretError> for ApiError {
 /// Store or replace a secret.
 #[utoipa::path(
     put, path = "/api/v1/secrets/{name}", operation_id = "put_secret", tag = "secrets",
-    params(("name" = String, Path, description = "Secret name: letters, digits and `_`")),
-    request_body = PutSecret,
+    params(SecretPath),
+    request_body(content = PutSecret, content_type = "application/json",
+        description = "Also accepted: `application/*+json`, and no `Content-Type` at all."),
     responses(
         (status = 200, description = "Stored (sealed)", body = SecretView),
-        (status = 400, description = "Bad name or body", body = ErrorBody),
+        (status = 400, description = "An invalid name or body (`bad_request`), or a value \
+            holding U+0000 (`invalid_text`)", body = ErrorBody),
         (status = 503, description = "No master key, or the bus is down", body = ErrorBody),
     )
 )]
 pub(crate) async fn put(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Json<SecretView>, ApiError> {
+    json_content_type(&headers)?;
     let request: PutSecret = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("expected {{\"value\": \"…\"}}: {e}")))?;
+    if request.value.contains('\0') {
+        return Err(ApiError::InvalidText("value".into()));
+    }
     let info = state.secrets.put(&name, &request.value).await?;
     tracing::info!(secret = %name, "secret stored");
     Ok(Json(info.into()))
@@ -94,7 +106,10 @@ pub(crate) async fn put(
 /// List secrets: names and dates only.
 #[utoipa::path(
     get, path = "/api/v1/secrets", operation_id = "list_secrets", tag = "secrets",
-    responses((status = 200, description = "Secrets by name, without values", body = SecretList))
+    responses(
+        (status = 200, description = "Secrets by name, without values", body = SecretList),
+        (status = 503, description = "The event bus is unavailable", body = ErrorBody),
+    )
 )]
 pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<SecretList>, ApiError> {
     let items = state.secrets.list().await?;
@@ -106,10 +121,12 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Secr
 /// Delete a secret.
 #[utoipa::path(
     delete, path = "/api/v1/secrets/{name}", operation_id = "delete_secret", tag = "secrets",
-    params(("name" = String, Path, description = "Secret name")),
+    params(SecretPath),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "An invalid name", body = ErrorBody),
         (status = 404, description = "No such secret", body = ErrorBody),
+        (status = 503, description = "The event bus is unavailable", body = ErrorBody),
     )
 )]
 pub(crate) async fn delete(

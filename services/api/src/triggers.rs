@@ -20,7 +20,10 @@ use weft_events::subjects::{TRIGGERS_BUCKET, WORKFLOWS_BUCKET};
 use weft_flow::Published;
 use weft_trigger::{HEARTBEAT, TriggerHealth, TriggerState};
 
-use crate::{AppState, error::ApiError};
+use crate::{
+    AppState,
+    error::{ApiError, ErrorBody},
+};
 
 /// One trigger.
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,7 +41,7 @@ pub struct TriggerView {
     /// The last problem, while it lasts.
     pub last_error: Option<String>,
     /// What it has delivered so far (kind-specific).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub cursor: Option<Value>,
     /// When its service last reported.
     pub reported_at: Option<DateTime<Utc>>,
@@ -54,7 +57,10 @@ pub struct TriggerList {
 /// Trigger health.
 #[utoipa::path(
     get, path = "/api/v1/triggers", operation_id = "list_triggers", tag = "triggers",
-    responses((status = 200, description = "Every trigger run by a trigger service", body = TriggerList))
+    responses(
+        (status = 200, description = "Every trigger run by a trigger service", body = TriggerList),
+        (status = 503, description = "The event bus is unavailable", body = ErrorBody),
+    )
 )]
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,

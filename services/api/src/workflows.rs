@@ -25,6 +25,7 @@ use crate::{
     digest::digest,
     error::{ApiError, ErrorBody},
     extract::{Body, Path},
+    params::{WorkflowPath, workflow_name},
     registry,
 };
 
@@ -116,13 +117,19 @@ pub struct VersionList {
 /// same; then activate it in the registry.
 #[utoipa::path(
     put, path = "/api/v1/workflows/{name}", operation_id = "apply_workflow", tag = "workflows",
-    params(("name" = String, Path, description = "Workflow name")),
-    request_body(description = "The workflow file", content(
-        ("application/yaml"), ("application/x-yaml"), ("text/yaml"), ("application/json"))),
+    params(WorkflowPath),
+    request_body(
+        description = "The workflow file (`schemas/workflow.schema.json`), YAML or JSON; \
+                       without `Content-Type` it is read as YAML. Also accepted: \
+                       `application/*+yaml` and `application/*+json`.",
+        content(("application/yaml"), ("application/x-yaml"), ("text/yaml"), ("text/x-yaml"),
+            ("application/json"))),
     responses(
         (status = 201, description = "Created", body = ApplyResponse),
         (status = 200, description = "Updated or unchanged", body = ApplyResponse),
-        (status = 400, description = "Invalid workflow", body = ErrorBody),
+        (status = 400, description = "Invalid workflow (`invalid_workflow`, with `line`, \
+            `column` and `field` when known), a body that is not UTF-8 text, or an invalid \
+            name in the path (`bad_request`)", body = ErrorBody),
         (status = 409, description = "Name differs from the path", body = ErrorBody),
         (status = 415, description = "Unsupported content type", body = ErrorBody),
         (status = 503, description = "Stored, but not activated", body = ErrorBody),
@@ -134,6 +141,7 @@ pub(crate) async fn apply(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
+    workflow_name(&name)?;
     let format = body_format(&headers)?;
     let source = std::str::from_utf8(&body)
         .map_err(|_| ApiError::BadRequest("the body is not UTF-8 text".into()))?;
@@ -144,7 +152,6 @@ pub(crate) async fn apply(
             workflow.name
         )));
     }
-    check_name(&name)?;
     let definition = serde_json::to_value(&workflow)
         .map_err(|e| ApiError::Internal(format!("encoding workflow {name}: {e}")))?;
     let digest = digest(&definition);
@@ -214,7 +221,7 @@ pub(crate) async fn list(State(st): State<Arc<AppState>>) -> Result<Json<Workflo
 /// Get a live workflow at its current version.
 #[utoipa::path(
     get, path = "/api/v1/workflows/{name}", operation_id = "get_workflow", tag = "workflows",
-    params(("name" = String, Path, description = "Workflow name")),
+    params(WorkflowPath),
     responses(
         (status = 200, description = "The workflow", body = WorkflowDetail),
         (status = 404, description = "Unknown workflow", body = ErrorBody),
@@ -224,6 +231,7 @@ pub(crate) async fn get(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Json<WorkflowDetail>, ApiError> {
+    workflow_name(&name)?;
     let r = st
         .store
         .get_workflow(&name)
@@ -244,7 +252,7 @@ pub(crate) async fn get(
 /// Every stored version of a workflow, also after it was deleted.
 #[utoipa::path(
     get, path = "/api/v1/workflows/{name}/versions", operation_id = "list_workflow_versions", tag = "workflows",
-    params(("name" = String, Path, description = "Workflow name")),
+    params(WorkflowPath),
     responses(
         (status = 200, description = "Versions, newest first", body = VersionList),
         (status = 404, description = "Never applied", body = ErrorBody),
@@ -254,6 +262,7 @@ pub(crate) async fn versions(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Json<VersionList>, ApiError> {
+    workflow_name(&name)?;
     let rows = st.store.workflow_versions(&name).await?;
     if rows.is_empty() {
         return Err(ApiError::not_found(format!("workflow `{name}`")));
@@ -272,7 +281,7 @@ pub(crate) async fn versions(
 /// Delete a workflow: its triggers stop; its versions and executions stay readable.
 #[utoipa::path(
     delete, path = "/api/v1/workflows/{name}", operation_id = "delete_workflow", tag = "workflows",
-    params(("name" = String, Path, description = "Workflow name")),
+    params(WorkflowPath),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "Unknown workflow", body = ErrorBody),
@@ -283,6 +292,7 @@ pub(crate) async fn delete(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    workflow_name(&name)?;
     if !st.store.delete_workflow(&name).await? {
         return Err(ApiError::not_found(format!("workflow `{name}`")));
     }
@@ -320,24 +330,6 @@ fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
             "content type `{text}` is not accepted; send application/yaml or application/json"
         ))),
     }
-}
-
-/// Names are bucket keys and URL segments: `[a-z0-9-]`, 1 to 63 characters.
-fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        return Ok(());
-    }
-    Err(ApiError::InvalidWorkflow(weft_flow::ValidationError {
-        line: None,
-        column: None,
-        field: Some("name".into()),
-        message: format!("`{name}` is not a valid name: use a-z, 0-9 and -, at most 63 characters"),
-    }))
 }
 
 /// A short description of each trigger of a stored definition.

@@ -70,7 +70,9 @@ struct Validator<'a> {
     map: Option<&'a SourceMap>,
 }
 
-pub(crate) fn is_name(s: &str) -> bool {
+/// Whether `s` is a valid workflow name: lowercase letters, digits and `-` (not at either end),
+/// 1 to 63 characters.
+pub fn is_name(s: &str) -> bool {
     let b = s.as_bytes();
     let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     (1..=63).contains(&b.len())

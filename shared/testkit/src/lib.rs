@@ -10,6 +10,8 @@
 //!   CDC tests), stops it by PID and starts it again on the same port and data.
 //! - [`Dovecot`] starts a private Dovecot IMAP server (plain text, one test user, Maildir in a
 //!   temporary directory) on a free port, appends mail by IMAP and stops it by PID.
+//! - [`Schemathesis`] runs Schemathesis' `st run` against a live OpenAPI document and returns
+//!   its report, killing it by PID at a time limit.
 //! - [`ChildProcess`] runs any program (e.g. `weft serve router`) with its output in a log
 //!   file, for crash tests; it is killed by PID on drop.
 //! - [`stored_messages`] reads back what the services stored in a JetStream stream.
@@ -23,6 +25,7 @@ mod moto;
 mod nats;
 mod pg;
 mod process;
+mod schemathesis;
 mod stream;
 mod wait;
 
@@ -32,6 +35,7 @@ pub use moto::{MotoCredentials, MotoServer};
 pub use nats::NatsServer;
 pub use pg::PgServer;
 pub use process::ChildProcess;
+pub use schemathesis::{Schemathesis, SchemathesisReport};
 pub use stream::stored_messages;
 pub use wait::wait_for;
 

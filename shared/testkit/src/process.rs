@@ -33,7 +33,36 @@ impl ChildProcess {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        let program = program.as_ref();
+        Self::start(program.as_ref(), args, envs, false)
+    }
+
+    /// As [`ChildProcess::spawn`], with the temporary directory (removed on drop) as the
+    /// working directory, for programs that leave files where they run.
+    pub fn spawn_isolated<P, I, S, E, K, V>(program: P, args: I, envs: E) -> anyhow::Result<Self>
+    where
+        P: AsRef<OsStr>,
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+        E: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        Self::start(program.as_ref(), args, envs, true)
+    }
+
+    fn start<I, S, E, K, V>(
+        program: &OsStr,
+        args: I,
+        envs: E,
+        isolated: bool,
+    ) -> anyhow::Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+        E: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
         let name = Path::new(program)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -49,7 +78,11 @@ impl ChildProcess {
             .open(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
         let err = out.try_clone().context("duplicating the log file handle")?;
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        if isolated {
+            command.current_dir(dir.path());
+        }
+        let child = command
             .args(args)
             .envs(envs)
             .stdin(Stdio::null())

@@ -1,0 +1,134 @@
+//! The path and header parameters several routes share, with the checks their handlers make
+//! and the patterns the OpenAPI document states for them (a test holds the two together).
+//!
+//! Consumes raw parameter text; produces validated values or a 400 [`ApiError`]. Touches
+//! nothing.
+
+use axum::http::{HeaderMap, header};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+// The attributes below repeat these literally (utoipa takes only literals there); the tests
+// check that the document states these and that they accept exactly what the checks accept.
+
+/// What `WorkflowPath::name` is documented to match: `weft_flow::validate::is_name`.
+#[cfg(test)]
+pub(crate) const WORKFLOW_NAME_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+/// What `SecretPath::name` is documented to match: `weft_secrets::is_valid_name`.
+#[cfg(test)]
+pub(crate) const SECRET_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
+/// What `Idempotency-Key` is documented to match (1 to 255 visible ASCII characters;
+/// spaces inside are kept, around are dropped).
+#[cfg(test)]
+pub(crate) const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]([ -~]*[!-~])?$";
+
+/// `{name}` of the workflow routes (documentation only; the handlers take a `String` and
+/// call [`workflow_name`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct WorkflowPath {
+    /// Workflow name: lowercase letters, digits and `-` (not at either end), 1 to 63
+    /// characters.
+    #[param(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    name: String,
+}
+
+/// `{name}` of the secret routes (documentation only).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct SecretPath {
+    /// Secret name: letters, digits and `_`, not starting with a digit, 1 to 128 characters.
+    #[param(pattern = "^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+    name: String,
+}
+
+/// `{id}` of the execution routes (documentation only; the handlers call [`execution_id`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct ExecutionPath {
+    /// Execution id: a UUID in its hyphenated form.
+    id: Uuid,
+}
+
+/// The `Idempotency-Key` header of the routes that queue a run (documentation only; the
+/// handlers call [`idempotency_key`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(crate) struct IdempotencyHeader {
+    /// Resending with the same key returns the same execution: 1 to 255 visible ASCII
+    /// characters.
+    #[param(
+        rename = "Idempotency-Key",
+        pattern = "^[!-~]([ -~]*[!-~])?$",
+        min_length = 1,
+        max_length = 255
+    )]
+    key: Option<String>,
+}
+
+/// A JSON body's `Content-Type`: none, `application/json` or `application/*+json`; else 415.
+pub(crate) fn json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = ct.to_str().unwrap_or_default();
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        return Ok(());
+    }
+    Err(ApiError::UnsupportedMediaType(format!(
+        "content type `{text}` is not accepted; send application/json"
+    )))
+}
+
+/// A workflow name from a path, or 400.
+pub(crate) fn workflow_name(name: &str) -> Result<(), ApiError> {
+    if weft_flow::validate::is_name(name) {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "`{name}` is not a workflow name: use lowercase letters, digits and `-` (not at either \
+         end), at most 63 characters"
+    )))
+}
+
+/// An execution id from a path (the hyphenated UUID form only), or 400.
+pub(crate) fn execution_id(s: &str) -> Result<Uuid, ApiError> {
+    let parsed = (s.len() == 36).then(|| Uuid::parse_str(s).ok()).flatten();
+    parsed.ok_or_else(|| ApiError::BadRequest(format!("`{s}` is not an execution id (a UUID)")))
+}
+
+/// The `Idempotency-Key` header, when sent: 1 to 255 visible ASCII characters.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v.to_str().ok().map(str::trim);
+    match key {
+        Some(k)
+            if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (b' '..=b'~').contains(&b)) =>
+        {
+            Ok(Some(k))
+        }
+        _ => Err(ApiError::BadRequest(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+#[path = "params_tests.rs"]
+mod tests;
