@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_EXTERNAL, EVENTS_STREAM};
 use weft_runtime::Shutdown;
-use weft_webhook::{WebhookConfig, WebhookService};
+use weft_webhook::{WebhookConfig, WebhookService, incoming::encode_header_value};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cloudevents");
 const MODES: [&str; 3] = ["binary", "structured", "batch"];
@@ -88,22 +88,6 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// Percent-encoding as the HTTP binding requires of a sender (3.1.3.2).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        if matches!(c, '!'..='~') && c != '"' && c != '%' {
-            out.push(c);
-        } else {
-            let mut buf = [0; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    out
-}
-
 fn implied_type(event: &Map<String, Value>) -> Option<String> {
     match event.get("datacontenttype").and_then(Value::as_str) {
         Some(t) => Some(t.to_string()),
@@ -117,7 +101,7 @@ fn binary_request(event: &Map<String, Value>) -> (Vec<(String, String)>, Vec<u8>
     let mut headers = Vec::new();
     for (k, v) in event {
         if !v.is_null() && !matches!(k.as_str(), "data" | "data_base64" | "datacontenttype") {
-            headers.push((format!("ce-{k}"), percent_encode(&scalar(v))));
+            headers.push((format!("ce-{k}"), encode_header_value(&scalar(v))));
         }
     }
     let content_type = implied_type(event);
