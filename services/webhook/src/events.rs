@@ -2,10 +2,12 @@
 //!
 //! Consumes an HTTP request in binary, structured or batch mode (parsed by [`crate::incoming`]);
 //! produces each event, unchanged except for a `traceparent` when it has none, on
-//! `weft.events.external` with the event's own id as the JetStream message id (a resend inside
-//! the duplicate window is dropped). Answers 202 `{"event_ids": […]}` once JetStream stored every
-//! event; 400 naming the problem (nothing published) when any event of the request is malformed
-//! or claims a reserved `dev.weft.*` type; 503 `{code, message, event_ids, failed}` when some could
+//! `weft.events.external` with a JetStream message id derived from the event's `(source, id)`
+//! (a resend inside the duplicate window is dropped; the same id from another source is another
+//! event). Answers 202 `{"event_ids": […]}` once JetStream stored every event (`[]` for an empty
+//! batch); 400 `bad_request` naming the problem (nothing published) when any event of the
+//! request is malformed or claims a reserved `dev.weft.*` type, 400 `invalid_text` when its text
+//! holds U+0000; 503 `{code, message, event_ids, failed}` when some could
 //! not be stored (resending the whole request is safe: stored ids are deduplicated). The router
 //! consumes `weft.events.>` and matches these events against `on.event`. Counts requests in
 //! `weft_events_requests_total`. Touches NATS only.

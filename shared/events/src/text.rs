@@ -65,11 +65,7 @@ pub fn replace_nul(v: &mut Value) -> bool {
 
 fn replace_in(v: &mut Value) {
     match v {
-        Value::String(s) => {
-            if s.contains(NUL) {
-                *s = s.replace(NUL, "\u{FFFD}");
-            }
-        }
+        Value::String(s) if s.contains(NUL) => *s = s.replace(NUL, "\u{FFFD}"),
         Value::Array(items) => items.iter_mut().for_each(replace_in),
         Value::Object(map) => {
             let old = std::mem::take(map);

@@ -76,6 +76,10 @@ pub(super) fn event(value: Value) -> Result<Event, EventError> {
         }
         Some(_) => return Err(bad("specversion", "must be a string")),
     }
+    // Names first: a member with a bad name is refused even when it is null (unset).
+    if let Some(name) = obj.keys().find(|k| !is_data(k) && !valid_name(k)) {
+        return Err(EventError::Name(name.escape_debug().to_string()));
+    }
     obj.retain(|name, v| !v.is_null() || is_data(name));
     for attr in REQUIRED {
         if !obj.contains_key(attr) {
@@ -116,9 +120,6 @@ fn bad(name: &str, problem: &'static str) -> EventError {
 fn check(name: &str, value: &Value) -> Result<(), EventError> {
     if is_data(name) {
         return Ok(());
-    }
-    if !valid_name(name) {
-        return Err(EventError::Name(name.escape_debug().to_string()));
     }
     match (name, value) {
         ("specversion", _) => Ok(()),

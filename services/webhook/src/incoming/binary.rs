@@ -145,6 +145,23 @@ pub fn decode_header_value(raw: &[u8]) -> Result<String, &'static str> {
         .map_err(|_| "is not valid UTF-8 after percent-decoding (HTTP binding, section 3.1.3.2)")
 }
 
+/// The sender's side of [`decode_header_value`] (section 3.1.3.2): space, `"`, `%` and every
+/// character outside printable ASCII are percent-encoded as UTF-8 bytes, upper-case hex.
+pub fn encode_header_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '!'..='~') && c != '"' && c != '%' {
+            out.push(c);
+        } else {
+            let mut buf = [0; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
 /// RFC 7230 section 3.2.6: a `"…"` part loses its quotes, and `\x` inside it becomes `x`.
 fn unquote(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
     let mut out = Vec::with_capacity(raw.len());

@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::payload::media_type;
 
 pub use attributes::{EventError, valid_name};
-pub use binary::{HeaderError, decode_header_value};
+pub use binary::{HeaderError, decode_header_value, encode_header_value};
 
 /// Content type of structured mode.
 pub const STRUCTURED: &str = "application/cloudevents+json";
@@ -123,6 +123,3 @@ fn batch(value: Value) -> Result<Vec<Event>, IncomingError> {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod proptests;

@@ -189,13 +189,15 @@ fn structured_and_batch_modes() {
 #[test]
 fn attribute_names_and_values_follow_the_spec() {
     for name in ["Tenant", "ten_ant", "ten-ant", "tenAnt", "", "é"] {
-        let mut v = structured_event("n");
-        v[name] = json!("x");
-        let e = err(structured(&v));
-        assert!(
-            e.contains("attribute name") && e.contains("lower-case"),
-            "{name}: {e}"
-        );
+        for value in [json!("x"), Value::Null] {
+            let mut v = structured_event("n");
+            v[name] = value;
+            let e = err(structured(&v));
+            assert!(
+                e.contains("attribute name") && e.contains("lower-case"),
+                "{name}: {e}"
+            );
+        }
     }
     // Valid: digits first and more than 20 characters are only SHOULDs.
     let mut v = structured_event("ok");

@@ -1,1 +1,0 @@
-//! Property tests (filled in below).
