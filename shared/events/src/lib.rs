@@ -9,8 +9,8 @@
 pub mod envelope;
 pub mod ids;
 pub mod subjects;
-pub mod text;
 pub mod task;
+pub mod text;
 pub mod trace;
 pub mod types;
 

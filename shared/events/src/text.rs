@@ -90,7 +90,10 @@ mod tests {
 
     #[test]
     fn finds_the_path_of_the_first_nul() {
-        assert_eq!(find_nul(&json!({"a": [1, "x\u{0}"]})).as_deref(), Some("$.a[1]"));
+        assert_eq!(
+            find_nul(&json!({"a": [1, "x\u{0}"]})).as_deref(),
+            Some("$.a[1]")
+        );
         assert_eq!(find_nul(&json!({"k\u{0}": 1})).as_deref(), Some("$.k\u{0}"));
         assert_eq!(find_nul(&json!("\u{0}")).as_deref(), Some("$"));
         assert_eq!(find_nul(&json!({"a": "fine", "b": [null, 1.5]})), None);
@@ -100,7 +103,10 @@ mod tests {
     fn replaces_in_strings_and_keys() {
         let mut v = json!({"k\u{0}": ["a\u{0}b", {"c": "\u{0}"}], "ok": 1});
         assert!(replace_nul(&mut v));
-        assert_eq!(v, json!({"k\u{FFFD}": ["a\u{FFFD}b", {"c": "\u{FFFD}"}], "ok": 1}));
+        assert_eq!(
+            v,
+            json!({"k\u{FFFD}": ["a\u{FFFD}b", {"c": "\u{FFFD}"}], "ok": 1})
+        );
         assert!(!has_nul(&v));
         assert!(!replace_nul(&mut v));
     }
