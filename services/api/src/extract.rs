@@ -1,9 +1,15 @@
 //! axum's extractors with their rejections turned into [`ApiError`], so that a bad path,
-//! query or body gets the same JSON error shape as every other failure.
+//! query or body gets the same JSON error shape as every other failure, plus the API's own:
+//! names in paths checked against their one character set ([`WorkflowName`], [`SecretName`],
+//! 400 `invalid_name`) and bodies refused when they hold U+0000 ([`Body`], 400
+//! `invalid_text`), which PostgreSQL cannot store.
+//!
+//! Consumes requests; produces typed values or an [`ApiError`]. Touches nothing.
 
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
+    http::request::Parts,
 };
 
 use crate::error::ApiError;
@@ -18,7 +24,9 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
-/// The raw body, answering rejections (e.g. too large) with [`ApiError`].
+/// The raw body, answering rejections (e.g. too large) with [`ApiError`]. A body holding
+/// U+0000 (a raw 0 byte, or `\u0000` in a JSON string or key, whatever the content type) is
+/// refused with 400 `invalid_text` naming where.
 #[derive(Debug)]
 pub struct Body(pub Bytes);
 
@@ -26,6 +34,107 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(Bytes::from_request(req, state).await?))
+        let bytes = Bytes::from_request(req, state).await?;
+        if let Some(at) = nul_in_body(&bytes) {
+            return Err(ApiError::InvalidText(at));
+        }
+        Ok(Self(bytes))
+    }
+}
+
+/// Where a body holds U+0000, if it does.
+pub(crate) fn nul_in_body(bytes: &[u8]) -> Option<String> {
+    if let Some(offset) = bytes.iter().position(|b| *b == 0) {
+        return Some(format!("at byte {offset} of the body"));
+    }
+    let value = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
+    weft_events::text::find_nul(&value).map(|at| format!("at {at} of the body"))
+}
+
+/// Whether `name` is a workflow name: `[a-z0-9-]`, 1 to 63 characters.
+pub fn is_workflow_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The `{name}` of a workflow route, checked with [`is_workflow_name`]: an impossible name is
+/// 400 `invalid_name`, a well-formed unknown one is left to the handler (404).
+#[derive(Debug)]
+pub struct WorkflowName(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for WorkflowName {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let name = one_param(parts, state).await?;
+        if !is_workflow_name(&name) {
+            return Err(ApiError::InvalidName(format!(
+                "`{}` is not a workflow name: use a-z, 0-9 and -, 1 to 63 characters",
+                name.escape_debug()
+            )));
+        }
+        Ok(Self(name))
+    }
+}
+
+/// The `{name}` of a secret route, checked with [`weft_flow::expr::is_secret_name`].
+#[derive(Debug)]
+pub struct SecretName(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SecretName {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let name = one_param(parts, state).await?;
+        if !weft_flow::expr::is_secret_name(&name) {
+            return Err(ApiError::InvalidName(format!(
+                "`{}` is not a secret name: use letters, digits and _, not starting with a \
+                 digit, at most 128 characters",
+                name.escape_debug()
+            )));
+        }
+        Ok(Self(name))
+    }
+}
+
+/// The route's one path parameter, percent-decoded.
+async fn one_param<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, ApiError> {
+    let Path(name) = Path::<String>::from_request_parts(parts, state).await?;
+    if name.contains('\0') {
+        return Err(ApiError::InvalidText("in the path".into()));
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_names_have_one_character_set() {
+        for ok in ["a", "order-alert", "x1", &"a".repeat(63)] {
+            assert!(is_workflow_name(ok), "{ok}");
+        }
+        for bad in ["", "A", "a_b", "a b", "a.b", "..", "a/b", "a\0b", "é", &"a".repeat(64)] {
+            assert!(!is_workflow_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nul_is_found_in_raw_bytes_and_json_text() {
+        assert_eq!(nul_in_body(b"name: x\n"), None);
+        assert_eq!(nul_in_body(br#"{"value": "a\\u0000"}"#), None, "an escaped backslash");
+        assert!(nul_in_body(b"a\0b").is_some_and(|at| at.contains("byte 1")));
+        for (body, at) in [
+            (&br#"{"value": "a\u0000b"}"#[..], "$.value"),
+            (br#"{"inputs": {"k\u0000": 1}}"#, "$.inputs.k"),
+            (br#"["\u0000"]"#, "$[0]"),
+        ] {
+            let found = nul_in_body(body).expect("found");
+            assert!(found.contains(at), "{found}");
+        }
     }
 }

@@ -28,7 +28,7 @@ use weft_store::{
 use crate::{
     AppState,
     error::{ApiError, ErrorBody},
-    extract::{Body, Path},
+    extract::{Body, WorkflowName},
     registry,
 };
 
@@ -67,7 +67,7 @@ pub struct RunResponse {
 )]
 pub(crate) async fn run(
     State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    WorkflowName(name): WorkflowName,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<(StatusCode, Json<RunResponse>), ApiError> {

@@ -15,7 +15,7 @@ use weft_secrets::{SecretError, SecretInfo};
 use crate::{
     AppState,
     error::{ApiError, ErrorBody},
-    extract::{Body, Path},
+    extract::{Body, SecretName},
 };
 
 /// Body of `PUT /api/v1/secrets/{name}`.
@@ -81,7 +81,7 @@ impl From<SecretError> for ApiError {
 )]
 pub(crate) async fn put(
     State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    SecretName(name): SecretName,
     Body(body): Body,
 ) -> Result<Json<SecretView>, ApiError> {
     let request: PutSecret = serde_json::from_slice(&body)
@@ -114,7 +114,7 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Secr
 )]
 pub(crate) async fn delete(
     State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    SecretName(name): SecretName,
 ) -> Result<StatusCode, ApiError> {
     if state.secrets.delete(&name).await? {
         tracing::info!(secret = %name, "secret deleted");

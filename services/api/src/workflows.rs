@@ -24,7 +24,7 @@ use crate::{
     AppState,
     digest::digest,
     error::{ApiError, ErrorBody},
-    extract::{Body, Path},
+    extract::{Body, WorkflowName},
     registry,
 };
 
@@ -130,7 +130,7 @@ pub struct VersionList {
 )]
 pub(crate) async fn apply(
     State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    WorkflowName(name): WorkflowName,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
@@ -147,6 +147,13 @@ pub(crate) async fn apply(
     check_name(&name)?;
     let definition = serde_json::to_value(&workflow)
         .map_err(|e| ApiError::Internal(format!("encoding workflow {name}: {e}")))?;
+    // A YAML `"\0"` or JSON `"\u0000"` escape: text PostgreSQL cannot store.
+    if let Some(at) = weft_events::text::find_nul(&definition) {
+        return Err(ApiError::InvalidText(format!(
+            "at {} of the workflow",
+            at.trim_start_matches("$.")
+        )));
+    }
     let digest = digest(&definition);
     let applied = st
         .store
@@ -222,7 +229,7 @@ pub(crate) async fn list(State(st): State<Arc<AppState>>) -> Result<Json<Workflo
 )]
 pub(crate) async fn get(
     State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    WorkflowName(name): WorkflowName,
 ) -> Result<Json<WorkflowDetail>, ApiError> {
     let r = st
         .store
@@ -252,7 +259,7 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn versions(
     State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    WorkflowName(name): WorkflowName,
 ) -> Result<Json<VersionList>, ApiError> {
     let rows = st.store.workflow_versions(&name).await?;
     if rows.is_empty() {
@@ -281,7 +288,7 @@ pub(crate) async fn versions(
 )]
 pub(crate) async fn delete(
     State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    WorkflowName(name): WorkflowName,
 ) -> Result<StatusCode, ApiError> {
     if !st.store.delete_workflow(&name).await? {
         return Err(ApiError::not_found(format!("workflow `{name}`")));
@@ -324,12 +331,7 @@ fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
 
 /// Names are bucket keys and URL segments: `[a-z0-9-]`, 1 to 63 characters.
 fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+    if crate::extract::is_workflow_name(name) {
         return Ok(());
     }
     Err(ApiError::InvalidWorkflow(weft_flow::ValidationError {
