@@ -162,7 +162,10 @@ impl ApiError {
             }
             Self::Store(_) | Self::Internal(_) => {
                 tracing::error!(error = %self, "request failed: internal error");
-                plain(ErrorCode::Internal, "internal error; see the server log".into())
+                plain(
+                    ErrorCode::Internal,
+                    "internal error; see the server log".into(),
+                )
             }
         }
     }

@@ -118,7 +118,18 @@ mod tests {
         for ok in ["a", "order-alert", "x1", &"a".repeat(63)] {
             assert!(is_workflow_name(ok), "{ok}");
         }
-        for bad in ["", "A", "a_b", "a b", "a.b", "..", "a/b", "a\0b", "é", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "A",
+            "a_b",
+            "a b",
+            "a.b",
+            "..",
+            "a/b",
+            "a\0b",
+            "é",
+            &"a".repeat(64),
+        ] {
             assert!(!is_workflow_name(bad), "{bad:?}");
         }
     }
@@ -126,7 +137,11 @@ mod tests {
     #[test]
     fn nul_is_found_in_raw_bytes_and_json_text() {
         assert_eq!(nul_in_body(b"name: x\n"), None);
-        assert_eq!(nul_in_body(br#"{"value": "a\\u0000"}"#), None, "an escaped backslash");
+        assert_eq!(
+            nul_in_body(br#"{"value": "a\\u0000"}"#),
+            None,
+            "an escaped backslash"
+        );
         assert!(nul_in_body(b"a\0b").is_some_and(|at| at.contains("byte 1")));
         for (body, at) in [
             (&br#"{"value": "a\u0000b"}"#[..], "$.value"),

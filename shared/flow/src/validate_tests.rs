@@ -125,7 +125,14 @@ fn webhook_paths() {
         );
     }
     let longest = "a".repeat(256);
-    for good in ["gh/push.v1~x_y-z", "a..b", ".well-known/x", "...", "a/.b/c.", longest.as_str()] {
+    for good in [
+        "gh/push.v1~x_y-z",
+        "a..b",
+        ".well-known/x",
+        "...",
+        "a/.b/c.",
+        longest.as_str(),
+    ] {
         assert!(parse(&hook(good), Format::Yaml).is_ok(), "{good}");
     }
     let e =

@@ -36,7 +36,10 @@ pub(crate) fn webhook_path_problem(p: &str) -> Option<&'static str> {
         Some("may hold only letters, digits and `.`, `_`, `~`, `/`, `-`")
     } else if p.split('/').any(|segment| segment.is_empty()) {
         Some("must not have empty segments (`//` or a trailing `/`)")
-    } else if p.split('/').any(|segment| segment == "." || segment == "..") {
+    } else if p
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         Some("must not have `.` or `..` segments")
     } else {
         None
