@@ -16,7 +16,11 @@ use utoipa::ToSchema;
 use weft_bus::BusError;
 use weft_flow::ValidationError;
 use weft_router::RouterError;
+use weft_runtime::http::ErrorCode;
 use weft_store::StoreError;
+
+/// The code of a rejected workflow file (the API's own; every other code is an [`ErrorCode`]).
+pub const INVALID_WORKFLOW: &str = "invalid_workflow";
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -27,10 +31,13 @@ pub enum ApiError {
     /// The request is malformed (400 `bad_request`).
     #[error("{0}")]
     BadRequest(String),
-    /// Text holding U+0000, which PostgreSQL cannot store, at the place named (400
-    /// `invalid_text`).
-    #[error("text holding U+0000 cannot be stored (at {0})")]
+    /// Text holding U+0000, which PostgreSQL cannot store (400 `invalid_text`); the message
+    /// says where.
+    #[error("text must not contain U+0000 (it cannot be stored); found {0}")]
     InvalidText(String),
+    /// A name in the path outside its character set (400 `invalid_name`).
+    #[error("{0}")]
+    InvalidName(String),
     /// No such resource (404 `not_found`).
     #[error("{0}")]
     NotFound(String),
@@ -73,9 +80,10 @@ pub enum ApiError {
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable code: `invalid_workflow`, `bad_request`, `invalid_text`, `not_found`,
-    /// `conflict`, `method_not_allowed`, `unsupported_media_type`, `payload_too_large`,
-    /// `unavailable`, `internal` (and from the HTTP layer, e.g. `request_timeout`).
+    /// Machine-readable code: `invalid_workflow`, `bad_request`, `invalid_text`,
+    /// `invalid_name`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`,
+    /// `unsupported_media_type`, `unprocessable_entity`, `request_timeout`, `headers_too_large`,
+    /// `unavailable`, `internal`.
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
@@ -99,9 +107,10 @@ impl ApiError {
     /// The status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidWorkflow(_) | Self::BadRequest(_) | Self::InvalidText(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidWorkflow(_)
+            | Self::BadRequest(_)
+            | Self::InvalidText(_)
+            | Self::InvalidName(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -114,8 +123,8 @@ impl ApiError {
 
     /// The body this error is answered with (logs server-side causes).
     fn body(&self) -> ErrorBody {
-        let plain = |code, message: String| ErrorBody {
-            code,
+        let plain = |code: ErrorCode, message: String| ErrorBody {
+            code: code.as_str(),
             message,
             line: None,
             column: None,
@@ -123,41 +132,40 @@ impl ApiError {
         };
         match self {
             Self::InvalidWorkflow(e) => ErrorBody {
-                code: "invalid_workflow",
+                code: INVALID_WORKFLOW,
                 message: e.to_string(),
                 line: e.line,
                 column: e.column,
                 field: e.field.clone(),
             },
-            Self::BadRequest(m) => plain("bad_request", m.clone()),
-            Self::InvalidText(_) => plain("invalid_text", self.to_string()),
-            Self::NotFound(m) => plain("not_found", m.clone()),
-            Self::Conflict(m) => plain("conflict", m.clone()),
-            Self::MethodNotAllowed => plain("method_not_allowed", self.to_string()),
-            Self::UnsupportedMediaType(m) => plain("unsupported_media_type", m.clone()),
+            Self::BadRequest(m) => plain(ErrorCode::BadRequest, m.clone()),
+            Self::InvalidText(_) => plain(ErrorCode::InvalidText, self.to_string()),
+            Self::InvalidName(m) => plain(ErrorCode::InvalidName, m.clone()),
+            Self::NotFound(m) => plain(ErrorCode::NotFound, m.clone()),
+            Self::Conflict(m) => plain(ErrorCode::Conflict, m.clone()),
+            Self::MethodNotAllowed => plain(ErrorCode::MethodNotAllowed, self.to_string()),
+            Self::UnsupportedMediaType(m) => plain(ErrorCode::UnsupportedMediaType, m.clone()),
             Self::Unavailable { message, cause } => {
                 tracing::warn!(error = %cause, "request failed: bus unavailable");
-                plain("unavailable", message.clone())
+                plain(ErrorCode::Unavailable, message.clone())
             }
             Self::Bus(e) => {
                 tracing::warn!(error = %e, "request failed: bus unavailable");
                 plain(
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "the event bus is unavailable; try again later".into(),
                 )
             }
+            // The one status → code mapping every listener shares.
             Self::Rejected { status, message } => {
-                let code = match *status {
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-                    StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-                    s if s.is_server_error() => "internal",
-                    _ => "bad_request",
-                };
-                plain(code, message.clone())
+                plain(ErrorCode::for_status(*status), message.clone())
             }
             Self::Store(_) | Self::Internal(_) => {
                 tracing::error!(error = %self, "request failed: internal error");
-                plain("internal", "internal error; see the server log".into())
+                plain(
+                    ErrorCode::Internal,
+                    "internal error; see the server log".into(),
+                )
             }
         }
     }

@@ -99,7 +99,7 @@ pub(crate) fn workflow_name(name: &str) -> Result<(), ApiError> {
     if weft_flow::validate::is_name(name) {
         return Ok(());
     }
-    Err(ApiError::BadRequest(format!(
+    Err(ApiError::InvalidName(format!(
         "`{name}` is not a workflow name: use lowercase letters, digits and `-` (not at either \
          end), at most 63 characters"
     )))

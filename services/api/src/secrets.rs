@@ -62,7 +62,7 @@ impl From<SecretInfo> for SecretView {
 impl From<SecretError> for ApiError {
     fn from(e: SecretError) -> Self {
         match e {
-            SecretError::InvalidName(_) => Self::BadRequest(e.to_string()),
+            SecretError::InvalidName(_) => Self::InvalidName(e.to_string()),
             SecretError::Bus(e) => Self::Bus(e),
             SecretError::MasterKey(m) => Self::Unavailable {
                 message: m.clone(),

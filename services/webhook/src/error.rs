@@ -4,11 +4,10 @@
 //! A 5xx never carries internals: those are logged where they happen.
 
 use axum::{
-    Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use weft_runtime::http::{ErrorCode, error_response};
 
 /// Why a webhook request was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -54,15 +53,15 @@ impl HookError {
         }
     }
 
-    /// Machine-readable code in the body.
-    pub fn code(&self) -> &'static str {
+    /// Machine-readable code in the body (the codes every listener shares).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::NotReady | Self::Unavailable => "unavailable",
-            Self::NotFound { .. } => "not_found",
-            Self::TooLarge { .. } => "payload_too_large",
-            Self::BadRequest(_) => "bad_request",
-            Self::InvalidText(_) => "invalid_text",
-            Self::Unauthorized(_) => "unauthorized",
+            Self::NotReady | Self::Unavailable => ErrorCode::Unavailable,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::InvalidText(_) => ErrorCode::InvalidText,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
         }
     }
 
@@ -92,8 +91,7 @@ impl From<crate::incoming::IncomingError> for HookError {
 impl IntoResponse for HookError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = Json(json!({"code": self.code(), "message": self.to_string()}));
-        let mut response = (status, body).into_response();
+        let mut response = error_response(status, self.code(), &self.to_string());
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

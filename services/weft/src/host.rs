@@ -159,8 +159,9 @@ async fn start_with(
     let listener = weft_runtime::http::bind(&config.http_addr).await?;
     let addr = listener.local_addr()?;
     let stop = shutdown.clone();
+    let limits = config.http_limits();
     tasks.spawn(async move {
-        if let Err(e) = weft_runtime::http::serve(listener, app, stop).await {
+        if let Err(e) = weft_runtime::http::serve(listener, app, &limits, stop).await {
             tracing::error!(error = %e, "HTTP listener failed");
         }
     });

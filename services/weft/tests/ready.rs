@@ -33,7 +33,7 @@ async fn weft_dev(nats: &NatsServer, db: &TestDb, apply: &Path, dir: &Path) -> (
             .find(|l| l.contains("weft is running"))
             .and_then(|l| {
                 // (The line may carry colour codes around `addr=`.)
-            let at = l.find("127.0.0.1:")? + "127.0.0.1:".len();
+                let at = l.find("127.0.0.1:")? + "127.0.0.1:".len();
                 let digits: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
                 digits.parse().ok()
             });

@@ -97,7 +97,26 @@ fn retry_bounds() {
 fn webhook_paths() {
     let hook =
         |p: &str| format!("name: a\non:\n  webhook:\n    path: {p}\nsteps:\n  a: {{uses: http}}\n");
-    for bad in ["''", "/orders", "a b", "a?b"] {
+    let long = "a".repeat(257);
+    for bad in [
+        "''",
+        "/orders",
+        "a b",
+        "a?b",
+        "../../api/v1/secrets",
+        "..",
+        ".",
+        "a/../b",
+        "a/./b",
+        "a/..",
+        "a//b",
+        "a/",
+        "a%2F..",
+        "a\\\\b",
+        "'a\tb'",
+        "é",
+        long.as_str(),
+    ] {
         let e = err(&hook(bad));
         assert_eq!(
             (e.line, e.field.as_deref()),
@@ -105,7 +124,17 @@ fn webhook_paths() {
             "{bad}"
         );
     }
-    assert!(parse(&hook("gh/push.v1~x_y-z"), Format::Yaml).is_ok());
+    let longest = "a".repeat(256);
+    for good in [
+        "gh/push.v1~x_y-z",
+        "a..b",
+        ".well-known/x",
+        "...",
+        "a/.b/c.",
+        longest.as_str(),
+    ] {
+        assert!(parse(&hook(good), Format::Yaml).is_ok(), "{good}");
+    }
     let e =
         err("name: a\non:\n  webhook:\n    - path: x\n    - path: x\nsteps:\n  a: {uses: http}\n");
     assert_eq!(

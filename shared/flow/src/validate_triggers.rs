@@ -15,9 +15,18 @@ use crate::triggers::Check;
 use crate::webhook_auth::{self, MAX_WAIT_TIMEOUT};
 use crate::{OneOrMany, Respond, ValidationError, WebhookTrigger, Workflow, WorkflowTrigger};
 
-fn webhook_path_problem(p: &str) -> Option<&'static str> {
+/// Longest webhook path, in bytes.
+pub(crate) const MAX_WEBHOOK_PATH: usize = 256;
+
+/// What is wrong with a webhook path, if anything. One character set: segments of
+/// `[A-Za-z0-9._~-]` separated by single `/`, none empty, `.` or `..`, no leading or trailing
+/// `/`, at most [`MAX_WEBHOOK_PATH`] bytes; so a path is always below `/hooks/` and is the
+/// same text in the file, the URL and the route table.
+pub(crate) fn webhook_path_problem(p: &str) -> Option<&'static str> {
     if p.is_empty() {
         Some("must not be empty")
+    } else if p.len() > MAX_WEBHOOK_PATH {
+        Some("is longer than 256 bytes")
     } else if p.starts_with('/') {
         Some("must not start with `/` (it is relative to /hooks/)")
     } else if !p
@@ -25,6 +34,13 @@ fn webhook_path_problem(p: &str) -> Option<&'static str> {
         .all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c))
     {
         Some("may hold only letters, digits and `.`, `_`, `~`, `/`, `-`")
+    } else if p.split('/').any(|segment| segment.is_empty()) {
+        Some("must not have empty segments (`//` or a trailing `/`)")
+    } else if p
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        Some("must not have `.` or `..` segments")
     } else {
         None
     }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::http::HttpLimits;
+
 /// Configuration that cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -34,8 +36,20 @@ pub struct CommonConfig {
     pub http_addr: String,
     /// `text` or `json` logs.
     pub log_format: String,
-    /// Largest webhook body accepted, in bytes.
+    /// Largest request body any listener accepts (webhooks, events, API), in bytes; larger is
+    /// answered 413. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// Most header fields in one request; more is answered 431. Default 100.
+    pub http_max_headers: usize,
+    /// Largest request head (request line and header fields), in bytes; larger is answered
+    /// 431. Default 65536.
+    pub http_max_header_bytes: usize,
+    /// Time a client has to send a request head, in milliseconds; then its connection is closed
+    /// (with a 408 when part of a head came in). Default 10000.
+    pub http_header_read_timeout_ms: u64,
+    /// Time a client has to send a request body once its head is in, in milliseconds; then it
+    /// is answered 408. Default 30000.
+    pub http_body_read_timeout_ms: u64,
     /// Parallel tasks per executor process.
     pub executor_concurrency: usize,
     /// PostgreSQL connections per process (router and api).
@@ -78,7 +92,11 @@ impl Default for CommonConfig {
             database_url: "postgres://postgres@127.0.0.1:5432/weft".into(),
             http_addr: "127.0.0.1:8080".into(),
             log_format: "text".into(),
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: HttpLimits::DEFAULT_MAX_BODY_BYTES,
+            http_max_headers: HttpLimits::DEFAULT_MAX_HEADERS,
+            http_max_header_bytes: HttpLimits::DEFAULT_MAX_HEADER_BYTES,
+            http_header_read_timeout_ms: HttpLimits::DEFAULT_HEADER_READ_TIMEOUT_MS,
+            http_body_read_timeout_ms: HttpLimits::DEFAULT_BODY_READ_TIMEOUT_MS,
             executor_concurrency: 64,
             database_pool: 16,
             ack_wait_ms: 30_000,
@@ -88,6 +106,19 @@ impl Default for CommonConfig {
             artifacts_s3_endpoint: String::new(),
             artifacts_s3_region: "us-east-1".into(),
             master_key: Redacted::default(),
+        }
+    }
+}
+
+impl CommonConfig {
+    /// The request limits of the HTTP listener.
+    pub fn http_limits(&self) -> HttpLimits {
+        HttpLimits {
+            max_headers: self.http_max_headers,
+            max_header_bytes: self.http_max_header_bytes,
+            max_body_bytes: self.max_body_bytes,
+            header_read_timeout_ms: self.http_header_read_timeout_ms,
+            body_read_timeout_ms: self.http_body_read_timeout_ms,
         }
     }
 }
