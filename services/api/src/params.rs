@@ -4,7 +4,7 @@
 //! Consumes raw parameter text; produces validated values or a 400 [`ApiError`]. Touches
 //! nothing.
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -72,18 +72,19 @@ pub(crate) struct IdempotencyHeader {
     key: Option<String>,
 }
 
+/// A `Content-Type` value as written, and its media type in lower case without parameters.
+pub(crate) fn media_type(value: &HeaderValue) -> (&str, String) {
+    let text = value.to_str().unwrap_or_default();
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    (text, essence.to_ascii_lowercase())
+}
+
 /// A JSON body's `Content-Type`: none, `application/json` or `application/*+json`; else 415.
 pub(crate) fn json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
-    let text = ct.to_str().unwrap_or_default();
-    let essence = text
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let (text, essence) = media_type(ct);
     if essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
     {

@@ -314,13 +314,7 @@ fn body_format(headers: &HeaderMap) -> Result<Format, ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(Format::Yaml);
     };
-    let text = value.to_str().unwrap_or_default();
-    let essence = text
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let (text, essence) = crate::params::media_type(value);
     match essence.as_str() {
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(Format::Yaml),
         "application/json" => Ok(Format::Json),

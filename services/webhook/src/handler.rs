@@ -178,22 +178,10 @@ pub(crate) async fn read_body(
         return Err(HookError::TooLarge { limit });
     }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if is_length_limit(&e) {
+        if weft_runtime::http::is_length_limit(&e) {
             HookError::TooLarge { limit }
         } else {
             HookError::BadRequest(format!("cannot read the body: {e}"))
         }
     })
-}
-
-/// Whether a `to_bytes` error is the length limit (it may be wrapped in `axum::Error`s).
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = current {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        current = e.source();
-    }
-    false
 }

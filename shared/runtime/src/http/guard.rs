@@ -187,7 +187,7 @@ async fn read_body(limits: &HttpLimits, headers: &HeaderMap, body: Body) -> Resu
 }
 
 /// Whether a `to_bytes` error is the length limit (it may be wrapped in `axum::Error`s).
-fn is_length_limit(error: &axum::Error) -> bool {
+pub fn is_length_limit(error: &axum::Error) -> bool {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = current {
         if e.is::<http_body_util::LengthLimitError>() {

@@ -34,6 +34,7 @@ use tokio::{
 use tokio_util::task::TaskTracker;
 
 pub use error::{ErrorCode, error_body, error_response};
+pub use guard::is_length_limit;
 pub use limits::HttpLimits;
 
 use crate::Shutdown;
