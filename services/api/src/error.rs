@@ -87,7 +87,8 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
-    /// Line of the workflow source at fault (`invalid_workflow` only).
+    /// Line of the workflow source at fault (`invalid_workflow`, and `invalid_text` in a
+    /// workflow file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     /// Column of the workflow source at fault (`invalid_workflow` only).
@@ -132,7 +133,13 @@ impl ApiError {
         };
         match self {
             Self::InvalidWorkflow(e) => ErrorBody {
-                code: INVALID_WORKFLOW,
+                // U+0000 in the file is `invalid_text` like at every other door, still with
+                // the line and the field.
+                code: if e.message == weft_flow::parse::NUL_MESSAGE {
+                    ErrorCode::InvalidText.as_str()
+                } else {
+                    INVALID_WORKFLOW
+                },
                 message: e.to_string(),
                 line: e.line,
                 column: e.column,

@@ -47,6 +47,10 @@ pub fn parse(source: &str, format: Format) -> Result<Workflow, ValidationError> 
     Ok(wf)
 }
 
+/// The message of the error for a workflow file holding U+0000 (the API answers it with code
+/// `invalid_text`).
+pub const NUL_MESSAGE: &str = "holds U+0000 (NUL), which cannot be stored; remove it";
+
 /// PostgreSQL cannot store U+0000: a workflow holding it (written as is, or as a `\0` or
 /// `\u0000` escape) is refused here, with its line and field, rather than failing later.
 fn refuse_nul(source: &str, format: Format) -> Result<(), ValidationError> {
@@ -67,7 +71,7 @@ fn refuse_nul(source: &str, format: Format) -> Result<(), ValidationError> {
         line: position.map(|p| p.0),
         column: position.map(|p| p.1),
         field: (!at.is_empty()).then(|| display_path(&at)),
-        message: "holds U+0000 (NUL), which cannot be stored; remove it".into(),
+        message: NUL_MESSAGE.into(),
     })
 }
 
