@@ -155,19 +155,21 @@ async fn parameters_outside_their_pattern_are_400() {
         ] {
             let (status, body) = call(&env.app, method, &uri, &[], "").await;
             assert_eq!(status, 400, "{method} {uri}: {body}");
-            assert!(assert_error(&body, "bad_request").contains("workflow name"));
+            assert!(assert_error(&body, "invalid_name").contains("workflow name"));
         }
         let (status, body) = apply_yaml(&env.app, name, &hello("hi", "x")).await;
         assert_eq!(status, 400, "PUT {name}: {body}");
-        assert_error(&body, "bad_request");
+        assert_error(&body, "invalid_name");
     }
     let long = "A".repeat(129);
     for name in ["0", "1abc", "a-b", long.as_str()] {
         let uri = format!("/api/v1/secrets/{name}");
         let (status, body) = call(&env.app, "DELETE", &uri, &[], "").await;
         assert_eq!(status, 400, "DELETE {uri}: {body}");
+        assert!(assert_error(&body, "invalid_name").contains("secret name"));
         let (status, body) = call(&env.app, "PUT", &uri, &[], r#"{"value":"v"}"#).await;
         assert_eq!(status, 400, "PUT {uri}: {body}");
+        assert!(assert_error(&body, "invalid_name").contains("secret name"));
     }
     let simple = uuid::Uuid::now_v7().simple().to_string();
     for id in ["null,null", "0", simple.as_str()] {

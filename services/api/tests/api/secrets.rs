@@ -59,7 +59,7 @@ async fn bad_names_bodies_and_a_missing_master_key_are_clear_errors() {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(assert_error(&body, "invalid_name").contains("not a secret name"));
+    assert!(assert_error(&body, "invalid_name").contains("secret name"));
     let (status, body) = call(&env.app, "PUT", "/api/v1/secrets/OK", &[], r#"{"val":"x"}"#).await;
     assert_eq!(status, 400);
     assert!(assert_error(&body, "bad_request").contains("value"));
