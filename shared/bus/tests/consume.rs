@@ -170,6 +170,29 @@ fn dlq_reason(m: &async_nats::jetstream::Message) -> String {
         .unwrap_or_default()
 }
 
+/// Run the loop with `handler` until one message is in the DLQ (20 s at most); what is there.
+async fn run_until_parked(
+    bus: &Bus,
+    spec: ConsumerSpec,
+    handler: Arc<Panicky>,
+) -> Vec<async_nats::jetstream::Message> {
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(consume_batches(
+        bus.clone(),
+        spec,
+        handler,
+        shutdown.clone(),
+    ));
+    let wait = Duration::from_secs(20);
+    let parked = weft_testkit::stored_messages(bus.jetstream(), subjects::DLQ_STREAM, ">", 1, wait)
+        .await
+        .expect("dlq readable");
+    shutdown.trigger();
+    task.await
+        .expect("the loop ends (and survived a panicking handler)");
+    parked
+}
+
 async fn start(nats: &NatsServer, name: &str) -> (Bus, String, ConsumerSpec) {
     let bus = Bus::connect(&nats.url, "test").await.expect("connect");
     bus.ensure_streams().await.expect("streams");
@@ -190,19 +213,7 @@ async fn a_panicking_handler_loses_nothing_and_its_message_is_dead_lettered() {
             .expect("publish");
     }
     let handler = Arc::new(Panicky::default());
-    let shutdown = Shutdown::new();
-    let task = tokio::spawn(consume_batches(
-        bus.clone(),
-        spec,
-        handler.clone(),
-        shutdown.clone(),
-    ));
-    let wait = Duration::from_secs(20);
-    let parked = weft_testkit::stored_messages(bus.jetstream(), subjects::DLQ_STREAM, ">", 1, wait)
-        .await
-        .expect("dlq readable");
-    shutdown.trigger();
-    task.await.expect("the loop survives a panicking handler");
+    let parked = run_until_parked(&bus, spec, handler.clone()).await;
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].payload.as_ref(), b"boom");
     let handed = handler.handed.lock().expect("lock").clone();
@@ -254,19 +265,7 @@ async fn a_message_that_never_got_settled_is_dead_lettered_without_handling_it_a
         drop(m); // never acked: redelivered after ack_wait
     }
     let handler = Arc::new(Panicky::default());
-    let shutdown = Shutdown::new();
-    let task = tokio::spawn(consume_batches(
-        bus.clone(),
-        spec,
-        handler.clone(),
-        shutdown.clone(),
-    ));
-    let wait = Duration::from_secs(20);
-    let parked = weft_testkit::stored_messages(bus.jetstream(), subjects::DLQ_STREAM, ">", 1, wait)
-        .await
-        .expect("dlq readable");
-    shutdown.trigger();
-    task.await.expect("loop ends");
+    let parked = run_until_parked(&bus, spec, handler.clone()).await;
     assert_eq!(parked.len(), 1);
     let reason = dlq_reason(&parked[0]);
     assert!(
