@@ -44,6 +44,27 @@ fn find_in(v: &Value, path: &mut String) -> Option<String> {
     }
 }
 
+/// Whether JSON text may hold U+0000: JSON can only write it as the escape `\u0000` (a raw
+/// control character is invalid), so text without one (an escaped backslash before `u0000`
+/// does not count) holds none. A scan without parsing, for hot paths: only when it says yes
+/// need the text be parsed and searched with [`find_nul`].
+pub fn json_may_hold_nul(text: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(i) = text[from..].windows(6).position(|w| w == b"\\u0000") {
+        let at = from + i;
+        let backslashes = text[..=at]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'\\')
+            .count();
+        if backslashes % 2 == 1 {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
 /// Whether `v` holds U+0000 anywhere (strings and keys); cheaper than [`find_nul`].
 pub fn has_nul(v: &Value) -> bool {
     match v {
@@ -93,6 +114,25 @@ mod tests {
         assert_eq!(find_nul(&json!({"k\u{0}": 1})).as_deref(), Some("$.k\u{0}"));
         assert_eq!(find_nul(&json!("\u{0}")).as_deref(), Some("$"));
         assert_eq!(find_nul(&json!({"a": "fine", "b": [null, 1.5]})), None);
+    }
+
+    #[test]
+    fn json_text_is_scanned_for_the_escape_without_parsing() {
+        for (text, may) in [
+            (r#"{"a": "x\u0000"}"#, true),
+            (r#"{"a\u0000": 1}"#, true),
+            (r#"{"a": "\\\u0000"}"#, true),
+            (r#"{"a": "\\u0000"}"#, false),
+            (r#"{"a": "u0000", "b": "\u00001"}"#, true),
+            (r#"{"a": "\u0001"}"#, false),
+            ("", false),
+        ] {
+            assert_eq!(json_may_hold_nul(text.as_bytes()), may, "{text}");
+            let parsed: Option<Value> = serde_json::from_str(text).ok();
+            if let Some(v) = parsed {
+                assert_eq!(find_nul(&v).is_some(), may, "{text}");
+            }
+        }
     }
 
     #[test]

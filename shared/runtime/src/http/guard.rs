@@ -34,7 +34,9 @@ pub async fn guard(
         Ok(bytes) => bytes,
         Err(refused) => return refused.into_response(),
     };
+    // Parsed only when the text holds the escape: most JSON bodies are not parsed twice.
     if is_json(&parts.headers)
+        && weft_events::text::json_may_hold_nul(&bytes)
         && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
         && let Some(at) = weft_events::text::find_nul(&value)
     {
