@@ -15,6 +15,7 @@ use weft_store::{ExecutionStatus, Tx, engine as db, executions::ExecutionRow};
 use crate::{
     RouterError, context,
     engine::{self, Run},
+    expr::Lane,
     index, overlap,
     service::Shared,
 };
@@ -57,7 +58,8 @@ impl EventHandler {
         };
         let mut refused = None;
         if let (Some(cond), false) = (&wf.condition, manual) {
-            match crate::expr::condition(cond, &context::for_event(&event_json, &inputs)).await {
+            let ctx = context::for_event(&event_json, &inputs);
+            match crate::expr::condition(cond, &ctx, Lane::Shared).await {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
                 Err(e) => {

@@ -4,9 +4,12 @@
 //! Every evaluation is budgeted (`weft_flow::budget`). It is first tried inline, on the async
 //! worker, under the small [`Limits::FAST`] budget: nearly every real expression fits, at no
 //! cost beyond the evaluation. One that does not is evaluated again — expressions are pure —
-//! under [`Limits::FULL`] on a blocking thread, one at a time ([`SLOW_LANE`]): a flood of
-//! expensive events queues there and spends at most one core, while the other workflows keep
-//! routing inline. An expression that once needed the slow lane goes straight to it next time
+//! on a blocking thread ([`Lane`]): a workflow `if`, evaluated before any transaction, waits
+//! for the one slow lane ([`SLOW_LANE`]) and gets [`Limits::FULL`], so a flood of expensive
+//! events queues there and spends at most one core while the other workflows keep routing
+//! inline; a step's `if`/`with` and the `output:`, evaluated inside the execution's
+//! transaction, never wait (that would hold a database connection) and get the smaller
+//! [`Limits::STEP`]. An expression that once outgrew the fast try skips it next time
 //! (remembered by its text, [`HEAVY_LIMIT`] at most). Over the full budget is
 //! `ExprError::Limit` (code `expression_limit`): the caller fails the filter or the step, so
 //! the event is handled, never redelivered for it.
@@ -50,39 +53,63 @@ fn remember_heavy(key: &str) {
     }
 }
 
+/// Where an evaluation that outgrows [`Limits::FAST`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Before any transaction (the workflow `if`): wait for the one slow lane, then evaluate
+    /// under [`Limits::FULL`]. Waiting holds nothing but the event.
+    Shared,
+    /// Inside an execution's transaction (a step's `if` and `with`, the `output:`): never wait,
+    /// since waiting would hold a database connection and the execution's row lock; evaluate at
+    /// once on a blocking thread under [`Limits::STEP`], which bounds how long they are held.
+    InTransaction,
+}
+
+impl Lane {
+    fn limits(self) -> &'static Limits {
+        match self {
+            Lane::Shared => &Limits::FULL,
+            Lane::InTransaction => &Limits::STEP,
+        }
+    }
+}
+
 /// Evaluate a condition (`if:`).
-pub(crate) async fn condition(expr: &str, ctx: &Value) -> Result<bool, ExprError> {
+pub(crate) async fn condition(expr: &str, ctx: &Value, lane: Lane) -> Result<bool, ExprError> {
     evaluate(
         &|| expr.to_owned(),
         ctx,
+        lane,
         |c, limits| weft_flow::eval_condition_within(expr, c, limits),
         || {
             let expr = expr.to_owned();
-            move |c: Value| weft_flow::eval_condition_within(&expr, &c, &Limits::FULL)
+            move |c: Value| weft_flow::eval_condition_within(&expr, &c, lane.limits())
         },
     )
     .await
 }
 
 /// Render a template (`with:`, `output:`): one budget for the whole template.
-pub(crate) async fn render(template: &Value, ctx: &Value) -> Result<Value, ExprError> {
+pub(crate) async fn render(template: &Value, ctx: &Value, lane: Lane) -> Result<Value, ExprError> {
     evaluate(
         &|| template.to_string(),
         ctx,
+        lane,
         |c, limits| weft_flow::render_within(template, c, limits),
         || {
             let template = template.clone();
-            move |c: Value| weft_flow::render_within(&template, &c, &Limits::FULL)
+            move |c: Value| weft_flow::render_within(&template, &c, lane.limits())
         },
     )
     .await
 }
 
-/// The fast try inline, then (if needed) the slow lane; `slow` builds the owned evaluation
-/// only when it is needed.
+/// The fast try inline, then (if needed) a blocking thread per `lane`; `slow` builds the owned
+/// evaluation only when it is needed.
 async fn evaluate<T, S>(
     key: &(dyn Fn() -> String + Sync),
     ctx: &Value,
+    lane: Lane,
     fast: impl FnOnce(&Value, &Limits) -> Result<T, ExprError>,
     slow: impl FnOnce() -> S,
 ) -> Result<T, ExprError>
@@ -97,25 +124,23 @@ where
         }
     }
     metrics::counter!("weft_expressions_slow_total").increment(1);
-    let result = in_slow_lane(ctx.clone(), slow()).await;
-    if matches!(result, Err(ExprError::Limit { .. })) {
-        metrics::counter!("weft_expressions_over_limit_total").increment(1);
-    }
-    result
-}
-
-async fn in_slow_lane<T: Send + 'static>(
-    ctx: Value,
-    f: impl FnOnce(Value) -> Result<T, ExprError> + Send + 'static,
-) -> Result<T, ExprError> {
     // The semaphore is never closed; without a permit, evaluate anyway rather than fail.
-    let _permit = SLOW_LANE.acquire().await.ok();
-    tokio::task::spawn_blocking(move || f(ctx))
+    let _permit = match lane {
+        Lane::Shared => SLOW_LANE.acquire().await.ok(),
+        Lane::InTransaction => None,
+    };
+    let ctx = ctx.clone();
+    let f = slow();
+    let result = tokio::task::spawn_blocking(move || f(ctx))
         .await
         .unwrap_or_else(|e| {
             Err(ExprError::Eval {
                 expr: String::new(),
                 message: format!("the evaluation stopped: {e}"),
             })
-        })
+        });
+    if matches!(result, Err(ExprError::Limit { .. })) {
+        metrics::counter!("weft_expressions_over_limit_total").increment(1);
+    }
+    result
 }

@@ -78,6 +78,48 @@ async fn a_flood_of_expensive_filters_fails_its_own_runs_and_others_keep_routing
     assert_eq!(ready.status().as_u16(), 200);
 }
 
+/// Eight nested `map()` over the event's ten items in a step's `with`: 10^8 iterations
+/// unbudgeted, rendered while the router holds the execution's transaction.
+const HEAVY_STEP: &str = r#"
+name: heavy-step
+on: { webhook: { path: heavy-step } }
+steps:
+  big:
+    uses: http
+    with:
+      url: "{upstream}/echo/big"
+      json: ${{ event.data.body.t.map(a, event.data.body.t.map(b, event.data.body.t.map(c, event.data.body.t.map(d, event.data.body.t.map(e, event.data.body.t.map(f, event.data.body.t.map(g, event.data.body.t.map(h, h)))))))) }}
+"#;
+
+#[tokio::test]
+async fn a_flood_of_expensive_step_templates_fails_its_own_steps_and_others_keep_routing() {
+    let env = Env::start().await;
+    env.apply(HEAVY_STEP).await;
+    env.apply(LIGHT).await;
+    let mut usual = Duration::ZERO;
+    for n in 0..5 {
+        usual = usual.max(light_run(&env, n).await);
+    }
+    let ten: Vec<i64> = (0..10).collect();
+    let flood = (0..60).map(|i| env.trigger("heavy-step", json!({ "t": ten, "i": i })));
+    let heavy_ids = futures::future::join_all(flood).await;
+    let mut during = Duration::ZERO;
+    for n in 0..5 {
+        during = during.max(light_run(&env, 100 + n).await);
+    }
+    let bound = (usual * 4).max(Duration::from_millis(1500));
+    assert!(
+        during < bound,
+        "light runs took up to {during:?} during the flood (usual {usual:?})"
+    );
+    for id in &heavy_ids {
+        let done = env.finished(id).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        assert_eq!(done["error"]["cause"]["code"], "expression_limit", "{done}");
+    }
+    assert!(env.upstream.seen("/echo/big").is_empty());
+}
+
 #[tokio::test]
 async fn an_expensive_step_template_fails_the_step_with_expression_limit() {
     let env = Env::start().await;

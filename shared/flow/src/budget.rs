@@ -65,11 +65,21 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The budget of an evaluation: what the router allows any one expression.
+    /// The full budget: the default of [`crate::eval_condition`] and [`crate::render`], and what
+    /// the router allows a workflow `if` (evaluated before any transaction).
     pub const FULL: Limits = Limits {
         iterations: 200_000,
         bytes: 64 << 20,
         time: Duration::from_millis(250),
+    };
+
+    /// The budget of what the router evaluates inside an execution's transaction (a step's `if`
+    /// and `with`, the `output:`): smaller, since the transaction holds a database connection
+    /// and the execution's row lock while it runs.
+    pub const STEP: Limits = Limits {
+        iterations: 20_000,
+        bytes: 16 << 20,
+        time: Duration::from_millis(25),
     };
 
     /// A small first try that nearly every real expression fits; what exceeds it is evaluated

@@ -8,7 +8,7 @@ use weft_store::{
     timers::{self, TimerKind},
 };
 
-use crate::{RouterError, context};
+use crate::{RouterError, context, expr::Lane};
 
 use super::{Run, expr_error, new_timer};
 
@@ -76,7 +76,7 @@ impl Run<'_, '_> {
         };
         let ctx = context::build(&self.exec, &self.steps);
         if let Some(cond) = &step.condition {
-            match crate::expr::condition(cond, &ctx).await {
+            match crate::expr::condition(cond, &ctx, Lane::InTransaction).await {
                 Ok(true) => {}
                 Ok(false) => {
                     let why = json!({"reason": "`if` was false"});
@@ -87,7 +87,7 @@ impl Run<'_, '_> {
                 Err(e) => return self.fail_step(id, StepStatus::Failed, expr_error(&e)).await,
             }
         }
-        let with = match crate::expr::render(&step.with, &ctx).await {
+        let with = match crate::expr::render(&step.with, &ctx, Lane::InTransaction).await {
             Ok(v) => v,
             Err(e) => return self.fail_step(id, StepStatus::Failed, expr_error(&e)).await,
         };

@@ -110,7 +110,8 @@ impl Run<'_, '_> {
         match &self.wf.output {
             // The context (a copy of the event and every output) only when there is a template.
             Some(template) => {
-                crate::expr::render(template, &context::build(&self.exec, &self.steps)).await
+                let ctx = context::build(&self.exec, &self.steps);
+                crate::expr::render(template, &ctx, crate::expr::Lane::InTransaction).await
             }
             None => {
                 let outputs: serde_json::Map<String, Value> = weft_flow::dag::sinks(self.wf)
