@@ -45,6 +45,9 @@ pub(crate) fn nul_in_body(bytes: &[u8]) -> Option<String> {
     if let Some(offset) = bytes.iter().position(|b| *b == 0) {
         return Some(format!("at byte {offset} of the body"));
     }
+    if !weft_events::text::json_may_hold_nul(bytes) {
+        return None;
+    }
     let value = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
     weft_events::text::find_nul(&value).map(|at| format!("at {at} of the body"))
 }

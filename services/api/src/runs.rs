@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use weft_events::{event_json, ids, new_event, subjects, text::find_nul, trace, types};
+use weft_events::{event_json, ids, new_event, subjects, trace, types};
 use weft_flow::{InputType, ManualTrigger};
 use weft_store::{
     ExecutionStatus,
@@ -82,10 +82,6 @@ pub(crate) async fn run(
         .ok_or_else(|| ApiError::not_found(format!("workflow `{name}`")))?;
     let workflow = registry::decode(&record)?;
     let inputs = check_inputs(workflow.on.manual.as_ref(), request.inputs)?;
-    if let Some(at) = find_nul(&inputs) {
-        let at = at.strip_prefix('$').unwrap_or(&at);
-        return Err(ApiError::InvalidText(format!("inputs{at}")));
-    }
     let event_id = match key {
         Some(key) => ids::keyed_event_id(&format!("manual/{name}"), key),
         None => Uuid::now_v7().to_string(),

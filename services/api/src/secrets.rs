@@ -95,9 +95,6 @@ pub(crate) async fn put(
     json_content_type(&headers)?;
     let request: PutSecret = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("expected {{\"value\": \"…\"}}: {e}")))?;
-    if request.value.contains('\0') {
-        return Err(ApiError::InvalidText("value".into()));
-    }
     let info = state.secrets.put(&name, &request.value).await?;
     tracing::info!(secret = %name, "secret stored");
     Ok(Json(info.into()))
