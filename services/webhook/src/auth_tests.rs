@@ -2,7 +2,6 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use axum::http::{HeaderName, HeaderValue};
 use serde_json::json;
 
 use super::*;
@@ -11,16 +10,7 @@ fn auth(v: serde_json::Value) -> WebhookAuth {
     serde_json::from_value(v).expect("auth config")
 }
 
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    for (k, v) in pairs {
-        h.append(
-            HeaderName::from_bytes(k.as_bytes()).expect("name"),
-            HeaderValue::from_str(v).expect("value"),
-        );
-    }
-    h
-}
+use crate::test_support::headers;
 
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)

@@ -21,6 +21,8 @@ pub mod incoming;
 pub mod payload;
 pub mod registry;
 pub mod respond;
+#[cfg(test)]
+mod test_support;
 pub mod waiter;
 
 use std::sync::Arc;

@@ -6,16 +6,7 @@ use serde_json::json;
 
 use super::*;
 
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    for (k, v) in pairs {
-        h.append(
-            HeaderName::from_bytes(k.as_bytes()).expect("name"),
-            HeaderValue::from_str(v).expect("value"),
-        );
-    }
-    h
-}
+use crate::test_support::headers;
 
 /// Binary-mode headers of a minimal event plus `extra`.
 fn binary_headers(extra: &[(&str, &str)]) -> HeaderMap {
