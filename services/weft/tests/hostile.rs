@@ -34,31 +34,48 @@ async fn light_run(env: &Env, n: i64) -> Duration {
     started.elapsed()
 }
 
-#[tokio::test]
-async fn a_flood_of_expensive_filters_fails_its_own_runs_and_others_keep_routing() {
-    let env = Env::start().await;
-    env.apply(HEAVY).await;
-    env.apply(LIGHT).await;
-    // Usual latency, before the flood.
+/// The usual latency of `light`; then 60 events to `path` sent at once, and `light` again while
+/// they are handled: asserts it keeps its usual latency and the service stays ready. The ids of
+/// the flood's events.
+async fn flood_while_light_routes(
+    env: &Env,
+    path: &str,
+    body: impl Fn(i64) -> Value,
+) -> Vec<String> {
     let mut usual = Duration::ZERO;
     for n in 0..5 {
-        usual = usual.max(light_run(&env, n).await);
+        usual = usual.max(light_run(env, n).await);
     }
-
-    let items: Vec<i64> = (0..100).collect();
-    // Sent all at once: 60 × ~250 ms of budget, far more than the light runs take.
-    let flood = (0..60).map(|i| env.trigger("heavy", json!({ "l": items, "i": i })));
+    let flood = (0..60).map(|i| env.trigger(path, body(i)));
     let heavy_ids = futures::future::join_all(flood).await;
-    // While the heavy events queue for the slow lane, the light workflow routes as usual.
     let mut during = Duration::ZERO;
     for n in 0..5 {
-        during = during.max(light_run(&env, 100 + n).await);
+        during = during.max(light_run(env, 100 + n).await);
     }
     let bound = (usual * 4).max(Duration::from_millis(1500));
     assert!(
         during < bound,
         "light runs took up to {during:?} during the flood (usual {usual:?})"
     );
+    let ready = env
+        .http
+        .get(format!("{}/readyz", env.base))
+        .send()
+        .await
+        .expect("readyz answers");
+    assert_eq!(ready.status().as_u16(), 200);
+    heavy_ids
+}
+
+#[tokio::test]
+async fn a_flood_of_expensive_filters_fails_its_own_runs_and_others_keep_routing() {
+    let env = Env::start().await;
+    env.apply(HEAVY).await;
+    env.apply(LIGHT).await;
+    let items: Vec<i64> = (0..100).collect();
+    // 60 × ~250 ms of budget on the slow lane, far more than the light runs take.
+    let heavy_ids =
+        flood_while_light_routes(&env, "heavy", |i| json!({ "l": items, "i": i })).await;
 
     // Every heavy event is handled: its execution failed with expression_limit, once.
     for id in &heavy_ids {
@@ -68,14 +85,6 @@ async fn a_flood_of_expensive_filters_fails_its_own_runs_and_others_keep_routing
         assert_eq!(env.executions_for(id).await.len(), 1);
     }
     assert!(env.upstream.seen("/echo/never").is_empty());
-    // And the service is still ready.
-    let ready = env
-        .http
-        .get(format!("{}/readyz", env.base))
-        .send()
-        .await
-        .expect("readyz answers");
-    assert_eq!(ready.status().as_u16(), 200);
 }
 
 /// Eight nested `map()` over the event's ten items in a step's `with`: 10^8 iterations
@@ -96,22 +105,9 @@ async fn a_flood_of_expensive_step_templates_fails_its_own_steps_and_others_keep
     let env = Env::start().await;
     env.apply(HEAVY_STEP).await;
     env.apply(LIGHT).await;
-    let mut usual = Duration::ZERO;
-    for n in 0..5 {
-        usual = usual.max(light_run(&env, n).await);
-    }
     let ten: Vec<i64> = (0..10).collect();
-    let flood = (0..60).map(|i| env.trigger("heavy-step", json!({ "t": ten, "i": i })));
-    let heavy_ids = futures::future::join_all(flood).await;
-    let mut during = Duration::ZERO;
-    for n in 0..5 {
-        during = during.max(light_run(&env, 100 + n).await);
-    }
-    let bound = (usual * 4).max(Duration::from_millis(1500));
-    assert!(
-        during < bound,
-        "light runs took up to {during:?} during the flood (usual {usual:?})"
-    );
+    let heavy_ids =
+        flood_while_light_routes(&env, "heavy-step", |i| json!({ "t": ten, "i": i })).await;
     for id in &heavy_ids {
         let done = env.finished(id).await;
         assert_eq!(done["status"], "failed", "{done}");
