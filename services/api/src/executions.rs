@@ -116,6 +116,18 @@ pub struct AttemptView {
     /// Error, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
+    /// Lines the attempt logged, oldest first: `[{"at", "line"}]` (bounded by the executor;
+    /// secrets masked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub logs: Vec<Value>,
+    /// Lines it logged beyond the executor's bound, dropped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub logs_dropped: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// One step of an execution.
@@ -312,6 +324,11 @@ fn detail(r: ExecutionRow, steps: Vec<StepRow>, attempts: Vec<AttemptRow>) -> Ex
                         finished_at: a.finished_at,
                         output: a.output,
                         error: a.error,
+                        logs: match a.logs {
+                            Some(Value::Array(lines)) => lines,
+                            _ => Vec::new(),
+                        },
+                        logs_dropped: a.logs_dropped,
                     })
                     .collect(),
                 id: s.step_id,

@@ -1,5 +1,5 @@
 //! The admin API: workflows (apply, list, get, versions, delete, run) and executions (list,
-//! get, cancel, retry), secrets (put, list, delete) and trigger health under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
+//! get, cancel, retry), secrets (put, list, delete), trigger health and agents under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
 //!
 //! Consumes HTTP requests; reads and writes workflow definitions and executions in PostgreSQL
 //! through `weft_store`; produces the `weft_workflows` key-value bucket (the active workflows
@@ -13,6 +13,7 @@
 //! let app = api.router().merge(weft_runtime::health_router(readiness));
 //! ```
 
+mod agents;
 mod digest;
 mod error;
 mod executions;
@@ -97,6 +98,8 @@ impl ApiService {
                 put(secrets::put).delete(secrets::delete),
             )
             .route("/api/v1/triggers", get(triggers::list))
+            .route("/api/v1/agents", get(agents::list))
+            .route("/api/v1/agents/{name}", get(agents::get))
             .route("/api/v1/openapi.json", get(openapi::document))
             // Per route, so the result still merges with routers that have a fallback.
             .method_not_allowed_fallback(method_not_allowed)

@@ -27,7 +27,7 @@ use utoipa::{
     },
 };
 
-use crate::{error::ErrorBody, executions, retry, runs, secrets, triggers, workflows};
+use crate::{agents, error::ErrorBody, executions, retry, runs, secrets, triggers, workflows};
 
 /// The admin API's OpenAPI document (without the workflow file schema: see [`document_json`]).
 #[derive(Debug, OpenApi)]
@@ -51,6 +51,8 @@ use crate::{error::ErrorBody, executions, retry, runs, secrets, triggers, workfl
         secrets::list,
         secrets::delete,
         triggers::list,
+        agents::list,
+        agents::get,
         document,
     ),
     components(schemas(ErrorBody)),
@@ -60,6 +62,7 @@ use crate::{error::ErrorBody, executions, retry, runs, secrets, triggers, workfl
         (name = "executions", description = "Execution history and control"),
         (name = "secrets", description = "Sealed values referenced as `${{ secrets.NAME }}`"),
         (name = "triggers", description = "Health of the triggers run by trigger services"),
+        (name = "agents", description = "Agents steps may use: built-in and announced executors"),
         (name = "meta", description = "This document"),
     )
 )]

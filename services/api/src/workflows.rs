@@ -21,7 +21,7 @@ use weft_flow::{Format, Workflow};
 use weft_store::workflows::{Applied, NewVersion, WorkflowRecord};
 
 use crate::{
-    AppState,
+    AppState, agents,
     digest::digest,
     error::{ApiError, ErrorBody},
     extract::{Body, Path},
@@ -146,6 +146,8 @@ pub(crate) async fn apply(
     let source = std::str::from_utf8(&body)
         .map_err(|_| ApiError::BadRequest("the body is not UTF-8 text".into()))?;
     let workflow = weft_flow::parse(source, format)?;
+    // `uses:` names a built-in or announced agent; `with:` fits its schema.
+    agents::catalog(&st).await?.check(&workflow, Some(source))?;
     if workflow.name != name {
         return Err(ApiError::Conflict(format!(
             "the file names workflow `{}` but the path names `{name}`",

@@ -106,3 +106,11 @@ fn send_error(e: reqwest::Error) -> StepError {
         StepError::retryable(ErrorCode::Request, format!("the request failed: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn agent_document_is_up_to_date() -> Result<(), String> {
+        weft_executor::check_agent_document::<super::HttpExecutor>(env!("CARGO_MANIFEST_DIR"))
+    }
+}

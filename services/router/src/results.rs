@@ -53,6 +53,11 @@ impl ResultHandler {
             tracing::warn!(execution = %r.execution_id, "result for an unknown execution ignored");
             return Ok(Vec::new());
         };
+        if !r.logs.is_empty() || r.logs_dropped > 0 {
+            let logs = serde_json::to_value(&r.logs).unwrap_or_default();
+            let dropped = i64::try_from(r.logs_dropped).unwrap_or(i64::MAX);
+            db::record_logs(tx, r.attempt_id, &logs, dropped).await?;
+        }
         if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
             return Ok(Vec::new());
         }
@@ -71,11 +76,6 @@ impl ResultHandler {
             }
             Outcome::Failed(e) => (Err(e.clone()), AttemptStatus::Failed),
         };
-        if !r.logs.is_empty() || r.logs_dropped > 0 {
-            let logs = serde_json::to_value(&r.logs).unwrap_or_default();
-            let dropped = i64::try_from(r.logs_dropped).unwrap_or(i64::MAX);
-            db::record_logs(run.tx, r.attempt_id, &logs, dropped).await?;
-        }
         let attempt = i32::try_from(r.attempt).unwrap_or(i32::MAX);
         // `false`: a duplicate or late result; it wrote nothing.
         run.attempt_ended(r.attempt_id, &r.step_id, attempt, result, status)

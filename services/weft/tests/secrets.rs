@@ -44,6 +44,17 @@ steps:
       url: '{upstream}/status/200'
       headers: {authorization: 'Bearer ${{ secrets.API_TOKEN }}'}
       json: {token: '${{ secrets.API_TOKEN }}', order: '${{ event.data.body.order }}'}
+  echo:
+    uses: http
+    with:
+      method: POST
+      url: '{upstream}/echo/leak'
+      json: {token: '${{ secrets.API_TOKEN }}'}
+  broken:
+    uses: http
+    continue_on_error: true
+    with:
+      url: 'http://127.0.0.1:9/hook?token=${{ secrets.API_TOKEN }}'
 ",
     )
     .await;
@@ -60,6 +71,20 @@ steps:
     );
     assert_eq!(seen[0].body["token"], CLEAR);
     assert_eq!(seen[0].body["order"], 7);
+    // An echoing server returns the value, and a failing call's error quotes the URL holding
+    // it: both reach the execution history masked.
+    assert_eq!(env.upstream.seen("/echo/leak")[0].body["token"], CLEAR);
+    let echo = &Env::step(&done, "echo")["attempts"][0]["output"];
+    assert_eq!(echo["body"]["received"]["token"], "***", "{echo}");
+    let broken = &Env::step(&done, "broken")["attempts"][0]["error"];
+    assert_eq!(broken["code"], "connect", "{broken}");
+    assert!(
+        broken["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("token=***"),
+        "{broken}"
+    );
 
     // Nothing on the bus carried it: payloads and headers of every message during the run.
     let mut messages = 0;

@@ -44,3 +44,40 @@ pub fn schemas<A: Agent>() -> (serde_json::Value, serde_json::Value) {
     let output = schemars::schema_for!(A::Output);
     (with.to_value(), output.to_value())
 }
+
+/// The committed description of a built-in agent, `schemas/agents/<name>.json`: name,
+/// description, and the JSON Schemas of `with` and of the output.
+pub fn agent_document<A: Agent>() -> serde_json::Value {
+    let (with, output) = schemas::<A>();
+    serde_json::json!({
+        "name": A::NAME,
+        "description": A::DESCRIPTION,
+        "with": with,
+        "output": output,
+    })
+}
+
+/// Drift check for a built-in agent's `schemas/agents/<name>.json` (call it from a test of the
+/// agent's crate): fails when the committed file differs from what the types generate; with
+/// `WEFT_BLESS` set it writes the file instead. `manifest_dir` is the crate's
+/// `CARGO_MANIFEST_DIR` (the file is found two levels up).
+pub fn check_agent_document<A: Agent>(manifest_dir: &str) -> Result<(), String> {
+    let path = std::path::Path::new(manifest_dir)
+        .join("../../schemas/agents")
+        .join(format!("{}.json", A::NAME));
+    let mut generated =
+        serde_json::to_string_pretty(&agent_document::<A>()).map_err(|e| e.to_string())?;
+    generated.push('\n');
+    if std::env::var_os("WEFT_BLESS").is_some() {
+        return std::fs::write(&path, generated).map_err(|e| e.to_string());
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != generated {
+        return Err(format!(
+            "{} differs from the schema the Rust types generate; regenerate it with \
+             `WEFT_BLESS=1 cargo test -p <the agent's crate> agent_document` and commit it",
+            path.display()
+        ));
+    }
+    Ok(())
+}

@@ -26,7 +26,7 @@ pub struct Artifacts {
 
 #[derive(Clone)]
 enum Backend {
-    Nats(ObjectStore),
+    Nats(Box<ObjectStore>),
     Memory(Arc<Mutex<HashMap<String, Bytes>>>),
 }
 
@@ -55,7 +55,7 @@ impl Artifacts {
                 .map_err(|e| weft_bus::BusError::js("creating the artifact store", e))?,
         };
         Ok(Self {
-            backend: Backend::Nats(store),
+            backend: Backend::Nats(Box::new(store)),
         })
     }
 

@@ -4,6 +4,7 @@
 //! name the line and the field, evaluated expressions and the JSON Schema of the file. It does
 //! no I/O.
 
+pub mod agents;
 pub mod budget;
 mod cel_json;
 pub mod dag;
@@ -21,6 +22,7 @@ pub mod validate;
 pub mod webhook_auth;
 mod workflow_trigger;
 
+pub use agents::Catalog;
 pub use budget::Limits;
 pub use error::{ExprError, ExprErrorCode, ValidationError};
 pub use expr::{

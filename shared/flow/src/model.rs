@@ -7,11 +7,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The agents a step may name in `uses:`: one executor service exists for each. A step naming
-/// any other is rejected when the workflow is applied, rather than waiting for an executor that
-/// will never come.
-pub const AGENTS: &[&str] = &["http"];
-
 /// A workflow: triggers, an optional filter and a DAG of steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -133,12 +133,15 @@ impl Validator<'_> {
                 ),
             ));
         }
-        if !crate::AGENTS.contains(&step.uses.as_str()) {
-            let known = crate::AGENTS.join(", ");
+        if !is_agent_name(&step.uses) {
             let message = if step.uses.trim().is_empty() {
-                format!("`uses` must name an agent (one of: {known})")
+                "`uses` must name an agent, e.g. `http`".to_string()
             } else {
-                format!("unknown agent `{}` (one of: {known})", step.uses)
+                format!(
+                    "invalid agent name `{}`: use lowercase letters, digits and `-`, starting \
+                     with a letter",
+                    step.uses
+                )
             };
             return Err(self.error(field(&["uses"]), message));
         }
@@ -257,3 +260,11 @@ mod triggers;
 #[cfg(test)]
 #[path = "validate_tests.rs"]
 mod tests;
+
+/// `[a-z][a-z0-9-]*`, at most 64 characters: an agent name (it is part of NATS subjects).
+pub fn is_agent_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}

@@ -6,6 +6,7 @@
 //! * `POST /slow/{ms}` — sleeps, then `{"slept": ms}`.
 //! * `POST /delay/{ms}/{name}` — sleeps, then answers like `/echo/{name}`.
 //! * `/status/{code}` — answers that status.
+//! * `GET /big/{bytes}` — `{"data": "xxx…"}` with that many `x`.
 
 use std::{
     collections::HashMap,
@@ -58,6 +59,7 @@ impl Upstream {
             .route("/delay/{ms}/{name}", any(delay))
             .route("/status/{code}", any(status))
             .route("/nul", any(nul))
+            .route("/big/{bytes}", any(big))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -206,4 +208,8 @@ async fn status(
         StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
         Json(json!({"code": code})),
     )
+}
+
+async fn big(Path(bytes): Path<usize>) -> Json<Value> {
+    Json(json!({"data": "x".repeat(bytes)}))
 }
