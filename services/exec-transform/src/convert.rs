@@ -4,7 +4,7 @@
 //! JSON would take (string escapes not counted) against one budget for the whole result, so a
 //! value that shares its parts many times (`[., .]` repeated) stops early instead of
 //! expanding. What JSON cannot hold follows jq: NaN becomes `null`, ±infinity the largest
-//! finite number; a byte string or an object key that is not a string fails (`script`).
+//! finite number; a byte string or an object key that is not a string fails (`transform`).
 //! Touches nothing.
 
 use jaq_json::{Num, Val};
@@ -43,7 +43,7 @@ impl Sink {
 }
 
 fn script(message: String) -> TransformError {
-    TransformError::new(Code::Script, message)
+    TransformError::new(Code::Transform, message)
 }
 
 fn number(n: &Num) -> Value {

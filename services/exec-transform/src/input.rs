@@ -6,33 +6,26 @@
 
 use std::future::Future;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
+pub use weft_executor::ArtifactRef;
+use weft_executor::Artifacts;
 
 use crate::error::{Code, TransformError};
 use crate::with::InputFormat;
-
-/// A reference to a stored artifact, as every executor takes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ArtifactRef {
-    /// The store's id.
-    pub id: String,
-    /// File name, e.g. `orders.ndjson`.
-    pub name: String,
-    /// Media type, e.g. `application/json`.
-    pub content_type: String,
-    /// Length in bytes.
-    pub size: u64,
-    /// Lowercase hex SHA-256 of the content.
-    pub sha256: String,
-}
 
 /// Where artifacts are read from (the attempt's artifact store).
 pub trait ArtifactSource: Sync {
     /// The artifact's bytes; a missing one is `artifact_not_found` naming it.
     fn get(&self, r: &ArtifactRef) -> impl Future<Output = Result<Vec<u8>, TransformError>> + Send;
+}
+
+impl ArtifactSource for Artifacts {
+    async fn get(&self, r: &ArtifactRef) -> Result<Vec<u8>, TransformError> {
+        Artifacts::get(self, r)
+            .await
+            .map(|b| b.to_vec())
+            .map_err(TransformError::from_step_error)
+    }
 }
 
 /// Content types read as NDJSON by `input_format: auto`.

@@ -235,10 +235,10 @@ fn over(e: meter::Exceeded) -> TransformError {
 
 fn runtime_error(e: Exn<'_, Val>) -> TransformError {
     match e.get_err() {
-        Ok(err) => TransformError::new(Code::Script, format!("jq: {err}")),
+        Ok(err) => TransformError::new(Code::Transform, format!("jq: {err}")),
         Err(exn) => match exn.get_halt() {
-            Ok(code) => TransformError::new(Code::Script, format!("jq: halt({code})")),
-            Err(_) => TransformError::new(Code::Script, "jq: the program failed"),
+            Ok(code) => TransformError::new(Code::Transform, format!("jq: halt({code})")),
+            Err(_) => TransformError::new(Code::Transform, "jq: the program failed"),
         },
     }
 }

@@ -29,6 +29,7 @@
 //! until it reaches one. Running jaq in the `code` agent's sandboxed process would remove
 //! both; this crate is ready for that (the evaluation is a pure function of text and JSON).
 
+mod agent;
 mod config;
 mod convert;
 mod error;
@@ -40,6 +41,7 @@ pub mod meter;
 pub mod run;
 mod with;
 
+pub use agent::{TransformAgent, TransformConfigError};
 pub use config::TransformConfig;
 pub use error::{Code, TransformError};
 pub use input::{ArtifactRef, ArtifactSource};

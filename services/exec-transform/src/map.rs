@@ -51,7 +51,7 @@ pub fn eval(
             let code = match e {
                 ExprError::Limit { .. } => Code::SandboxLimit,
                 ExprError::Syntax { .. } => Code::BadInput,
-                _ => Code::Script,
+                _ => Code::Transform,
             };
             TransformError::new(code, format!("map.{key}: {e}"))
         })?;

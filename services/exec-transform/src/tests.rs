@@ -225,7 +225,7 @@ async fn runtime_errors_are_script_failures() {
         "[] | .a",
     ] {
         let err = jq(program, json!([1])).await.expect_err(program);
-        assert_eq!(err.code, Code::Script, "{program}: {err}");
+        assert_eq!(err.code, Code::Transform, "{program}: {err}");
         assert!(!err.retryable());
     }
     let err = jq("error(\"boom\")", json!(null)).await.expect_err("boom");
@@ -233,7 +233,7 @@ async fn runtime_errors_are_script_failures() {
     let err = jq("\"abc\" | tobytes", json!(null))
         .await
         .expect_err("bytes");
-    assert_eq!(err.code, Code::Script, "{err}");
+    assert_eq!(err.code, Code::Transform, "{err}");
     let err = jq("{(1): 2}", json!(null)).await;
     assert!(err.is_err(), "{err:?}");
 }
@@ -481,7 +481,7 @@ async fn cel_map() {
     let err = run(json!({"input": {}, "map": {"x": "input.missing"}}))
         .await
         .expect_err("missing");
-    assert_eq!(err.code, Code::Script);
+    assert_eq!(err.code, Code::Transform);
     assert!(err.message.starts_with("map.x"), "{err}");
     let err = run(json!({"input": {}, "map": {"x": "[1,2"}}))
         .await
