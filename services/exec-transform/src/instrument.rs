@@ -57,7 +57,7 @@ fn pipe<'s>(l: Term<&'s str>, r: Term<&'s str>) -> Term<&'s str> {
     Term::BinOp(Box::new(l), BinaryOp::Pipe(None), Box::new(r))
 }
 
-fn bx<'s>(t: Term<&'s str>) -> Box<Term<&'s str>> {
+fn bx(t: Term<&str>) -> Box<Term<&str>> {
     Box::new(t)
 }
 

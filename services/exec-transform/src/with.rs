@@ -127,10 +127,10 @@ pub fn check_with(with: &Value) -> Result<(), (String, String)> {
         }
         _ => {}
     }
-    if let Some(f) = obj.get("input_format").filter(|v| !is_expression(v)) {
-        if serde_json::from_value::<InputFormat>(f.clone()).is_err() {
-            return err("input_format", "expected one of: auto, json, ndjson".into());
-        }
+    if let Some(f) = obj.get("input_format").filter(|v| !is_expression(v))
+        && serde_json::from_value::<InputFormat>(f.clone()).is_err()
+    {
+        return err("input_format", "expected one of: auto, json, ndjson".into());
     }
     match obj.get("jq") {
         Some(v) if is_expression(v) => {}
