@@ -8,6 +8,7 @@
 #   WEFT_PG_DATA          its directory (data/, run/, log)            ($WEFT_TOOLS/pg, see weft_pg_root_dir)
 #   WEFT_NATS_PORT        client port of the local NATS               (4222)
 #   WEFT_NATS_MONITOR_PORT monitoring port of the local NATS          (8222)
+#   WEFT_NATS_DATA        its JetStream store (pid file: <dir>.pid, log: <dir>.log) ($WEFT_TOOLS/nats)
 #   DATABASE_URL, NATS_URL  if something answers there, it is used and nothing is started
 
 WEFT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -215,7 +216,7 @@ weft_nats_start() {
     fi
     bin="$(weft_nats_bin)"
     [ -x "$bin" ] || weft_die "nats-server not found at $bin; run scripts/deps"
-    dir="$WEFT_TOOLS/nats"
+    dir="${WEFT_NATS_DATA:-$WEFT_TOOLS/nats}"
     mkdir -p "$dir"
     weft_log "starting NATS on 127.0.0.1:$WEFT_NATS_PORT (monitor :$WEFT_NATS_MONITOR_PORT, store $dir, log $dir.log)"
     nohup "$bin" -js -a 127.0.0.1 -p "$WEFT_NATS_PORT" -sd "$dir" -m "$WEFT_NATS_MONITOR_PORT" \
@@ -238,12 +239,13 @@ weft_nats_start() {
 
 # ---------------------------------------------------------------- stopping by PID
 
-# Send SIGINT/SIGTERM to PID $2 (named $1) and wait up to 30 s for it to exit, then SIGKILL.
+# Send SIGINT/SIGTERM ($3) to PID $2 (named $1) and wait up to 30 s for it to exit, then
+# SIGKILL. $4, if given, ends the log line (e.g. "that scripts/dev started").
 weft_stop_pid() {
-    local name="$1" pid="$2" sig="${3:-TERM}" i
+    local name="$1" pid="$2" sig="${3:-TERM}" note="${4:-}" i
     [ -n "$pid" ] || return 0
     kill -0 "$pid" 2>/dev/null || return 0
-    weft_log "stopping $name (pid $pid)"
+    weft_log "stopping $name (pid $pid)${note:+ $note}"
     kill "-$sig" "$pid" 2>/dev/null || return 0
     for i in $(seq 1 300); do
         kill -0 "$pid" 2>/dev/null || return 0
@@ -255,8 +257,8 @@ weft_stop_pid() {
 }
 
 # PostgreSQL: SIGINT is the "fast" shutdown.
-weft_pg_stop_pid() { weft_stop_pid PostgreSQL "$1" INT; }
-weft_nats_stop_pid() { weft_stop_pid NATS "$1" TERM; }
+weft_pg_stop_pid() { weft_stop_pid PostgreSQL "$1" INT "${2:-}"; }
+weft_nats_stop_pid() { weft_stop_pid NATS "$1" TERM "${2:-}"; }
 
 # Stop what this shell started (for traps).
 weft_stop_started() {
