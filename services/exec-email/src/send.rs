@@ -254,10 +254,14 @@ impl SmtpClient {
             conn.command(Data).await.map_err(|e| smtp_error("DATA", &e))
         })
         .await?;
+        // lettre ends the data with CRLF.CRLF itself; the CRLF that ends the message's last
+        // line is that one (else the receiver sees an extra empty line).
+        let data = outgoing
+            .bytes
+            .strip_suffix(b"\r\n")
+            .unwrap_or(&outgoing.bytes);
         let answer = timed(self.data_timeout, "the message data", async {
-            conn.message(&outgoing.bytes)
-                .await
-                .map_err(|e| data_error(&e))
+            conn.message(data).await.map_err(|e| data_error(&e))
         })
         .await?;
         let response = one_line(&answer);
@@ -357,12 +361,12 @@ fn connect_error(target: &str, e: &lettre::transport::smtp::Error) -> EmailError
             format!("connecting to {target}: {}", chain(e)),
         );
     }
-    // A TLS failure that is not an I/O problem (untrusted or mismatched certificate, protocol
-    // mismatch such as tls: tls against a plain port) fails the same way every time.
+    // A TLS failure (untrusted or mismatched certificate, protocol mismatch such as tls: tls
+    // against a plain port) fails the same way every time; a refused or reset connection may not.
     EmailError {
         code: ErrorCode::Connect,
         message: format!("cannot connect to {target}: {}", chain(e)),
-        retryable: !e.is_tls() || has_io_source(e),
+        retryable: !tls_failure(e),
         details: None,
     }
 }
@@ -466,13 +470,24 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-fn has_io_source(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = e.source();
-    while let Some(s) = source {
-        if s.is::<std::io::Error>() {
+/// Whether rustls refused the session somewhere in `e`'s chain (tokio-rustls reports it as an
+/// `io::Error` of kind `InvalidData` wrapping the `rustls::Error`; `io::Error::source` skips
+/// the wrapped error, so look inside).
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if err.is::<rustls::Error>() {
             return true;
         }
-        source = s.source();
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && (io.kind() == std::io::ErrorKind::InvalidData
+                || io
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<rustls::Error>()))
+        {
+            return true;
+        }
+        current = err.source();
     }
     false
 }
