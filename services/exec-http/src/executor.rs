@@ -1,14 +1,15 @@
 //! The `http` agent: one step attempt, one HTTP call.
 //!
-//! Consumes a [`Task`] whose `with:` is an [`HttpWith`]; produces the response as output or a
-//! [`StepError`] (connection errors, timeouts, 429 and 5xx are retryable; other statuses and bad
-//! input are not). Touches the network through shared `reqwest` clients (one that follows up to
-//! 10 redirects, one that follows none), each request carrying `Idempotency-Key: <attempt id>`.
+//! Consumes an [`HttpWith`]; produces the response as output or a [`StepError`] (connection
+//! errors, timeouts, 429 (`rate_limited`) and 5xx are retryable; other statuses and bad input
+//! are not). Touches the network through shared `reqwest` clients (one that follows up to 10
+//! redirects, one that follows none), each request carrying `Idempotency-Key: <attempt id>`. A
+//! cancel or the step's deadline drops the request in flight.
 
 use reqwest::{Client, redirect};
 use serde_json::Value;
-use weft_bus::Executor;
-use weft_events::{StepError, Task, trace::TRACEPARENT};
+use weft_events::{ErrorCode, StepError, trace::TRACEPARENT};
+use weft_executor::{Agent, Context};
 
 use crate::{ExecHttpConfig, ExecHttpError, request::HttpWith, response};
 
@@ -45,16 +46,17 @@ impl HttpExecutor {
         })
     }
 
-    async fn call(&self, task: &Task) -> Result<Value, StepError> {
-        let with = HttpWith::parse(&task.with)?;
+    async fn call(&self, with: HttpWith, cx: &Context) -> Result<Value, StepError> {
+        with.check()?;
         let client = if with.follow_redirects {
             &self.follow
         } else {
             &self.no_follow
         };
-        let mut request = with.build(client, task.attempt_id)?;
+        let attempt = cx.attempt();
+        let mut request = with.build(client, attempt.attempt_id)?;
         // Propagate the trace to the called service, unless the step sets the header itself.
-        if let (Some(tp), false) = (&task.traceparent, with.sets_header(TRACEPARENT)) {
+        if let (Some(tp), false) = (&attempt.traceparent, with.sets_header(TRACEPARENT)) {
             request = request.header(TRACEPARENT, tp);
         }
         let response = request.send().await.map_err(send_error)?;
@@ -66,15 +68,20 @@ impl HttpExecutor {
     }
 }
 
-impl Executor for HttpExecutor {
-    fn agent(&self) -> &str {
-        "http"
-    }
+impl Agent for HttpExecutor {
+    const NAME: &'static str = "http";
+    const DESCRIPTION: &'static str = "Make one HTTP request; the output is the response.";
+    type With = HttpWith;
+    type Output = Value;
 
-    async fn execute(&self, task: &Task) -> Result<Value, StepError> {
-        let result = self.call(task).await;
+    async fn execute(&self, with: HttpWith, cx: Context) -> Result<Value, StepError> {
+        let result = tokio::select! {
+            r = self.call(with, &cx) => r,
+            _ = cx.cancelled() => Err(cx.stopped_error()),
+        };
         if let Err(e) = &result {
-            tracing::debug!(attempt = %task.attempt_id, step = %task.step_id, code = %e.code, retryable = e.retryable, "http step failed");
+            let a = cx.attempt();
+            tracing::debug!(attempt = %a.attempt_id, step = %a.step_id, code = %e.code, retryable = e.retryable, "http step failed");
         }
         result
     }
@@ -82,14 +89,20 @@ impl Executor for HttpExecutor {
 
 fn send_error(e: reqwest::Error) -> StepError {
     if e.is_timeout() {
-        StepError::retryable("timeout", format!("the request timed out: {e}"))
+        StepError::retryable(ErrorCode::Timeout, format!("the request timed out: {e}"))
     } else if e.is_redirect() {
-        StepError::permanent("too_many_redirects", format!("redirects stopped: {e}"))
+        StepError::permanent(
+            ErrorCode::TooManyRedirects,
+            format!("redirects stopped: {e}"),
+        )
     } else if e.is_builder() {
-        StepError::permanent("bad_input", format!("cannot build the request: {e}"))
+        StepError::permanent(
+            ErrorCode::BadInput,
+            format!("cannot build the request: {e}"),
+        )
     } else if e.is_connect() {
-        StepError::retryable("connect", format!("cannot connect: {e}"))
+        StepError::retryable(ErrorCode::Connect, format!("cannot connect: {e}"))
     } else {
-        StepError::retryable("request", format!("the request failed: {e}"))
+        StepError::retryable(ErrorCode::Request, format!("the request failed: {e}"))
     }
 }

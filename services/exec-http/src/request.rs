@@ -14,13 +14,13 @@ use reqwest::{
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
-use weft_events::StepError;
+use weft_events::{ErrorCode, StepError};
 
 /// Header carrying the attempt id, so the far side can drop a redelivered attempt.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// `with:` of an http step.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpWith {
     /// HTTP method. Default `GET`.
@@ -59,7 +59,7 @@ fn yes() -> bool {
 }
 
 fn bad_input(message: impl Into<String>) -> StepError {
-    StepError::permanent("bad_input", message)
+    StepError::permanent(ErrorCode::BadInput, message)
 }
 
 impl HttpWith {
@@ -75,16 +75,22 @@ impl HttpWith {
     pub fn parse(with: &Value) -> Result<Self, StepError> {
         let parsed: Self = serde_json::from_value(with.clone())
             .map_err(|e| bad_input(format!("invalid `with`: {e}")))?;
+        parsed.check()?;
+        Ok(parsed)
+    }
+
+    /// What the types alone do not say: at most one body, a valid `timeout`.
+    pub fn check(&self) -> Result<(), StepError> {
         let bodies = [
-            parsed.json.is_some(),
-            parsed.body.is_some(),
-            parsed.form.is_some(),
+            self.json.is_some(),
+            self.body.is_some(),
+            self.form.is_some(),
         ];
         if bodies.iter().filter(|b| **b).count() > 1 {
             return Err(bad_input("give at most one of `json`, `body` and `form`"));
         }
-        parsed.timeout()?;
-        Ok(parsed)
+        self.timeout()?;
+        Ok(())
     }
 
     /// The `timeout` as a duration.
@@ -200,7 +206,7 @@ mod tests {
             json!({"url": "http://x/", "timeout": "soon"}),
         ] {
             let err = HttpWith::parse(&with).expect_err("rejects");
-            assert_eq!(err.code, "bad_input", "{with}");
+            assert_eq!(err.code, weft_events::ErrorCode::BadInput, "{with}");
             assert!(!err.retryable);
         }
         weft_runtime::init_crypto();
@@ -214,7 +220,7 @@ mod tests {
         ] {
             let w = HttpWith::parse(&with).expect("parses");
             let err = w.build(&client, Uuid::nil()).expect_err("rejects");
-            assert_eq!(err.code, "bad_input", "{with}");
+            assert_eq!(err.code, weft_events::ErrorCode::BadInput, "{with}");
         }
     }
 

@@ -8,7 +8,7 @@
 use base64::Engine;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Map, Value, json};
-use weft_events::StepError;
+use weft_events::{ErrorCode, StepError};
 
 /// Read a response into the step output, keeping at most `limit` body bytes.
 pub async fn output(mut response: Response, limit: usize) -> Result<Value, StepError> {
@@ -24,7 +24,7 @@ pub async fn output(mut response: Response, limit: usize) -> Result<Value, StepE
     while let Some(chunk) = response.chunk().await.map_err(read_error)? {
         if bytes.len() + chunk.len() > limit {
             return Err(StepError::permanent(
-                "response_too_large",
+                ErrorCode::ResponseTooLarge,
                 format!("the response body is larger than {limit} bytes"),
             ));
         }
@@ -47,15 +47,23 @@ pub fn status_error(output: &Value) -> Option<StepError> {
     }
     let message = format!("the server answered {status}");
     let error = if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        StepError::retryable("http_status", message)
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            StepError::retryable(ErrorCode::RateLimited, message)
+        } else {
+            StepError::retryable(ErrorCode::HttpStatus, message)
+        }
     } else {
-        StepError::permanent("http_status", message)
+        StepError::permanent(ErrorCode::HttpStatus, message)
     };
     Some(error.with_details(output.clone()))
 }
 
 fn read_error(e: reqwest::Error) -> StepError {
-    let code = if e.is_timeout() { "timeout" } else { "connect" };
+    let code = if e.is_timeout() {
+        ErrorCode::Timeout
+    } else {
+        ErrorCode::Connect
+    };
     StepError::retryable(code, format!("reading the response failed: {e}"))
 }
 
@@ -120,7 +128,7 @@ mod tests {
         assert!(status_error(&out(429)).is_some_and(|e| e.retryable));
         let e = status_error(&out(404)).expect("fails");
         assert!(!e.retryable);
-        assert_eq!(e.code, "http_status");
+        assert_eq!(e.code, weft_events::ErrorCode::HttpStatus);
         assert_eq!(e.details, Some(out(404)));
     }
 }

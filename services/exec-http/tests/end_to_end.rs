@@ -21,16 +21,20 @@ async fn a_task_on_the_bus_gets_its_result_on_the_bus() {
     let addr = common::target().await;
 
     let shutdown = Shutdown::new();
-    let config = ExecHttpConfig {
-        concurrency: 4,
-        ..ExecHttpConfig::default()
+    let agent = weft_exec_http::HttpExecutor::new(&ExecHttpConfig::default()).expect("agent");
+    let deps = weft_executor::ExecutorDeps {
+        bus: bus.clone(),
+        inputs: std::sync::Arc::new(weft_executor::NoSecrets),
+        artifacts: weft_executor::Artifacts::jetstream(&bus)
+            .await
+            .expect("artifacts"),
     };
-    let runner = tokio::spawn(weft_exec_http::run(
-        config,
-        bus.clone(),
-        std::sync::Arc::new(weft_bus::NoSecrets),
-        shutdown.clone(),
-    ));
+    let config = weft_executor::ExecutorConfig {
+        concurrency: 4,
+        ..Default::default()
+    };
+    let service = weft_executor::ExecutorService::new(agent, config, deps);
+    let runner = tokio::spawn(service.run(shutdown.clone()));
 
     let task = common::task(
         json!({"method": "POST", "url": format!("http://{addr}/echo"), "json": {"n": 1}}),

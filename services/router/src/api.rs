@@ -45,6 +45,8 @@ pub async fn cancel_execution(
     run.end(ExecutionStatus::Cancelled, None, Some(error))
         .await?;
     let emitted = std::mem::take(&mut run.emitted);
+    let stops = std::mem::take(&mut run.stops);
     engine::commit(store, bus, tx, emitted, "cancelling an execution").await?;
+    crate::cancel::publish(bus, stops).await;
     Ok(CancelOutcome::Cancelled)
 }

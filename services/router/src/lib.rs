@@ -4,10 +4,11 @@
 //! (`weft.results.>`, durable `router-results`); watches the `weft_workflows` bucket for the
 //! active workflows. Produces executions, steps and attempts in PostgreSQL, tasks on
 //! `weft.tasks.<agent>` and lifecycle events on `weft.events.execution`, always through the
-//! transactional outbox. Fires durable timers and sweeps the outbox. Any number of replicas may
+//! transactional outbox, and (best effort, after commit) cancels on `weft.cancel.<agent>`. Fires durable timers and sweeps the outbox. Any number of replicas may
 //! run: every change to an execution happens under its row lock. See `docs/architecture.md`.
 
 pub mod api;
+mod cancel;
 mod config;
 mod context;
 mod definitions;

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
-use weft_events::StepError;
+use weft_events::{ErrorCode, StepError};
 use weft_runtime::Shutdown;
 use weft_store::{
     AttemptStatus, ExecutionStatus, StepStatus, engine as db,
@@ -67,17 +67,23 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
                 run.advance().await?;
             }
         }
-        (TimerKind::StepTimeout, Some(step)) => {
+        (kind @ (TimerKind::StepTimeout | TimerKind::HeartbeatTimeout), Some(step)) => {
             if let Some(a) = attempt.filter(|a| a.status == AttemptStatus::Running.as_str()) {
-                let limit = def
-                    .steps
-                    .get(step)
-                    .and_then(|s| s.timeout)
-                    .unwrap_or_default();
-                let err = StepError::retryable(
-                    "timeout",
-                    format!("no result within {}", humanize(limit)),
-                );
+                let Some(s) = def.steps.get(step) else {
+                    return Ok(weft_store::commit(tx, "dropping a stale timer").await?);
+                };
+                let message = if kind == TimerKind::StepTimeout {
+                    format!(
+                        "no result within {}",
+                        humanize(s.timeout.unwrap_or_default())
+                    )
+                } else {
+                    let limit = humanize(s.heartbeat_timeout.unwrap_or_default());
+                    format!("no heartbeat within {limit}: the executor went silent")
+                };
+                run.stops
+                    .push(crate::cancel::Stop::new(&s.uses, a.id, message.clone()));
+                let err = StepError::retryable(ErrorCode::Timeout, message);
                 run.attempt_ended(a.id, step, a.n, Err(err), AttemptStatus::TimedOut)
                     .await?;
                 // (`false` cannot happen: the attempt was read as running under the lock.)
@@ -92,7 +98,9 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
         _ => tracing::warn!(timer = %timer.id, "timer without a step dropped"),
     }
     let emitted = std::mem::take(&mut run.emitted);
+    let stops = std::mem::take(&mut run.stops);
     engine::commit(store, &shared.bus, tx, emitted, "firing a timer").await?;
+    crate::cancel::publish(&shared.bus, stops).await;
     Ok(())
 }
 

@@ -6,14 +6,19 @@
 //! and one commit makes all of them durable with their outbox rows. If the batch fails, each
 //! result is retried in a transaction of its own, so one bad result cannot hold others back.
 //!
+//! Heartbeats (`dev.weft.task.heartbeat`, same subjects) push the attempt's heartbeat timer
+//! back; they need no lock. A result's log lines are kept with its attempt, even when the result
+//! itself comes too late to count.
+//!
 //! A result counts only while its attempt is `running` (checked by the statement that records
 //! it): a duplicate, or the late result of an attempt that timed out or was cancelled, changes
 //! nothing.
 
 use std::{sync::Arc, time::Duration};
 
+use cloudevents::AttributesReader as _;
 use weft_bus::{BatchHandler, Delivery, Disposition};
-use weft_events::{Outcome, TaskResult};
+use weft_events::{ErrorCode, Heartbeat, Outcome, TaskResult, types};
 use weft_store::{AttemptStatus, ExecutionStatus, Tx, engine as db};
 
 use crate::{
@@ -61,9 +66,16 @@ impl ResultHandler {
         let (result, status) = match &r.outcome {
             Outcome::Succeeded(v) => (Ok(v.clone()), AttemptStatus::Succeeded),
             // The agent gave up on time (e.g. the HTTP request timeout): a timeout, not a failure.
-            Outcome::Failed(e) if e.code == "timeout" => (Err(e.clone()), AttemptStatus::TimedOut),
+            Outcome::Failed(e) if e.code == ErrorCode::Timeout => {
+                (Err(e.clone()), AttemptStatus::TimedOut)
+            }
             Outcome::Failed(e) => (Err(e.clone()), AttemptStatus::Failed),
         };
+        if !r.logs.is_empty() || r.logs_dropped > 0 {
+            let logs = serde_json::to_value(&r.logs).unwrap_or_default();
+            let dropped = i64::try_from(r.logs_dropped).unwrap_or(i64::MAX);
+            db::record_logs(run.tx, r.attempt_id, &logs, dropped).await?;
+        }
         let attempt = i32::try_from(r.attempt).unwrap_or(i32::MAX);
         // `false`: a duplicate or late result; it wrote nothing.
         run.attempt_ended(r.attempt_id, &r.step_id, attempt, result, status)
@@ -72,12 +84,25 @@ impl ResultHandler {
     }
 }
 
-fn decode(delivery: &Delivery) -> Result<TaskResult, String> {
+/// What executors send on `weft.results.>`.
+enum Message {
+    Result(Box<TaskResult>),
+    Heartbeat(Heartbeat),
+}
+
+fn decode(delivery: &Delivery) -> Result<Message, String> {
     let event = weft_events::decode_event(&delivery.payload).map_err(|e| e.to_string())?;
     let mut data = weft_events::envelope::data_json(&event).map_err(|e| e.to_string())?;
+    if event.ty() == types::TASK_HEARTBEAT {
+        return serde_json::from_value(data)
+            .map(Message::Heartbeat)
+            .map_err(|e| e.to_string());
+    }
     // PostgreSQL cannot store U+0000 (an HTTP response body may hold it): store U+FFFD.
     weft_events::text::replace_nul(&mut data);
-    serde_json::from_value(data).map_err(|e| e.to_string())
+    serde_json::from_value(data)
+        .map(|r| Message::Result(Box::new(r)))
+        .map_err(|e| e.to_string())
 }
 
 impl BatchHandler for ResultHandler {
@@ -86,7 +111,14 @@ impl BatchHandler for ResultHandler {
         let mut results: Vec<(usize, TaskResult)> = Vec::with_capacity(deliveries.len());
         for (i, d) in deliveries.iter().enumerate() {
             match decode(d) {
-                Ok(r) => results.push((i, r)),
+                Ok(Message::Result(r)) => results.push((i, *r)),
+                Ok(Message::Heartbeat(h)) => {
+                    let after = Duration::from_millis(h.heartbeat_timeout_ms);
+                    if let Err(e) = self.shared.store.push_heartbeat(h.attempt_id, after).await {
+                        // The next heartbeat (a third of the period later) tries again.
+                        tracing::debug!(attempt = %h.attempt_id, error = %e, "heartbeat not recorded");
+                    }
+                }
                 Err(reason) => out[i] = Disposition::DeadLetter(reason),
             }
         }

@@ -43,6 +43,7 @@ impl RouterService {
 
     /// Run until `shutdown`; in-flight messages finish first.
     pub async fn run(self, shutdown: Shutdown) {
+        crate::cancel::set_max_payload(self.shared.bus.max_payload());
         let workflows: watch::Receiver<Option<Snapshot<Published>>> = weft_bus::kv::watch_map(
             self.shared.bus.clone(),
             subjects::WORKFLOWS_BUCKET,

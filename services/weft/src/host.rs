@@ -264,14 +264,24 @@ async fn add(
             app.merge(webhook.router())
         }
         (Service::ExecHttp, _) => {
-            let ec = weft_exec_http::ExecHttpConfig::from_common(config);
             // Fail at start, not in the background, when the client cannot be built.
-            weft_exec_http::HttpExecutor::new(&ec)
-                .map_err(|e| HostError::Executor(e.to_string()))?;
-            let (bus, shutdown) = (bus.clone(), shutdown.clone());
-            let inputs = Arc::new(deps.secrets.clone());
+            let agent =
+                weft_exec_http::HttpExecutor::new(&weft_exec_http::ExecHttpConfig::default())
+                    .map_err(|e| HostError::Executor(e.to_string()))?;
+            let config = weft_executor::ExecutorConfig {
+                concurrency: config.executor_concurrency,
+                ack_wait_ms: config.ack_wait_ms,
+                ..Default::default()
+            };
+            let deps = weft_executor::ExecutorDeps {
+                bus: bus.clone(),
+                inputs: Arc::new(deps.secrets.clone()),
+                artifacts: weft_executor::Artifacts::jetstream(bus).await?,
+            };
+            let service = weft_executor::ExecutorService::new(agent, config, deps);
+            let shutdown = shutdown.clone();
             tasks.spawn(async move {
-                if let Err(e) = weft_exec_http::run(ec, bus, inputs, shutdown).await {
+                if let Err(e) = service.run(shutdown).await {
                     tracing::error!(error = %e, "exec-http stopped");
                 }
             });

@@ -199,18 +199,13 @@ steps:
         .map(|a| a["status"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(statuses, ["timed_out", "timed_out"]);
-    // The call still succeeds at 700 ms (the executor's own bound is the timeout plus a grace
-    // period), so a *successful* result arrives late; it must change nothing.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    // Every slow call completes (both attempts of `again` really ran).
-    while env.upstream.seen("/slow/700").is_empty() || env.upstream.seen("/slow/701").len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the slow calls never completed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The executor stops each attempt at its deadline (the request is dropped), so no call
+    // completes and no late success arrives; the state stays as it is.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        env.upstream.seen("/slow/70").is_empty(),
+        "an attempt ran past its step timeout"
+    );
     let again = env.execution(done["id"].as_str().expect("id")).await;
     assert_eq!(Env::step(&again, "wait")["status"], "timed_out");
     assert_eq!(

@@ -1,11 +1,9 @@
 //! NATS JetStream for every Weft service: the connection, the streams, publishing with a
-//! JetStream ack, the one consume → handle → ack loop ([`consume`]), the executor runner built on
-//! it ([`executor`]) and a live map over a key-value bucket ([`kv`]).
+//! JetStream ack, the one consume → handle → ack loop ([`consume`]) and a live map over a key-value bucket ([`kv`]).
 //!
 //! Consumes and produces CloudEvents on the subjects named in `weft_events::subjects`.
 
 pub mod consume;
-pub mod executor;
 pub mod kv;
 pub mod objects;
 mod publish;
@@ -18,7 +16,6 @@ use async_nats::jetstream;
 pub use consume::{
     BatchHandler, ConsumerSpec, Delivery, Disposition, Handler, consume, consume_batches,
 };
-pub use executor::{Executor, NoSecrets, ResolveInputs, run_executor};
 
 /// Bus failures, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +50,8 @@ pub enum BusError {
 }
 
 impl BusError {
-    pub(crate) fn js(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
+    /// A JetStream failure while doing `what`.
+    pub fn js(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
         Self::JetStream {
             what: what.into(),
             message: e.to_string(),
@@ -96,6 +94,11 @@ impl Bus {
     /// The core NATS client.
     pub fn client(&self) -> &async_nats::Client {
         &self.client
+    }
+
+    /// The largest message the server accepts, in bytes (its `max_payload`).
+    pub fn max_payload(&self) -> usize {
+        self.client.server_info().max_payload
     }
 
     /// Whether the client is connected right now.

@@ -7,6 +7,7 @@
 //! event times.
 
 pub mod envelope;
+pub mod errors;
 pub mod ids;
 pub mod subjects;
 pub mod task;
@@ -15,4 +16,5 @@ pub mod trace;
 pub mod types;
 
 pub use envelope::{DecodeError, decode_event, encode_event, event_json, new_event};
-pub use task::{Outcome, StepError, Task, TaskResult};
+pub use errors::ErrorCode;
+pub use task::{ArtifactRef, Cancel, Heartbeat, LogLine, Outcome, StepError, Task, TaskResult};

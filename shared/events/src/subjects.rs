@@ -75,6 +75,19 @@ pub fn result_subject(agent: &str) -> String {
     format!("weft.results.{agent}")
 }
 
+/// `weft.cancel.<agent>`: core NATS (no stream) subject where the router asks the executors of
+/// an agent to stop a running attempt.
+pub fn cancel_subject(agent: &str) -> String {
+    format!("weft.cancel.{agent}")
+}
+
+/// Key-value bucket of the agent registry: one key `<agent>.<replica>` per live executor
+/// replica, refreshed by its heartbeat and expiring when the replica stops refreshing it.
+pub const AGENTS_BUCKET: &str = "weft_agents";
+
+/// Object-store bucket of the artifact store's JetStream backend.
+pub const ARTIFACTS_BUCKET: &str = "weft_artifacts";
+
 /// `weft.dlq.<stream>`: where a consumer parks a message it could not handle.
 pub fn dlq_subject(stream: &str) -> String {
     format!("weft.dlq.{}", stream.to_ascii_lowercase())

@@ -28,6 +28,10 @@ pub const CDC_ROW_DELETED: &str = "dev.weft.cdc.row.deleted";
 pub const TASK: &str = "dev.weft.task";
 /// The result of a step attempt (payload [`crate::TaskResult`]).
 pub const TASK_RESULT: &str = "dev.weft.task.result";
+/// A running attempt is alive (payload [`crate::Heartbeat`]).
+pub const TASK_HEARTBEAT: &str = "dev.weft.task.heartbeat";
+/// Stop a running attempt (payload [`crate::Cancel`]).
+pub const TASK_CANCEL: &str = "dev.weft.task.cancel";
 
 /// An execution started.
 pub const EXECUTION_STARTED: &str = "dev.weft.execution.started";

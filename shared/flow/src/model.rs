@@ -292,6 +292,16 @@ pub struct Step {
     )]
     #[schemars(with = "Option<crate::duration::DurationString>")]
     pub timeout: Option<Duration>,
+    /// Longest silence allowed from a running attempt: the executor sends heartbeats while it
+    /// works, and an attempt not heard from within this time (its executor died or lost the
+    /// bus) is failed as `timed_out` and retried per `retry`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::option"
+    )]
+    #[schemars(with = "Option<crate::duration::DurationString>")]
+    pub heartbeat_timeout: Option<Duration>,
     /// When true, a failure of this step neither skips its dependents nor fails the execution.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_on_error: bool,

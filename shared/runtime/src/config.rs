@@ -146,7 +146,12 @@ where
         let file: toml::Table = text
             .parse()
             .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
-        table.extend(file);
+        // A table the type does not have is another component's section (`[exec_http]`).
+        let own: Vec<(String, toml::Value)> = file
+            .into_iter()
+            .filter(|(k, v)| !v.is_table() || table.contains_key(k))
+            .collect();
+        table.extend(own);
     }
     for (key, value) in &vars {
         let name = match key.as_str() {
@@ -166,6 +171,60 @@ where
     table
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))
+}
+
+/// Load a component's own settings `T`: defaults, then the table `[section]` of the TOML file
+/// named by `WEFT_CONFIG`, then `WEFT_<SECTION>_<KEY>` variables (section `exec_http`, key
+/// `concurrency`: `WEFT_EXEC_HTTP_CONCURRENCY`).
+pub fn load_section<T: DeserializeOwned + Serialize + Default>(
+    section: &str,
+) -> Result<T, ConfigError> {
+    load_section_from(section, std::env::vars())
+}
+
+/// [`load_section`] with the environment given explicitly (for tests).
+pub fn load_section_from<T, I>(section: &str, vars: I) -> Result<T, ConfigError>
+where
+    T: DeserializeOwned + Serialize + Default,
+    I: IntoIterator<Item = (String, String)>,
+{
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    let mut table =
+        toml::Table::try_from(T::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    if let Some((_, path)) = vars.iter().find(|(k, _)| k == "WEFT_CONFIG") {
+        let path = PathBuf::from(path);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut file: toml::Table = text
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+        match file.remove(section) {
+            Some(toml::Value::Table(own)) => table.extend(own),
+            Some(_) => {
+                return Err(ConfigError::Invalid(format!(
+                    "{}: `{section}` must be a table ([{section}])",
+                    path.display()
+                )));
+            }
+            None => {}
+        }
+    }
+    let prefix = format!("WEFT_{}_", section.to_ascii_uppercase());
+    for (key, value) in &vars {
+        let Some(rest) = key.strip_prefix(&prefix) else {
+            continue;
+        };
+        let name = rest.to_ascii_lowercase();
+        if let Some(slot) = table.get_mut(&name) {
+            *slot =
+                env_value(slot, value).map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
+        }
+    }
+    table
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("[{section}]: {e}")))
 }
 
 /// Parse an environment string as the type of the default it replaces.
@@ -231,6 +290,28 @@ mod tests {
         .expect("loads");
         assert_eq!(c.http_addr, "1.2.3.4:5");
         assert_eq!(c.log_format, "text");
+        let sections = dir.join("sections.toml");
+        std::fs::write(
+            &sections,
+            "http_addr = \"1.2.3.4:6\"\n[own]\nmax_body_bytes = 7\nhttp_addr = \"own\"\n",
+        )
+        .expect("w");
+        let path = sections.to_str().expect("utf8");
+        let c: CommonConfig = load_from(vars(&[("WEFT_CONFIG", path)])).expect("loads");
+        assert_eq!(
+            c.http_addr, "1.2.3.4:6",
+            "a section is not the common table"
+        );
+        let own: CommonConfig = load_section_from(
+            "own",
+            vars(&[
+                ("WEFT_CONFIG", path),
+                ("WEFT_OWN_MAX_BODY_BYTES", "8"),
+                ("WEFT_MAX_BODY_BYTES", "9"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!((own.http_addr.as_str(), own.max_body_bytes), ("own", 8));
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "no_such_key = 1\n").expect("w");
         assert!(

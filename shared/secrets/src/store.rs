@@ -202,13 +202,18 @@ impl Secrets {
     }
 }
 
-impl weft_bus::ResolveInputs for Secrets {
-    fn resolve(&self, with: &Value) -> Result<Option<Value>, String> {
+impl weft_executor::ResolveInputs for Secrets {
+    fn resolve(&self, with: &Value) -> Result<Option<weft_executor::Resolved>, String> {
         if !crate::has_references(with) {
             return Ok(None);
         }
-        Secrets::resolve(self, with)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        let mut values = Vec::new();
+        let with = substitute(with, &mut |name| {
+            let v = self.get(name)?;
+            values.push(v.clone());
+            Ok::<_, SecretError>(v)
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(Some(weft_executor::Resolved { with, values }))
     }
 }

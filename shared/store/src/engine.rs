@@ -191,8 +191,8 @@ pub async fn insert_attempt(
 pub async fn attempt(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<AttemptRow>, StoreError> {
     sqlx::query_as!(
         AttemptRow,
-        "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at \
-         FROM attempts WHERE id = $1",
+        "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at, \
+         logs, logs_dropped FROM attempts WHERE id = $1",
         id,
     )
     .fetch_optional(&mut **tx)
@@ -288,18 +288,20 @@ pub async fn create_running_execution(
     Ok(created == 1)
 }
 
-/// Cancel every running attempt and every unfinished step of an execution.
+/// Cancel every running attempt and every unfinished step of an execution; returns the
+/// attempts that were running, as `(attempt id, step id)` (their executors are told to stop).
 pub async fn cancel_unfinished(
     tx: &mut Tx<'_>,
     id: Uuid,
     reason: &Value,
-) -> Result<(), StoreError> {
-    sqlx::query!(
-        "UPDATE attempts SET status = 'cancelled', error = $2, finished_at = clock_timestamp() WHERE execution_id = $1 AND status = 'running'",
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    let running = sqlx::query!(
+        "UPDATE attempts SET status = 'cancelled', error = $2, finished_at = clock_timestamp() \
+         WHERE execution_id = $1 AND status = 'running' RETURNING id, step_id",
         id,
         reason,
     )
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await
     .ctx("cancelling attempts")?;
     sqlx::query!(
@@ -309,5 +311,25 @@ pub async fn cancel_unfinished(
     .execute(&mut **tx)
     .await
     .ctx("cancelling steps")?;
+    Ok(running.into_iter().map(|r| (r.id, r.step_id)).collect())
+}
+
+/// Keep the log lines an attempt sent with its result (also for a late result: the attempt
+/// ended, but what it logged still explains it). The first result's lines win.
+pub async fn record_logs(
+    tx: &mut Tx<'_>,
+    attempt_id: Uuid,
+    logs: &Value,
+    dropped: i64,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE attempts SET logs = $2, logs_dropped = $3 WHERE id = $1 AND logs IS NULL",
+        attempt_id,
+        logs,
+        dropped,
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("recording an attempt's logs")?;
     Ok(())
 }

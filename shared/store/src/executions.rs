@@ -75,6 +75,10 @@ pub struct AttemptRow {
     pub started_at: DateTime<Utc>,
     /// Ended at.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Lines the attempt logged (`[{at, line}]`), when its result carried any.
+    pub logs: Option<Value>,
+    /// Lines it logged beyond the executor's bound.
+    pub logs_dropped: i64,
 }
 
 /// Filters of the execution list.
@@ -190,7 +194,7 @@ impl Store {
         let attempts = sqlx::query_as!(
             AttemptRow,
             "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at \
-             FROM attempts WHERE execution_id = $1 ORDER BY step_id, n",
+             , logs, logs_dropped FROM attempts WHERE execution_id = $1 ORDER BY step_id, n",
             id,
         )
         .fetch_all(&self.pool)

@@ -18,6 +18,9 @@ pub enum TimerKind {
     StepTimeout,
     /// The execution ran past the workflow timeout.
     WorkflowTimeout,
+    /// An attempt sent no heartbeat within its step's `heartbeat_timeout` (each heartbeat
+    /// pushes the timer back).
+    HeartbeatTimeout,
 }
 
 impl TimerKind {
@@ -26,6 +29,7 @@ impl TimerKind {
             Self::Retry => "retry",
             Self::StepTimeout => "step_timeout",
             Self::WorkflowTimeout => "workflow_timeout",
+            Self::HeartbeatTimeout => "heartbeat_timeout",
         }
     }
 
@@ -34,6 +38,7 @@ impl TimerKind {
             "retry" => Self::Retry,
             "step_timeout" => Self::StepTimeout,
             "workflow_timeout" => Self::WorkflowTimeout,
+            "heartbeat_timeout" => Self::HeartbeatTimeout,
             _ => return None,
         })
     }
@@ -132,6 +137,27 @@ pub async fn cancel_for_execution(tx: &mut Tx<'_>, execution_id: Uuid) -> Result
 }
 
 impl Store {
+    /// A heartbeat from a running attempt: its heartbeat timer is due `after` from now. A no-op
+    /// when the attempt has no such timer (it ended, or its step declares no
+    /// `heartbeat_timeout`).
+    pub async fn push_heartbeat(
+        &self,
+        attempt_id: Uuid,
+        after: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+        sqlx::query!(
+            "UPDATE timers SET due_at = clock_timestamp() + make_interval(secs => $2::bigint / 1000.0) \
+             WHERE attempt_id = $1 AND kind = 'heartbeat_timeout'",
+            attempt_id,
+            ms,
+        )
+        .execute(&self.pool)
+        .await
+        .ctx("pushing a heartbeat timer back")?;
+        Ok(())
+    }
+
     /// Timers due now, oldest first (not locked: [`claim`] decides who fires each).
     pub async fn due_timers(&self, limit: i64) -> Result<Vec<Timer>, StoreError> {
         let rows = sqlx::query_as!(

@@ -86,5 +86,6 @@ pub fn task(with: Value) -> Task {
         with,
         timeout_ms: None,
         traceparent: None,
+        heartbeat_timeout_ms: None,
     }
 }

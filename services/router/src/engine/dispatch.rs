@@ -1,9 +1,9 @@
 //! Dispatch: which queued steps run next, are skipped or fail before running.
 
 use serde_json::{Value, json};
-use weft_events::{Task, subjects, trace, types};
+use weft_events::{ErrorCode, StepError, Task, subjects, trace, types};
 use weft_store::{
-    StepStatus, engine as db,
+    AttemptStatus, StepStatus, engine as db,
     outbox::OutboxMessage,
     timers::{self, TimerKind},
 };
@@ -106,6 +106,7 @@ impl Run<'_, '_> {
             with,
             timeout_ms: step.timeout.map(|d| d.as_millis() as u64),
             traceparent: Some(trace::child_of(trace::from_json(&self.exec.event))),
+            heartbeat_timeout_ms: step.heartbeat_timeout.map(|d| d.as_millis() as u64),
         };
         let data = serde_json::to_value(&task).unwrap_or(Value::Null);
         let mut event = weft_events::new_event(
@@ -118,10 +119,41 @@ impl Run<'_, '_> {
         if let Some(tp) = &task.traceparent {
             trace::set(&mut event, tp);
         }
-        self.emit(OutboxMessage::event(
-            subjects::task_subject(&step.uses),
-            &event,
-        ));
+        let msg = OutboxMessage::event(subjects::task_subject(&step.uses), &event);
+        if msg.payload.len() > crate::cancel::max_task_bytes() {
+            // Never queue what the bus refuses: it would stay in the outbox and the step would
+            // hang in `running`. No retry can shrink it.
+            let error = StepError::permanent(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the step's task is {} bytes; the bus carries at most {} (pass large data \
+                     as an artifact reference)",
+                    msg.payload.len(),
+                    crate::cancel::max_task_bytes()
+                ),
+            );
+            let error = serde_json::to_value(&error).unwrap_or(Value::Null);
+            db::finish_attempt(
+                self.tx,
+                attempt_id,
+                AttemptStatus::Failed,
+                None,
+                Some(&error),
+            )
+            .await?;
+            return self.fail_step(id, StepStatus::Failed, error).await;
+        }
+        self.emit(msg);
+        if let Some(limit) = step.heartbeat_timeout {
+            let timer = new_timer(
+                self.exec.id,
+                TimerKind::HeartbeatTimeout,
+                Some(id),
+                Some(attempt_id),
+                limit,
+            );
+            timers::insert(self.tx, &timer).await?;
+        }
         if let Some(limit) = step.timeout {
             let timer = new_timer(
                 self.exec.id,

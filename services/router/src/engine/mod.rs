@@ -48,6 +48,8 @@ pub struct Run<'t, 'c> {
     pub wf: &'t Workflow,
     steps: Vec<StepRow>,
     pub emitted: Emitted,
+    /// Attempts this transaction ended whose executors should stop (publish after commit).
+    pub stops: Vec<crate::cancel::Stop>,
 }
 
 impl<'t, 'c> Run<'t, 'c> {
@@ -64,6 +66,7 @@ impl<'t, 'c> Run<'t, 'c> {
             wf,
             steps,
             emitted: Vec::new(),
+            stops: Vec::new(),
         }
     }
 
@@ -174,7 +177,7 @@ fn may_have_timers(wf: &Workflow) -> bool {
         || wf
             .steps
             .values()
-            .any(|s| s.timeout.is_some() || s.retry.attempts > 1)
+            .any(|s| s.timeout.is_some() || s.heartbeat_timeout.is_some() || s.retry.attempts > 1)
 }
 
 fn expr_error(e: &weft_flow::ExprError) -> Value {

@@ -62,7 +62,7 @@ impl Run<'_, '_> {
         if !applied {
             return Ok(false);
         }
-        if step.timeout.is_some() {
+        if step.timeout.is_some() || step.heartbeat_timeout.is_some() {
             timers::cancel_for_attempt(self.tx, attempt_id).await?;
         }
         if let Some(delay) = retry_in {
@@ -135,7 +135,14 @@ impl Run<'_, '_> {
     ) -> Result<(), RouterError> {
         if status != ExecutionStatus::Succeeded && status != ExecutionStatus::Failed {
             let reason = json!({"code": status.as_str(), "message": format!("execution {status}")});
-            db::cancel_unfinished(self.tx, self.exec.id, &reason).await?;
+            let running = db::cancel_unfinished(self.tx, self.exec.id, &reason).await?;
+            for (attempt, step) in running {
+                if let Some(s) = self.wf.steps.get(&step) {
+                    let why = format!("execution {status}");
+                    self.stops
+                        .push(crate::cancel::Stop::new(&s.uses, attempt, why));
+                }
+            }
         }
         if status != ExecutionStatus::Succeeded || may_have_timers(self.wf) {
             timers::cancel_for_execution(self.tx, self.exec.id).await?;
