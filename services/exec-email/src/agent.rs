@@ -1,15 +1,15 @@
 //! [`EmailAgent`]: one `uses: email` attempt from start to end — resolve the attachments,
-//! build the message with its per-step Message-ID, send it.
+//! build the message with its per-step Message-ID, send it — and its [`Agent`] impl.
 //!
-//! Consumes the step's [`EmailWith`], the attempt's identity ([`StepKey`]), an artifact reader
-//! and a log sink; produces an [`EmailOutput`] or an [`EmailError`]. Touches the artifact store
-//! (reading) and the step's SMTP server.
+//! Consumes the step's [`EmailWith`] and the attempt's [`Context`] (who the attempt is, its
+//! cancellation, log and artifact store); produces an [`EmailOutput`] or a [`StepError`].
+//! Touches the artifact store (reading) and the step's SMTP server.
 
 use uuid::Uuid;
+use weft_executor::{Agent, Artifacts, Context, StepError};
 
-use crate::attachments::{self, ArtifactReader};
+use crate::attachments;
 use crate::config::{ConfigError, ExecEmailConfig};
-use crate::error::EmailError;
 use crate::message;
 use crate::send::SmtpClient;
 use crate::with::{EmailOutput, EmailWith};
@@ -40,9 +40,6 @@ pub enum ExecEmailError {
 }
 
 impl EmailAgent {
-    /// The agent `uses: email` names.
-    pub const NAME: &'static str = "email";
-
     /// Checks the configuration and reads its TLS roots.
     pub fn new(config: ExecEmailConfig) -> Result<Self, ExecEmailError> {
         if config.concurrency == 0 {
@@ -57,14 +54,14 @@ impl EmailAgent {
         &self.config
     }
 
-    /// Runs one attempt.
+    /// Runs one attempt (without watching for cancellation: [`Agent::execute`] does).
     pub async fn send(
         &self,
         with: &EmailWith,
         step: &StepKey,
-        artifacts: &impl ArtifactReader,
+        artifacts: &Artifacts,
         log: &(impl Fn(String) + Sync),
-    ) -> Result<EmailOutput, EmailError> {
+    ) -> Result<EmailOutput, StepError> {
         let max = self.config.max_message_bytes;
         let files = attachments::resolve(&with.attachments, artifacts, max).await?;
         let domain = self
@@ -78,5 +75,32 @@ impl EmailAgent {
         self.client
             .send(&with.smtp, &outgoing, with.require_all_recipients, log)
             .await
+    }
+}
+
+impl Agent for EmailAgent {
+    const NAME: &'static str = "email";
+    const DESCRIPTION: &'static str = "Send one email over SMTP (STARTTLS or TLS, AUTH), attachments inline or from the artifact store.";
+    type With = EmailWith;
+    type Output = EmailOutput;
+
+    /// A cancel or the step's deadline drops the SMTP session where it is: before the end of
+    /// the message data the server discards the message; see the crate docs for the moment
+    /// after it.
+    async fn execute(&self, with: EmailWith, cx: Context) -> Result<EmailOutput, StepError> {
+        let step = StepKey {
+            execution_id: cx.attempt().execution_id,
+            step_id: cx.attempt().step_id.clone(),
+        };
+        let log = |line: String| cx.log(line);
+        let result = tokio::select! {
+            r = self.send(&with, &step, cx.artifacts(), &log) => r,
+            _ = cx.cancelled() => Err(cx.stopped_error()),
+        };
+        if let Err(e) = &result {
+            let a = cx.attempt();
+            tracing::debug!(attempt = %a.attempt_id, step = %a.step_id, code = %e.code, retryable = e.retryable, "email step failed");
+        }
+        result
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Consumes a step's `with:` ([`EmailWith`]: server, addresses, subject, text and HTML bodies,
 //! extra headers, attachments given inline or as artifact references); produces
-//! [`EmailOutput`] `{message_id, accepted, rejected, response}` or an [`EmailError`] with a code
+//! [`EmailOutput`] `{message_id, accepted, rejected, response}` or a `StepError` with a code
 //! from the executors' shared set (`bad_input`, `connect`, `smtp`, `timeout`,
 //! `artifact_not_found`, `cancelled`). Touches the step's SMTP server and, for attachments
 //! given by reference, the artifact store (reading only). Logs an SMTP transcript summary per
@@ -40,17 +40,20 @@
 //!
 //! [`with`] (the step's input and output types), [`config`] (service settings),
 //! [`attachments`] (bytes of attachments), [`message`] (MIME message and envelope),
-//! [`send`] (the SMTP session), [`agent`] (one attempt end to end).
+//! [`send`] (the SMTP session), [`agent`] (one attempt end to end, and the `Agent` impl).
 
 pub mod agent;
 pub mod attachments;
 pub mod config;
-pub mod error;
 pub mod message;
 pub mod send;
 pub mod with;
 
 pub use agent::{EmailAgent, ExecEmailError, StepKey};
 pub use config::ExecEmailConfig;
-pub use error::{EmailError, ErrorCode};
-pub use with::{ArtifactRef, Attachment, EmailOutput, EmailWith, RejectedRecipient};
+pub use with::{Attachment, EmailOutput, EmailWith, RejectedRecipient};
+
+/// A permanent `bad_input` failure.
+pub(crate) fn bad_input(message: impl Into<String>) -> weft_executor::StepError {
+    weft_executor::StepError::permanent(weft_executor::ErrorCode::BadInput, message)
+}

@@ -13,7 +13,9 @@ use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePa
 use uuid::Uuid;
 
 use crate::attachments::ResolvedAttachment;
-use crate::error::EmailError;
+use weft_executor::StepError;
+
+use crate::bad_input;
 use crate::with::{Addresses, EmailWith};
 
 /// A message ready for SMTP.
@@ -77,7 +79,7 @@ pub fn build(
     attachments: Vec<ResolvedAttachment>,
     message_id: String,
     max_bytes: usize,
-) -> Result<Outgoing, EmailError> {
+) -> Result<Outgoing, StepError> {
     let from = mailbox("from", &with.from)?;
     let to = mailboxes("to", &with.to)?;
     let cc = mailboxes("cc", &with.cc)?;
@@ -95,7 +97,7 @@ pub fn build(
         }
     }
     if recipients.is_empty() {
-        return Err(EmailError::bad_input(
+        return Err(bad_input(
             "no recipient: give at least one address in `to`, `cc` or `bcc`",
         ));
     }
@@ -104,7 +106,7 @@ pub fn build(
         + with.html.as_ref().map_or(0, String::len)
         + attachments.iter().map(|a| a.bytes.len()).sum::<usize>();
     if body_bytes > max_bytes {
-        return Err(EmailError::bad_input(format!(
+        return Err(bad_input(format!(
             "the message ({body_bytes} bytes of bodies and attachments) exceeds the largest \
              this agent sends ({max_bytes} bytes, setting max_message_bytes)"
         )));
@@ -116,7 +118,7 @@ pub fn build(
         .message_id(Some(message_id.clone()))
         .envelope(
             lettre::address::Envelope::new(Some(from.email.clone()), recipients.clone())
-                .map_err(|e| EmailError::bad_input(format!("envelope: {e}")))?,
+                .map_err(|e| bad_input(format!("envelope: {e}")))?,
         );
     for m in to {
         builder = builder.to(m);
@@ -147,7 +149,7 @@ pub fn build(
         };
         for (index, a) in attachments.into_iter().enumerate() {
             let content_type = ContentType::parse(&a.content_type).map_err(|e| {
-                EmailError::bad_input(format!(
+                bad_input(format!(
                     "attachments[{index}] ({:?}): content_type {:?}: {e}",
                     a.name, a.content_type
                 ))
@@ -156,7 +158,7 @@ pub fn build(
         }
         builder.multipart(mixed)
     }
-    .map_err(|e| EmailError::bad_input(format!("cannot build the message: {e}")))?;
+    .map_err(|e| bad_input(format!("cannot build the message: {e}")))?;
 
     Ok(Outgoing {
         sender: from.email,
@@ -171,7 +173,7 @@ enum Body {
     Multi(MultiPart),
 }
 
-fn body(with: &EmailWith) -> Result<Option<Body>, EmailError> {
+fn body(with: &EmailWith) -> Result<Option<Body>, StepError> {
     Ok(match (&with.text, &with.html) {
         (Some(text), Some(html)) => Some(Body::Multi(MultiPart::alternative_plain_html(
             text.clone(),
@@ -192,13 +194,13 @@ fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-fn mailbox(field: &str, text: &str) -> Result<Mailbox, EmailError> {
-    text.trim().parse::<Mailbox>().map_err(|e| {
-        EmailError::bad_input(format!("{field}: {text:?} is not an email address: {e}"))
-    })
+fn mailbox(field: &str, text: &str) -> Result<Mailbox, StepError> {
+    text.trim()
+        .parse::<Mailbox>()
+        .map_err(|e| bad_input(format!("{field}: {text:?} is not an email address: {e}")))
 }
 
-fn mailboxes(field: &str, addresses: &Addresses) -> Result<Vec<Mailbox>, EmailError> {
+fn mailboxes(field: &str, addresses: &Addresses) -> Result<Vec<Mailbox>, StepError> {
     addresses
         .as_slice()
         .iter()
@@ -209,36 +211,36 @@ fn mailboxes(field: &str, addresses: &Addresses) -> Result<Vec<Mailbox>, EmailEr
 
 /// A custom header: a valid field name (printable ASCII, no `:`), not one the step sets, and a
 /// value without control characters (no line break: no header injection).
-fn header(name: &str, value: &str) -> Result<HeaderValue, EmailError> {
+fn header(name: &str, value: &str) -> Result<HeaderValue, StepError> {
     let valid_name = !name.is_empty()
         && name.len() <= 76
         && name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
     if !valid_name {
-        return Err(EmailError::bad_input(format!(
+        return Err(bad_input(format!(
             "headers: {name:?} is not a header field name (printable ASCII without `:`)"
         )));
     }
     let lower = name.to_ascii_lowercase();
     if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("content-") {
-        return Err(EmailError::bad_input(format!(
+        return Err(bad_input(format!(
             "headers: {name} is set by the step itself (use the matching field of `with`)"
         )));
     }
     if value.chars().any(|c| c.is_control() && c != '\t') {
-        return Err(EmailError::bad_input(format!(
+        return Err(bad_input(format!(
             "headers: the value of {name} holds a line break or control character"
         )));
     }
     let name = HeaderName::new_from_ascii(name.to_string())
-        .map_err(|_| EmailError::bad_input(format!("headers: {name:?} is not a header name")))?;
+        .map_err(|_| bad_input(format!("headers: {name:?} is not a header name")))?;
     Ok(HeaderValue::new(name, value.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
     use serde_json::json;
+    use weft_executor::ErrorCode;
 
     fn with(extra: serde_json::Value) -> EmailWith {
         let mut base = json!({
@@ -252,7 +254,7 @@ mod tests {
         serde_json::from_value(base).expect("with parses")
     }
 
-    fn built(extra: serde_json::Value) -> Result<Outgoing, EmailError> {
+    fn built(extra: serde_json::Value) -> Result<Outgoing, StepError> {
         build(&with(extra), Vec::new(), "<id@example.com>".into(), 1 << 20)
     }
 

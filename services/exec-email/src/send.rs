@@ -21,7 +21,7 @@
 //! have the message (a retry carries the same Message-ID; see the crate docs).
 //!
 //! Consumes an [`Outgoing`] and the step's [`SmtpWith`]; produces an [`EmailOutput`] or an
-//! [`EmailError`], and transcript summaries through the `log` callback (never the password).
+//! [`StepError`], and transcript summaries through the `log` callback (never the password).
 //! Touches the network: the named SMTP server only.
 
 use std::future::Future;
@@ -36,7 +36,9 @@ use lettre::transport::smtp::response::Response;
 use serde_json::json;
 
 use crate::config::{ConfigError, ExecEmailConfig};
-use crate::error::{EmailError, ErrorCode};
+use weft_executor::{ErrorCode, StepError};
+
+use crate::bad_input;
 use crate::message::Outgoing;
 use crate::with::{EmailOutput, RejectedRecipient, SmtpWith, TlsMode};
 
@@ -112,7 +114,7 @@ impl SmtpClient {
         outgoing: &Outgoing,
         require_all: bool,
         log: &(impl Fn(String) + Sync),
-    ) -> Result<EmailOutput, EmailError> {
+    ) -> Result<EmailOutput, StepError> {
         let credentials = credentials(smtp)?;
         let mut conn = self.connect(smtp, log).await?;
         let result = self
@@ -127,7 +129,7 @@ impl SmtpClient {
         &self,
         smtp: &SmtpWith,
         log: &impl Fn(String),
-    ) -> Result<AsyncSmtpConnection, EmailError> {
+    ) -> Result<AsyncSmtpConnection, StepError> {
         let port = smtp.port();
         let target = format!("{}:{port}", smtp.host);
         let tls = match smtp.tls {
@@ -156,7 +158,7 @@ impl SmtpClient {
 
         if let (TlsMode::Starttls, Some(tls)) = (smtp.tls, tls) {
             if !conn.server_info().supports_feature(Extension::StartTls) {
-                return Err(EmailError::permanent(
+                return Err(StepError::permanent(
                     ErrorCode::Smtp,
                     format!(
                         "{target} does not offer STARTTLS (tls: starttls); use tls: tls for \
@@ -182,7 +184,7 @@ impl SmtpClient {
         outgoing: &Outgoing,
         require_all: bool,
         log: &impl Fn(String),
-    ) -> Result<EmailOutput, EmailError> {
+    ) -> Result<EmailOutput, StepError> {
         if let Some(credentials) = credentials {
             self.authenticate(conn, credentials, log).await?;
         }
@@ -193,7 +195,7 @@ impl SmtpClient {
             .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
         if non_ascii {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-                return Err(EmailError::bad_input(
+                return Err(bad_input(
                     "an address is not ASCII and the server does not support SMTPUTF8",
                 ));
             }
@@ -285,9 +287,9 @@ impl SmtpClient {
         conn: &mut AsyncSmtpConnection,
         credentials: &Credentials,
         log: &impl Fn(String),
-    ) -> Result<(), EmailError> {
+    ) -> Result<(), StepError> {
         let Some(mechanism) = conn.server_info().get_auth_mechanism(&MECHANISMS) else {
-            return Err(EmailError::permanent(
+            return Err(StepError::permanent(
                 ErrorCode::Smtp,
                 "the server offers no AUTH PLAIN or LOGIN (on a plain connection many servers \
                  offer AUTH only after STARTTLS)",
@@ -303,28 +305,24 @@ impl SmtpClient {
         Ok(())
     }
 
-    fn tls_parameters(&self, host: &str) -> Result<TlsParameters, EmailError> {
+    fn tls_parameters(&self, host: &str) -> Result<TlsParameters, StepError> {
         let mut builder = TlsParameters::builder(host.to_string());
         for root in &self.roots {
             builder = builder.add_root_certificate(root.clone());
         }
         builder.build_rustls().map_err(|e| {
-            EmailError::permanent(ErrorCode::Connect, format!("TLS setup for {host}: {e}"))
+            StepError::permanent(ErrorCode::Connect, format!("TLS setup for {host}: {e}"))
         })
     }
 }
 
 /// `username` and `password` come together or not at all.
-fn credentials(smtp: &SmtpWith) -> Result<Option<Credentials>, EmailError> {
+fn credentials(smtp: &SmtpWith) -> Result<Option<Credentials>, StepError> {
     match (&smtp.username, &smtp.password) {
         (Some(user), Some(password)) => Ok(Some(Credentials::new(user.clone(), password.clone()))),
         (None, None) => Ok(None),
-        (Some(_), None) => Err(EmailError::bad_input(
-            "smtp.username is set but smtp.password is not",
-        )),
-        (None, Some(_)) => Err(EmailError::bad_input(
-            "smtp.password is set but smtp.username is not",
-        )),
+        (Some(_), None) => Err(bad_input("smtp.username is set but smtp.password is not")),
+        (None, Some(_)) => Err(bad_input("smtp.password is set but smtp.username is not")),
     }
 }
 
@@ -332,10 +330,10 @@ fn credentials(smtp: &SmtpWith) -> Result<Option<Credentials>, EmailError> {
 async fn timed<T>(
     limit: Duration,
     step: &str,
-    fut: impl Future<Output = Result<T, EmailError>>,
-) -> Result<T, EmailError> {
+    fut: impl Future<Output = Result<T, StepError>>,
+) -> Result<T, StepError> {
     tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
-        Err(EmailError::retryable(
+        Err(StepError::retryable(
             ErrorCode::Timeout,
             format!("no answer to {step} within {}", humanize(limit)),
         ))
@@ -351,19 +349,19 @@ fn humanize(d: Duration) -> String {
 }
 
 /// A failure while connecting, greeting, saying EHLO or starting TLS.
-fn connect_error(target: &str, e: &lettre::transport::smtp::Error) -> EmailError {
+fn connect_error(target: &str, e: &lettre::transport::smtp::Error) -> StepError {
     if e.status().is_some() {
         return smtp_error(&format!("the session with {target}"), e);
     }
     if e.is_timeout() {
-        return EmailError::retryable(
+        return StepError::retryable(
             ErrorCode::Timeout,
             format!("connecting to {target}: {}", chain(e)),
         );
     }
     // A TLS failure (untrusted or mismatched certificate, protocol mismatch such as tls: tls
     // against a plain port) fails the same way every time; a refused or reset connection may not.
-    EmailError {
+    StepError {
         code: ErrorCode::Connect,
         message: format!("cannot connect to {target}: {}", chain(e)),
         retryable: !tls_failure(e),
@@ -372,12 +370,12 @@ fn connect_error(target: &str, e: &lettre::transport::smtp::Error) -> EmailError
 }
 
 /// A failure answer or broken connection during a command.
-fn smtp_error(step: &str, e: &lettre::transport::smtp::Error) -> EmailError {
+fn smtp_error(step: &str, e: &lettre::transport::smtp::Error) -> StepError {
     match e.status() {
         Some(code) => {
             let code = u16::from(code);
             let text = server_text(e);
-            EmailError {
+            StepError {
                 code: ErrorCode::Smtp,
                 message: format!("{step}: the server answered {code} {text}"),
                 retryable: e.is_transient(),
@@ -385,12 +383,12 @@ fn smtp_error(step: &str, e: &lettre::transport::smtp::Error) -> EmailError {
             }
         }
         None if e.is_timeout() => {
-            EmailError::retryable(ErrorCode::Timeout, format!("{step}: {}", chain(e)))
+            StepError::retryable(ErrorCode::Timeout, format!("{step}: {}", chain(e)))
         }
         None if e.is_client() => {
-            EmailError::permanent(ErrorCode::Smtp, format!("{step}: {}", chain(e)))
+            StepError::permanent(ErrorCode::Smtp, format!("{step}: {}", chain(e)))
         }
-        None => EmailError::retryable(
+        None => StepError::retryable(
             ErrorCode::Connect,
             format!("{step}: connection lost: {}", chain(e)),
         ),
@@ -398,11 +396,11 @@ fn smtp_error(step: &str, e: &lettre::transport::smtp::Error) -> EmailError {
 }
 
 /// After the message data was written, a lost connection leaves the outcome unknown.
-fn data_error(e: &lettre::transport::smtp::Error) -> EmailError {
+fn data_error(e: &lettre::transport::smtp::Error) -> StepError {
     if e.status().is_some() {
         return smtp_error("the message data", e);
     }
-    EmailError::retryable(
+    StepError::retryable(
         ErrorCode::Connect,
         format!(
             "connection lost after the message data was sent ({}); the server may have accepted \
@@ -413,7 +411,7 @@ fn data_error(e: &lettre::transport::smtp::Error) -> EmailError {
 }
 
 /// Every recipient (or, with `require_all_recipients`, some) was refused.
-fn refused(rejected: &[RejectedRecipient], none_accepted: bool) -> EmailError {
+fn refused(rejected: &[RejectedRecipient], none_accepted: bool) -> StepError {
     let list = rejected
         .iter()
         .map(|r| format!("{} ({} {})", r.address, r.code, r.message))
@@ -432,7 +430,7 @@ fn refused(rejected: &[RejectedRecipient], none_accepted: bool) -> EmailError {
             rejected.iter().all(|r| r.retryable),
         )
     };
-    EmailError {
+    StepError {
         code: ErrorCode::Smtp,
         message,
         retryable,

@@ -11,6 +11,7 @@ use std::fmt;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use weft_executor::ArtifactRef;
 
 /// `with:` of an email step.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -180,23 +181,6 @@ impl Attachment {
             Attachment::Inline(i) => &i.name,
         }
     }
-}
-
-/// A reference to a file in the artifact store, as steps and triggers produce them.
-// TODO(exec-email): replace with `weft_executor::ArtifactRef` once the executor crate lands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ArtifactRef {
-    /// The artifact's id in the store.
-    pub id: String,
-    /// File name (used as the attachment's name).
-    pub name: String,
-    /// MIME type, e.g. `application/pdf`.
-    pub content_type: String,
-    /// Length in bytes.
-    pub size: u64,
-    /// Lowercase hex SHA-256 of the bytes.
-    pub sha256: String,
 }
 
 /// A file given inline, base64-encoded.

@@ -3,15 +3,16 @@
 //! AUTH, refused recipients (550 and 451), answers to the message data, a server that is down
 //! or silent, and attachment references that point nowhere.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
 use mail_parser::{MessageParser, MimeHeaders as _};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use weft_exec_email::attachments::MemoryArtifacts;
-use weft_exec_email::{EmailAgent, EmailError, EmailWith, ErrorCode, ExecEmailConfig, StepKey};
+use weft_exec_email::{EmailAgent, EmailOutput, EmailWith, ExecEmailConfig, StepKey};
+use weft_executor::{
+    Agent as _, Artifacts, Attempt, Context, ErrorCode, LogLimits, StepError, StopReason,
+};
 use weft_testkit::{SmtpOptions, SmtpServer, SmtpTls};
 
 const PASSWORD: &str = "s3cret-Pa55";
@@ -48,20 +49,34 @@ fn with(server: &SmtpServer, tls: &str, extra: Value) -> EmailWith {
     serde_json::from_value(base).expect("with parses")
 }
 
-/// Runs one attempt; returns its result and log lines.
+/// The context of a new attempt of `step`.
+fn context(step: &StepKey, artifacts: &Artifacts) -> Context {
+    let attempt = Attempt {
+        attempt_id: Uuid::now_v7(),
+        execution_id: step.execution_id,
+        workflow: "mailer".into(),
+        step_id: step.step_id.clone(),
+        attempt: 1,
+        traceparent: None,
+    };
+    Context::new(attempt, None, artifacts.clone(), LogLimits::default())
+}
+
+/// Runs one attempt through `Agent::execute`; returns its result and log lines.
 async fn send(
     agent: &EmailAgent,
     with: &EmailWith,
     step: &StepKey,
-    artifacts: &MemoryArtifacts,
-) -> (
-    Result<weft_exec_email::EmailOutput, EmailError>,
-    Vec<String>,
-) {
-    let lines = Mutex::new(Vec::new());
-    let log = |line: String| lines.lock().expect("log lock").push(line);
-    let result = agent.send(with, step, artifacts, &log).await;
-    (result, lines.into_inner().expect("log lock"))
+    artifacts: &Artifacts,
+) -> (Result<EmailOutput, StepError>, Vec<String>) {
+    let cx = context(step, artifacts);
+    let result = agent.execute(with.clone(), cx.clone()).await;
+    let (lines, _) = cx.take_log();
+    (result, lines.into_iter().map(|l| l.line).collect())
+}
+
+fn none() -> Artifacts {
+    Artifacts::in_memory()
 }
 
 async fn server(options: SmtpOptions) -> SmtpServer {
@@ -83,9 +98,12 @@ async fn starttls_auth_and_everything_arrives_byte_for_byte() {
     })
     .await;
     let agent = agent_for(Some(&server));
-    let mut store = MemoryArtifacts::default();
+    let store = Artifacts::in_memory();
     let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
-    let pdf = store.put(&binary, "Rechnung März.pdf", "application/pdf");
+    let pdf = store
+        .put(binary.clone(), "Rechnung März.pdf", "application/pdf")
+        .await
+        .expect("put");
     // A line that starts with a dot (SMTP dot-stuffing) and CRLF line ends.
     let csv = b"id,name\r\n.1,dot line\r\n2,\xc3\xa9t\xc3\xa9\r\n".to_vec();
     let html = "<p>Hello <b>team</b> &amp; friends</p>\n.\n<p>end</p>";
@@ -255,7 +273,7 @@ async fn implicit_tls_without_auth() {
         "tls",
         json!({"html": "<p>only html</p>", "text": null}),
     );
-    let (result, log) = send(&agent, &w, &step(), &MemoryArtifacts::default()).await;
+    let (result, log) = send(&agent, &w, &step(), &none()).await;
     let out = result.unwrap_or_else(|e| panic!("sent: {e:?}\nlog: {log:#?}"));
     assert_eq!(out.accepted, ["a@example.com"]);
     let mails = server.messages().expect("messages");
@@ -288,7 +306,7 @@ async fn a_wrong_password_is_a_permanent_smtp_error() {
         json!({"smtp": {"host": server.host, "port": server.port,
                         "username": "alice", "password": "wrong-password"}}),
     );
-    let (result, log) = send(&agent, &w, &step(), &MemoryArtifacts::default()).await;
+    let (result, log) = send(&agent, &w, &step(), &none()).await;
     let err = result.expect_err("refused");
     assert_eq!(err.code, ErrorCode::Smtp, "{err:?}");
     assert!(!err.retryable, "{err:?}");
@@ -298,10 +316,10 @@ async fn a_wrong_password_is_a_permanent_smtp_error() {
 
     // Without a login the server refuses MAIL (530): permanent too.
     let w = with(&server, "starttls", json!({}));
-    let (result, _) = send(&agent, &w, &step(), &MemoryArtifacts::default()).await;
+    let (result, _) = send(&agent, &w, &step(), &none()).await;
     let err = result.expect_err("auth required");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Smtp, false),
         "{err:?}"
     );
@@ -321,7 +339,7 @@ async fn some_refused_recipients_are_reported_and_the_rest_get_the_message() {
         "none",
         json!({"to": ["ok@example.com", "gone@example.com"], "cc": "later@example.com"}),
     );
-    let (result, log) = send(&agent, &w, &step(), &MemoryArtifacts::default()).await;
+    let (result, log) = send(&agent, &w, &step(), &none()).await;
     let out = result.unwrap_or_else(|e| panic!("partly sent: {e:?}\nlog: {log:#?}"));
     assert_eq!(out.accepted, ["ok@example.com"]);
     assert_eq!(out.rejected.len(), 2);
@@ -355,10 +373,10 @@ async fn some_refused_recipients_are_reported_and_the_rest_get_the_message() {
         "none",
         json!({"to": ["ok@example.com", "gone@example.com"], "require_all_recipients": true}),
     );
-    let (result, _) = send(&agent, &strict, &step(), &MemoryArtifacts::default()).await;
+    let (result, _) = send(&agent, &strict, &step(), &none()).await;
     let err = result.expect_err("strict");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Smtp, false),
         "{err:?}"
     );
@@ -368,10 +386,10 @@ async fn some_refused_recipients_are_reported_and_the_rest_get_the_message() {
         "none",
         json!({"to": ["ok@example.com", "later@example.com"], "require_all_recipients": true}),
     );
-    let (result, _) = send(&agent, &strict, &step(), &MemoryArtifacts::default()).await;
+    let (result, _) = send(&agent, &strict, &step(), &none()).await;
     let err = result.expect_err("strict");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Smtp, true),
         "{err:?}"
     );
@@ -396,20 +414,20 @@ async fn every_recipient_refused_fails_5xx_permanent_4xx_retryable() {
     .await;
     let agent = agent_for(None);
     let w = with(&server, "none", json!({"to": "gone@example.com"}));
-    let (result, _) = send(&agent, &w, &step(), &MemoryArtifacts::default()).await;
+    let (result, _) = send(&agent, &w, &step(), &none()).await;
     let err = result.expect_err("all refused");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Smtp, false),
         "{err:?}"
     );
     assert!(err.message.contains("gone@example.com (550"), "{err:?}");
 
     let w = with(&server, "none", json!({"to": "later@example.com"}));
-    let (result, _) = send(&agent, &w, &step(), &MemoryArtifacts::default()).await;
+    let (result, _) = send(&agent, &w, &step(), &none()).await;
     let err = result.expect_err("all refused for now");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Smtp, true),
         "{err:?}"
     );
@@ -431,12 +449,12 @@ async fn an_answer_to_the_data_5xx_is_permanent_4xx_retryable() {
             &agent_for(None),
             &with(&server, "none", json!({})),
             &step(),
-            &MemoryArtifacts::default(),
+            &none(),
         )
         .await;
         let err = result.expect_err("refused data");
         assert_eq!(
-            (err.code, err.retryable),
+            (err.code.clone(), err.retryable),
             (ErrorCode::Smtp, retryable),
             "{err:?}"
         );
@@ -454,10 +472,10 @@ async fn a_server_that_is_down_is_a_retryable_connect_error() {
         "from": "robot@example.com", "to": "a@example.com",
     }))
     .expect("with");
-    let (result, _) = send(&agent_for(None), &w, &step(), &MemoryArtifacts::default()).await;
+    let (result, _) = send(&agent_for(None), &w, &step(), &none()).await;
     let err = result.expect_err("down");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Connect, true),
         "{err:?}"
     );
@@ -469,17 +487,7 @@ async fn a_server_that_is_down_is_a_retryable_connect_error() {
 
 #[tokio::test]
 async fn a_silent_server_is_a_retryable_timeout() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    // Accepts and never says a word.
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let (port, silent) = silent_server().await;
     let agent = EmailAgent::new(ExecEmailConfig {
         connect_timeout_ms: 300,
         command_timeout_ms: 300,
@@ -492,10 +500,10 @@ async fn a_silent_server_is_a_retryable_timeout() {
     }))
     .expect("with");
     let started = std::time::Instant::now();
-    let (result, _) = send(&agent, &w, &step(), &MemoryArtifacts::default()).await;
+    let (result, _) = send(&agent, &w, &step(), &none()).await;
     let err = result.expect_err("silent");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Timeout, true),
         "{err:?}"
     );
@@ -510,12 +518,12 @@ async fn starttls_is_required_when_asked_for_and_the_certificate_must_be_trusted
         &agent_for(None),
         &with(&plain, "starttls", json!({})),
         &step(),
-        &MemoryArtifacts::default(),
+        &none(),
     )
     .await;
     let err = result.expect_err("no STARTTLS offered");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Smtp, false),
         "{err:?}"
     );
@@ -535,12 +543,12 @@ async fn starttls_is_required_when_asked_for_and_the_certificate_must_be_trusted
         &agent_for(None),
         &with(&tls, "starttls", json!({})),
         &step(),
-        &MemoryArtifacts::default(),
+        &none(),
     )
     .await;
     let err = result.expect_err("untrusted");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::Connect, false),
         "{err:?}"
     );
@@ -550,8 +558,11 @@ async fn starttls_is_required_when_asked_for_and_the_certificate_must_be_trusted
 #[tokio::test]
 async fn an_attachment_reference_to_nothing_fails_permanently_naming_it() {
     let server = server(SmtpOptions::default()).await;
-    let mut store = MemoryArtifacts::default();
-    let mut missing = store.put(b"x", "contract.pdf", "application/pdf");
+    let store = Artifacts::in_memory();
+    let mut missing = store
+        .put(b"x".to_vec(), "contract.pdf", "application/pdf")
+        .await
+        .expect("put");
     missing.id = "0195-missing-artifact".into();
     let w = with(
         &server,
@@ -561,7 +572,7 @@ async fn an_attachment_reference_to_nothing_fails_permanently_naming_it() {
     let (result, log) = send(&agent_for(None), &w, &step(), &store).await;
     let err = result.expect_err("missing");
     assert_eq!(
-        (err.code, err.retryable),
+        (err.code.clone(), err.retryable),
         (ErrorCode::ArtifactNotFound, false),
         "{err:?}"
     );
@@ -569,4 +580,54 @@ async fn an_attachment_reference_to_nothing_fails_permanently_naming_it() {
     assert!(err.message.contains("contract.pdf"), "{err:?}");
     assert!(log.is_empty(), "nothing was sent: {log:?}");
     assert!(server.messages().expect("messages").is_empty());
+}
+
+/// A server that accepts connections and never answers; returns its port.
+async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_cancel_or_the_deadline_stops_a_hanging_attempt_at_once() {
+    let (port, silent) = silent_server().await;
+    let w: EmailWith = serde_json::from_value(json!({
+        "smtp": {"host": "127.0.0.1", "port": port, "tls": "none"},
+        "from": "robot@example.com", "to": "a@example.com",
+    }))
+    .expect("with");
+    let agent = agent_for(None);
+    for (reason, code, retryable) in [
+        (StopReason::Cancelled, ErrorCode::Cancelled, false),
+        (StopReason::Deadline, ErrorCode::Timeout, true),
+    ] {
+        let cx = context(&step(), &none());
+        let stopper = cx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            stopper.stop(reason);
+        });
+        let started = std::time::Instant::now();
+        let err = agent.execute(w.clone(), cx).await.expect_err("stopped");
+        assert_eq!(
+            (err.code.clone(), err.retryable),
+            (code, retryable),
+            "{err:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    silent.abort();
 }
