@@ -42,9 +42,6 @@ pub enum ExecEmailError {
 impl EmailAgent {
     /// Checks the configuration and reads its TLS roots.
     pub fn new(config: ExecEmailConfig) -> Result<Self, ExecEmailError> {
-        if config.concurrency == 0 {
-            return Err(ConfigError::Invalid("concurrency must be at least 1".into()).into());
-        }
         let client = SmtpClient::new(&config)?;
         Ok(Self { config, client })
     }
@@ -64,12 +61,10 @@ impl EmailAgent {
     ) -> Result<EmailOutput, StepError> {
         let max = self.config.max_message_bytes;
         let files = attachments::resolve(&with.attachments, artifacts, max).await?;
-        let domain = self
-            .config
-            .message_id_domain
-            .clone()
-            .or_else(|| message::sender_domain(&with.from))
-            .unwrap_or_default();
+        let domain = match self.config.message_id_domain.as_str() {
+            "" => message::sender_domain(&with.from).unwrap_or_default(),
+            configured => configured.to_string(),
+        };
         let id = message::message_id(step.execution_id, &step.step_id, &domain);
         let outgoing = message::build(with, files, id, max)?;
         self.client

@@ -1,9 +1,11 @@
 //! The email executor's service configuration (TOML section `[exec_email]`,
 //! `WEFT_EXEC_EMAIL_…` variables).
 //!
-//! Consumes a deserialized table; produces an [`ExecEmailConfig`] with named defaults and the
-//! TLS trust it implies ([`ExecEmailConfig::extra_roots`] reads the PEM files it names).
-//! Touches the file system only to read those PEM files.
+//! Consumes the TOML section `[exec_email]` / `WEFT_EXEC_EMAIL_…` variables (through
+//! `weft_runtime::load_section`); produces an [`ExecEmailConfig`] with named defaults.
+//! [`ExecEmailConfig::extra_roots`] reads the CA file it names; nothing else is touched.
+//! Settings every executor shares (concurrency, ack wait, output and log bounds) are
+//! `weft_executor::ExecutorConfig`, section `[executors]`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,8 +16,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExecEmailConfig {
-    /// Attempts run at once by this process. Default 16.
-    pub concurrency: usize,
     /// How long to wait for the TCP connection (and implicit TLS handshake), in milliseconds.
     /// Default 10000.
     pub connect_timeout_ms: u64,
@@ -30,19 +30,17 @@ pub struct ExecEmailConfig {
     /// builds, in bytes; a larger one fails as `bad_input` before anything is sent.
     /// Default 25 MiB.
     pub max_message_bytes: usize,
-    /// The name sent with `EHLO`. Default: this host's name.
-    pub hello_name: Option<String>,
-    /// The right-hand side of generated Message-IDs (`<…@domain>`). Default: the domain of the
-    /// step's `from` address.
-    pub message_id_domain: Option<String>,
-    /// PEM files of extra certificate authorities trusted for SMTP TLS, next to the public
-    /// (webpki) roots: for a company relay with its own CA. Default none.
-    pub tls_root_certificates: Vec<PathBuf>,
+    /// The name sent with `EHLO` (a domain or an IP address). Default empty: this host's name.
+    pub hello_name: String,
+    /// The right-hand side of generated Message-IDs (`<…@domain>`). Default empty: the domain
+    /// of the step's `from` address.
+    pub message_id_domain: String,
+    /// A PEM file of extra certificate authorities (one or several) trusted for SMTP TLS, next
+    /// to the public (webpki) roots: for a company relay with its own CA. Default empty: none.
+    pub tls_ca_file: PathBuf,
 }
 
 impl ExecEmailConfig {
-    /// Default for [`ExecEmailConfig::concurrency`].
-    pub const DEFAULT_CONCURRENCY: usize = 16;
     /// Default for [`ExecEmailConfig::connect_timeout_ms`].
     pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
     /// Default for [`ExecEmailConfig::command_timeout_ms`].
@@ -67,31 +65,30 @@ impl ExecEmailConfig {
         Duration::from_millis(self.data_timeout_ms)
     }
 
-    /// Reads every file of [`ExecEmailConfig::tls_root_certificates`].
-    pub fn extra_roots(&self) -> Result<Vec<Vec<u8>>, ConfigError> {
-        self.tls_root_certificates
-            .iter()
-            .map(|path| {
-                std::fs::read(path).map_err(|source| ConfigError::RootCertificate {
-                    path: path.clone(),
-                    source,
-                })
+    /// The PEM text of [`ExecEmailConfig::tls_ca_file`], when one is set.
+    pub fn extra_roots(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        if self.tls_ca_file.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        std::fs::read(&self.tls_ca_file)
+            .map(Some)
+            .map_err(|source| ConfigError::RootCertificate {
+                path: self.tls_ca_file.clone(),
+                source,
             })
-            .collect()
     }
 }
 
 impl Default for ExecEmailConfig {
     fn default() -> Self {
         Self {
-            concurrency: Self::DEFAULT_CONCURRENCY,
             connect_timeout_ms: Self::DEFAULT_CONNECT_TIMEOUT_MS,
             command_timeout_ms: Self::DEFAULT_COMMAND_TIMEOUT_MS,
             data_timeout_ms: Self::DEFAULT_DATA_TIMEOUT_MS,
             max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
-            hello_name: None,
-            message_id_domain: None,
-            tls_root_certificates: Vec::new(),
+            hello_name: String::new(),
+            message_id_domain: String::new(),
+            tls_ca_file: PathBuf::new(),
         }
     }
 }
@@ -99,7 +96,7 @@ impl Default for ExecEmailConfig {
 /// The configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// A file of `tls_root_certificates` cannot be read.
+    /// The `tls_ca_file` cannot be read.
     #[error("cannot read TLS root certificate {path}: {source}")]
     RootCertificate {
         /// The file.
@@ -107,7 +104,7 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// A file of `tls_root_certificates` holds no usable PEM certificate.
+    /// The `tls_ca_file` holds no usable PEM certificate.
     #[error("TLS root certificate {path} is not a PEM certificate: {reason}")]
     BadCertificate {
         /// The file.
@@ -136,10 +133,33 @@ mod tests {
     #[test]
     fn a_missing_root_file_names_it() {
         let c = ExecEmailConfig {
-            tls_root_certificates: vec!["/nonexistent/ca.pem".into()],
+            tls_ca_file: "/nonexistent/ca.pem".into(),
             ..ExecEmailConfig::default()
         };
         let err = c.extra_roots().expect_err("missing");
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+        assert!(
+            ExecEmailConfig::default()
+                .extra_roots()
+                .expect("none")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn every_setting_is_reachable_from_the_environment() {
+        let vars = [
+            ("WEFT_EXEC_EMAIL_COMMAND_TIMEOUT_MS", "1500"),
+            ("WEFT_EXEC_EMAIL_HELLO_NAME", "mailer.example.com"),
+            ("WEFT_EXEC_EMAIL_MESSAGE_ID_DOMAIN", "example.org"),
+            ("WEFT_EXEC_EMAIL_TLS_CA_FILE", "/etc/weft/ca.pem"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let c: ExecEmailConfig =
+            weft_runtime::config::load_section_from("exec_email", vars).expect("loads");
+        assert_eq!(c.command_timeout(), Duration::from_millis(1500));
+        assert_eq!(c.hello_name, "mailer.example.com");
+        assert_eq!(c.message_id_domain, "example.org");
+        assert_eq!(c.tls_ca_file, PathBuf::from("/etc/weft/ca.pem"));
     }
 }

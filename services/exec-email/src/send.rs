@@ -72,20 +72,21 @@ impl std::fmt::Debug for SmtpClient {
 impl SmtpClient {
     /// A client with the configuration's EHLO name, timeouts and extra TLS roots.
     pub fn new(config: &ExecEmailConfig) -> Result<Self, ConfigError> {
-        let roots = config
-            .extra_roots()?
-            .into_iter()
-            .zip(&config.tls_root_certificates)
-            .map(|(pem, path)| {
-                Certificate::from_pem(&pem).map_err(|e| ConfigError::BadCertificate {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let hello = match config.hello_name.as_deref() {
-            None => ClientId::default(),
-            Some(name) => match name.parse::<IpAddr>() {
+        let roots = match config.extra_roots()? {
+            None => Vec::new(),
+            Some(pem) => {
+                vec![
+                    Certificate::from_pem(&pem).map_err(|e| ConfigError::BadCertificate {
+                        path: config.tls_ca_file.clone(),
+                        reason: e.to_string(),
+                    })?,
+                ]
+            }
+        };
+        let name = config.hello_name.as_str();
+        let hello = match name {
+            "" => ClientId::default(),
+            name => match name.parse::<IpAddr>() {
                 Ok(IpAddr::V4(ip)) => ClientId::Ipv4(ip),
                 Ok(IpAddr::V6(ip)) => ClientId::Ipv6(ip),
                 Err(_) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()) => {

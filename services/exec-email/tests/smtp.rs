@@ -19,7 +19,7 @@ const PASSWORD: &str = "s3cret-Pa55";
 
 fn agent_for(server: Option<&SmtpServer>) -> EmailAgent {
     let config = ExecEmailConfig {
-        tls_root_certificates: server.map(|s| vec![s.ca_pem()]).unwrap_or_default(),
+        tls_ca_file: server.map(|s| s.ca_pem()).unwrap_or_default(),
         connect_timeout_ms: 5_000,
         command_timeout_ms: 10_000,
         ..ExecEmailConfig::default()
