@@ -40,11 +40,12 @@
 //!
 //! [`with`] (the step's input and output types), [`config`] (service settings),
 //! [`attachments`] (bytes of attachments), [`message`] (MIME message and envelope),
-//! [`send`] (the SMTP session), [`agent`] (one attempt end to end, and the `Agent` impl).
+//! [`send`] (the SMTP session; its failures are mapped in `failure`), [`agent`] (one attempt end to end, and the `Agent` impl).
 
 pub mod agent;
 pub mod attachments;
 pub mod config;
+mod failure;
 pub mod message;
 pub mod send;
 pub mod with;
