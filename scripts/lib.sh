@@ -22,6 +22,8 @@ WEFT_NATS_VERSION="2.15.1"
 WEFT_MOTO_VERSION="5.2.5"
 # Schemathesis (`st`), the OpenAPI conformance checker of services/weft/tests/schemathesis.rs.
 WEFT_SCHEMATHESIS_VERSION="4.32.5"
+# aiosmtpd, the SMTP server of the uses: email tests (weft_testkit::SmtpServer).
+WEFT_AIOSMTPD_VERSION="1.4.6"
 WEFT_PG_MAJOR="15"
 WEFT_PG_BIN="/usr/lib/postgresql/$WEFT_PG_MAJOR/bin"
 export WEFT_ROOT WEFT_TOOLS

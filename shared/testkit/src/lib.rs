@@ -10,6 +10,9 @@
 //!   CDC tests), stops it by PID and starts it again on the same port and data.
 //! - [`Dovecot`] starts a private Dovecot IMAP server (plain text, one test user, Maildir in a
 //!   temporary directory) on a free port, appends mail by IMAP and stops it by PID.
+//! - [`SmtpServer`] starts a private SMTP server (aiosmtpd) on a free port that stores every
+//!   message it accepts, optionally with STARTTLS or implicit TLS, AUTH and refused recipients,
+//!   and stops it by PID.
 //! - [`Schemathesis`] runs Schemathesis' `st run` against a live OpenAPI document and returns
 //!   its report, killing it by PID at a time limit.
 //! - [`ChildProcess`] runs any program (e.g. `weft serve router`) with its output in a log
@@ -26,6 +29,7 @@ mod nats;
 mod pg;
 mod process;
 mod schemathesis;
+mod smtp;
 mod stream;
 mod wait;
 
@@ -36,6 +40,7 @@ pub use nats::NatsServer;
 pub use pg::PgServer;
 pub use process::ChildProcess;
 pub use schemathesis::{Schemathesis, SchemathesisReport};
+pub use smtp::{ReceivedMail, SmtpOptions, SmtpServer, SmtpTls};
 pub use stream::stored_messages;
 pub use wait::wait_for;
 
