@@ -35,7 +35,7 @@ pub struct CodeExecutor {
 impl CodeExecutor {
     /// Resolve the sandbox and start the warm pool (inside a Tokio runtime).
     pub fn new(config: CodeConfig) -> Result<Self, SandboxError> {
-        let sandbox = Arc::new(Sandbox::new(&config.sandbox)?);
+        let sandbox = Arc::new(Sandbox::new(&config.sandbox())?);
         let pool = Pool::new(sandbox, config.warm_runners);
         let running = Semaphore::new(config.max_running.max(1));
         Ok(Self {

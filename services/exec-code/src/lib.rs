@@ -37,7 +37,7 @@
 //! | `timeout` | the script ran past its `timeout` (stopped by the engine's interrupt handler, or killed by the executor 1 s later) or past the step's deadline |
 //! | `cancelled` | the step was cancelled while it ran; the runner was killed |
 //! | `bad_input` | `memory` or `timeout` out of range, script and inputs over 8 MiB |
-//! | `internal` | the sandbox cannot start (bubblewrap missing or refused, runner unusable); the message says why, and [`CodeExecutor::check`] (the agent's readiness check) fails too |
+//! | `internal` | the sandbox cannot start (bubblewrap missing or refused, runner unusable); the message says why, and the agent's readiness check ([`CodeExecutor::check`], behind `/readyz`) fails too |
 //!
 //! # How it is isolated
 //!
@@ -72,6 +72,7 @@
 //! Consumes `with` of `uses: code` steps; produces their output and log lines. Touches
 //! child processes (bwrap and runners) and, when staging, a temporary folder.
 
+pub mod agent;
 pub mod config;
 pub mod error;
 pub mod executor;
@@ -81,6 +82,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod with;
 
+pub use agent::CodeAgent;
 pub use config::CodeConfig;
 pub use error::{CodeError, ErrorCode};
 pub use executor::CodeExecutor;

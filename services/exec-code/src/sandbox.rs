@@ -27,7 +27,6 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::task::JoinHandle;
@@ -45,33 +44,19 @@ const STDERR_BYTES: usize = 4096;
 /// Host folders bound read-only (or recreated as the same symlink) for the shared libraries.
 const LIBRARY_DIRS: [&str; 5] = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32"];
 
-/// How runners are started.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// How runners are started (the sandbox part of [`crate::CodeConfig`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct SandboxConfig {
-    /// The command that starts a runner: program, then arguments. Empty (the default): this
-    /// executable with the hidden subcommand `__code-runner` (`weft __code-runner`).
+    /// Program and arguments that start a runner; empty: this executable with `__code-runner`.
     pub runner: Vec<String>,
-    /// The bubblewrap program, searched on `PATH` unless it holds a `/`. Default `bwrap`.
+    /// The bubblewrap program, searched on `PATH` unless it holds a `/`.
     pub bwrap: String,
-    /// User id the sandbox runs as when Weft runs as root. Default 65534 (nobody).
+    /// User id the sandbox runs as when Weft runs as root.
     pub sandbox_uid: u32,
-    /// Group id the sandbox runs as when Weft runs as root. Default 65534 (nogroup).
+    /// Group id the sandbox runs as when Weft runs as root.
     pub sandbox_gid: u32,
-    /// How long a runner may take to start and say it is ready, in milliseconds. Default 10000.
-    pub start_timeout_ms: u64,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        Self {
-            runner: Vec::new(),
-            bwrap: "bwrap".to_owned(),
-            sandbox_uid: 65534,
-            sandbox_gid: 65534,
-            start_timeout_ms: 10_000,
-        }
-    }
+    /// How long a runner may take to start and say it is ready.
+    pub start_timeout: Duration,
 }
 
 /// The sandbox cannot be set up at all.
@@ -141,7 +126,7 @@ impl Sandbox {
             runner,
             args,
             run_as,
-            start_timeout: Duration::from_millis(config.start_timeout_ms),
+            start_timeout: config.start_timeout,
             _staging: staging,
         })
     }

@@ -158,7 +158,7 @@ async fn the_step_deadline_bounds_the_script() {
 #[tokio::test]
 async fn a_sandbox_that_cannot_start_fails_clearly_and_is_not_ready() {
     let mut config = CodeConfig::default();
-    config.sandbox.bwrap = "/nonexistent/bwrap".to_owned();
+    config.bwrap = "/nonexistent/bwrap".to_owned();
     let e = CodeExecutor::new(config).expect_err("no bwrap");
     assert!(e.to_string().contains("bubblewrap"), "{e}");
 
@@ -167,7 +167,7 @@ async fn a_sandbox_that_cannot_start_fails_clearly_and_is_not_ready() {
         warm_runners: 0,
         ..CodeConfig::default()
     };
-    config.sandbox.runner = vec!["/bin/false".to_owned()];
+    config.runner = "/bin/false".to_owned();
     let exec = CodeExecutor::new(config).expect("executor");
     let ran = run(&exec, "return 1").await;
     let e = ran.error(ErrorCode::Internal);

@@ -282,7 +282,7 @@ async fn prototype_pollution_stays_in_the_sandbox_and_the_output_is_plain_json()
 async fn the_sandbox_sees_no_host_network_environment_or_files_and_has_its_limits() {
     let exec = executor();
     // What any code in the runner could see (native code included), from its self-check mode.
-    let sandbox = weft_exec_code::Sandbox::new(&config(0).sandbox).expect("sandbox");
+    let sandbox = weft_exec_code::Sandbox::new(&config(0).sandbox()).expect("sandbox");
     let report = sandbox.self_check().await.expect("self-check");
     assert_eq!(report.interfaces, ["lo"], "network");
     assert!(

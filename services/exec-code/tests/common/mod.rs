@@ -15,7 +15,7 @@ pub fn config(warm_runners: usize) -> CodeConfig {
         warm_runners,
         ..CodeConfig::default()
     };
-    config.sandbox.runner = vec![env!("CARGO_BIN_EXE_weft-code-runner").to_owned()];
+    config.runner = env!("CARGO_BIN_EXE_weft-code-runner").to_owned();
     config
 }
 
