@@ -51,11 +51,10 @@ impl Agent for CodeAgent {
             .await;
         result.map_err(|e| {
             // Killed because the attempt was stopped: say why the platform stopped it.
-            if e.code == ErrorCode::Cancelled || (e.code == ErrorCode::Timeout && cx.is_cancelled())
-            {
-                if cx.stop_reason().is_some() {
-                    return cx.stopped_error();
-                }
+            let killed = e.code == ErrorCode::Cancelled
+                || (e.code == ErrorCode::Timeout && cx.is_cancelled());
+            if killed && cx.stop_reason().is_some() {
+                return cx.stopped_error();
             }
             step_error(e)
         })

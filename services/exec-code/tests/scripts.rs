@@ -157,17 +157,19 @@ async fn the_step_deadline_bounds_the_script() {
 
 #[tokio::test]
 async fn a_sandbox_that_cannot_start_fails_clearly_and_is_not_ready() {
-    let mut config = CodeConfig::default();
-    config.bwrap = "/nonexistent/bwrap".to_owned();
+    let config = CodeConfig {
+        bwrap: "/nonexistent/bwrap".to_owned(),
+        ..CodeConfig::default()
+    };
     let e = CodeExecutor::new(config).expect_err("no bwrap");
     assert!(e.to_string().contains("bubblewrap"), "{e}");
 
     // A runner that exits at once: the step fails `internal` (retryable) and check() says why.
-    let mut config = CodeConfig {
+    let config = CodeConfig {
         warm_runners: 0,
+        runner: "/bin/false".to_owned(),
         ..CodeConfig::default()
     };
-    config.runner = "/bin/false".to_owned();
     let exec = CodeExecutor::new(config).expect("executor");
     let ran = run(&exec, "return 1").await;
     let e = ran.error(ErrorCode::Internal);

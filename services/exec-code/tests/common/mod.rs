@@ -11,12 +11,11 @@ use weft_exec_code::{CodeConfig, CodeError, CodeExecutor, CodeWith, ErrorCode};
 
 /// The configuration the tests use: the crate's own runner binary.
 pub fn config(warm_runners: usize) -> CodeConfig {
-    let mut config = CodeConfig {
+    CodeConfig {
         warm_runners,
+        runner: env!("CARGO_BIN_EXE_weft-code-runner").to_owned(),
         ..CodeConfig::default()
-    };
-    config.runner = env!("CARGO_BIN_EXE_weft-code-runner").to_owned();
-    config
+    }
 }
 
 /// An executor without a warm pool.
