@@ -51,7 +51,9 @@
 //! (what is mapped plus `memory` plus slack) and CPU time (timeout + 1 s) — then QuickJS's
 //! heap limit (`memory`), stack limit (1 MiB) and an interrupt handler at the deadline. The
 //! executor kills the process at the wall-clock deadline and on cancellation. The runner
-//! holds no secret: its stdin carries only the script and its inputs.
+//! holds no secret, credential or connection: its stdin carries only the script and its
+//! inputs (a script sees a secret only when the step passes one in `inputs`; the platform
+//! masks secret values in the output, error and log afterwards).
 //!
 //! # Runner command
 //!

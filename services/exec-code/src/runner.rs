@@ -19,6 +19,9 @@
 //!    an empty queue with the promise still pending is reported at once as a `script` error
 //!    ("never settles") instead of waiting for the deadline.
 //!
+//! stdout must be a pipe (as the executor makes it): with `RLIMIT_FSIZE` 0 a write to a
+//! regular file kills the process with `SIGXFSZ`.
+//!
 //! `--self-check` instead applies the same limits, evaluates `1 + 1` and prints a
 //! [`SelfCheck`] report of what the process can see (used by the executor's readiness check
 //! and by the isolation tests).
