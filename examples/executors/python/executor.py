@@ -333,6 +333,8 @@ class Executor:
             log.error("undecodable task dropped: %s", e)
             await msg.term()
             return
+        log.info("attempt %s started: %s/%s #%s", task["attempt_id"], task.get("workflow"),
+                 task["step_id"], task.get("attempt"))
         attempt = Attempt(task)
         keep_alive = [asyncio.create_task(self.progress_acks(msg))]
         if task.get("heartbeat_timeout_ms"):
@@ -359,6 +361,7 @@ class Executor:
             await msg.nak(delay=1)
             return
         await msg.ack()
+        log.info("attempt %s ended: %s", task["attempt_id"], next(iter(outcome)))
 
     async def run(self, attempt):
         """Run the agent under the step's timeout and cancels; return the outcome."""
