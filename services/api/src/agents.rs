@@ -116,6 +116,9 @@ pub(crate) async fn catalog(state: &AppState) -> Result<Catalog, ApiError> {
             catalog.insert(&a.name, schema);
         }
     }
+    for (name, check) in &state.with_checks {
+        catalog.insert_check(name, *check);
+    }
     Ok(catalog)
 }
 

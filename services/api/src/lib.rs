@@ -52,6 +52,8 @@ pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) bus: Bus,
     pub(crate) secrets: SecretStore,
+    /// Agents' own checks of a literal `with` (by agent), run at apply.
+    pub(crate) with_checks: Vec<(String, weft_flow::WithCheck)>,
 }
 
 /// The admin API service.
@@ -70,8 +72,21 @@ impl ApiService {
                 store,
                 bus,
                 secrets,
+                with_checks: Vec::new(),
             }),
         }
+    }
+
+    /// Also run these agents' own checks of a literal `with` when a workflow is applied (the
+    /// host passes those of the executors it links, e.g. that a jq program compiles).
+    pub fn with_checks(
+        mut self,
+        checks: impl IntoIterator<Item = (String, weft_flow::WithCheck)>,
+    ) -> Self {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.with_checks.extend(checks);
+        }
+        self
     }
 
     /// Every route under `/api/v1`, state included; merge it with other routers.

@@ -78,6 +78,10 @@ impl weft_executor::Hosted for TransformAgent {
     fn build(config: TransformConfig) -> Result<Self, String> {
         Self::new(config).map_err(|e| e.to_string())
     }
+
+    fn check_with(with: &Value) -> Result<(), (String, String)> {
+        crate::check_with(with)
+    }
 }
 
 #[cfg(test)]

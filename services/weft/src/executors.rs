@@ -19,6 +19,8 @@ use weft_runtime::{ConfigError, Readiness, Shutdown};
 pub struct Executor {
     /// The agent (`uses:`).
     pub agent: &'static str,
+    /// Its checks of a literal `with` at apply time, beyond the schema.
+    pub check_with: weft_flow::WithCheck,
     start: StartFn,
 }
 
@@ -113,6 +115,7 @@ impl Executor {
     pub const fn of<A: Hosted>() -> Self {
         Self {
             agent: A::NAME,
+            check_with: A::check_with,
             start: start::<A>,
         }
     }

@@ -276,8 +276,11 @@ async fn add(
     let tasks = hosted.tasks;
     Ok(match (service, deps.store.as_ref()) {
         (Service::Api, Some(store)) => {
-            let api =
-                weft_api::ApiService::new(store.clone(), bus.clone(), deps.master_key.clone());
+            let checks = crate::executors::EXECUTORS
+                .iter()
+                .map(|e| (e.agent.to_string(), e.check_with));
+            let api = weft_api::ApiService::new(store.clone(), bus.clone(), deps.master_key.clone())
+                .with_checks(checks);
             api.sync_registry()
                 .await
                 .map_err(|e| HostError::Registry(e.to_string()))?;

@@ -100,3 +100,21 @@ steps:
     assert!(big["size"].as_u64().unwrap_or(0) > 256 * 1024, "{big}");
     assert_eq!(Env::step(&done, "count")["attempts"][0]["output"], 40000, "{done}");
 }
+
+#[tokio::test]
+async fn a_literal_jq_program_that_does_not_compile_is_refused_at_apply() {
+    let env = Env::start().await;
+    let (status, body) = env
+        .apply_raw(
+            "name: badjq\non: { manual: {} }\nsteps:\n  t:\n    uses: transform\n    with:\n      input: [1, 2]\n      jq: 'map(. +'\n",
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "steps.t.with.jq", "{body}");
+    assert_eq!(body["line"], 8, "{body}");
+    // The same program held in an expression is checked when it runs.
+    env.apply(
+        "name: latejq\non: { manual: {} }\nsteps:\n  t:\n    uses: transform\n    with:\n      input: [1, 2]\n      jq: '${{ inputs.program }}'\n",
+    )
+    .await;
+}

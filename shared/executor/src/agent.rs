@@ -47,6 +47,13 @@ pub trait Hosted: Agent + Sized {
     /// Build the agent (called from async code inside the runtime); `Err` says why it cannot
     /// start.
     fn build(config: Self::Config) -> Result<Self, String>;
+
+    /// Checks of a literal `with` beyond its JSON Schema, run when a workflow is applied
+    /// (e.g. that a jq program compiles): `Err((field, message))`, `field` a dotted path inside
+    /// `with`. Values holding `${{ … }}` are to be skipped. Default: none.
+    fn check_with(_with: &serde_json::Value) -> Result<(), (String, String)> {
+        Ok(())
+    }
 }
 
 /// The configuration section of agent `A`: `exec_<name>`.

@@ -26,11 +26,17 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// A check of a literal `with` beyond its schema (e.g. that a jq program compiles), from the
+/// agent's own crate: `Err((field, message))`, `field` a dotted path inside `with` (`jq`,
+/// `map.total`). Values holding expressions are the check's to skip.
+pub type WithCheck = fn(&Value) -> Result<(), (String, String)>;
+
 /// Agents a workflow may use, by name, with the JSON Schema of their `with` (`None`: an
-/// announced agent without a usable schema; anything goes).
+/// announced agent without a usable schema; anything goes) and their own checks.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     agents: BTreeMap<String, Option<Value>>,
+    checks: BTreeMap<String, WithCheck>,
 }
 
 impl Catalog {
@@ -48,6 +54,11 @@ impl Catalog {
     /// Add (or replace) an agent.
     pub fn insert(&mut self, name: &str, with_schema: Option<Value>) {
         self.agents.insert(name.to_string(), with_schema);
+    }
+
+    /// Add an agent's own check of `with` (run after its schema passed).
+    pub fn insert_check(&mut self, name: &str, check: WithCheck) {
+        self.checks.insert(name.to_string(), check);
     }
 
     /// Whether `name` is known.
@@ -93,6 +104,11 @@ impl Catalog {
             if let Some((at, message)) = first_error(schema, &with) {
                 let mut field = path(&["steps", id, "with"]);
                 field.extend(at);
+                return Err(error(field, message));
+            }
+            if let Some(Err((at, message))) = self.checks.get(&step.uses).map(|c| c(&with)) {
+                let mut field = path(&["steps", id, "with"]);
+                field.extend(at.split('.').filter(|k| !k.is_empty()).map(Seg::from));
                 return Err(error(field, message));
             }
         }

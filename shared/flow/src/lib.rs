@@ -22,7 +22,7 @@ pub mod validate;
 pub mod webhook_auth;
 mod workflow_trigger;
 
-pub use agents::Catalog;
+pub use agents::{Catalog, WithCheck};
 pub use budget::Limits;
 pub use error::{ExprError, ExprErrorCode, ValidationError};
 pub use expr::{
