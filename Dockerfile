@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
 # Weft: one image, one binary. Every service runs as `weft serve <name>` (see compose.yaml).
+# bubblewrap: the sandbox of `uses: code` runners.
 # Build: docker build -t weft:dev .
 
 FROM rust:1.95-bookworm AS build
@@ -14,7 +15,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates bubblewrap \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin weft
 COPY --from=build /usr/local/bin/weft /usr/local/bin/weft

@@ -24,6 +24,9 @@ WEFT_MOTO_VERSION="5.2.5"
 WEFT_SCHEMATHESIS_VERSION="4.32.5"
 # aiosmtpd, the SMTP server of the uses: email tests (weft_testkit::SmtpServer).
 WEFT_AIOSMTPD_VERSION="1.4.6"
+# nats-py, the NATS client of the example Python executor (examples/executors/python,
+# run by services/weft/tests/outside_executor.rs).
+WEFT_NATS_PY_VERSION="2.16.0"
 WEFT_PG_MAJOR="15"
 WEFT_PG_BIN="/usr/lib/postgresql/$WEFT_PG_MAJOR/bin"
 export WEFT_ROOT WEFT_TOOLS
@@ -87,6 +90,8 @@ WEFT_BIN="$WEFT_TOOLS/bin"
 weft_moto_bin() { printf '%s\n' "$WEFT_VENV/bin/moto_server"; }
 
 weft_schemathesis_bin() { printf '%s\n' "$WEFT_VENV/bin/st"; }
+
+weft_venv_python() { printf '%s\n' "$WEFT_VENV/bin/python"; }
 
 # Prints the version (e.g. 4.32.5) of the Python package $1 installed in the venv, or nothing.
 weft_venv_package_version() {

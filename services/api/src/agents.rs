@@ -20,6 +20,7 @@ use crate::{
     AppState,
     error::{ApiError, ErrorBody},
     extract::Path,
+    params::{AgentPath, agent_name},
 };
 
 /// One live replica of an agent's executor.
@@ -87,9 +88,10 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Agen
 /// One agent.
 #[utoipa::path(
     get, path = "/api/v1/agents/{name}", operation_id = "get_agent", tag = "agents",
-    params(("name" = String, Path, description = "Agent name")),
+    params(AgentPath),
     responses(
         (status = 200, description = "The agent", body = AgentView),
+        (status = 400, description = "Not an agent name", body = ErrorBody),
         (status = 404, description = "Neither built in nor announced", body = ErrorBody),
         (status = 503, description = "The event bus is unavailable", body = ErrorBody),
     )
@@ -98,6 +100,7 @@ pub(crate) async fn get(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Json<AgentView>, ApiError> {
+    agent_name(&name)?;
     views(&registry::live(&state.bus).await?)
         .remove(&name)
         .map(Json)

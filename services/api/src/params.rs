@@ -46,6 +46,28 @@ pub(crate) struct SecretPath {
     name: String,
 }
 
+/// `{name}` of the agent routes (documentation only; the handler calls [`agent_name`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct AgentPath {
+    /// Agent name: lowercase letters, digits and `-`, starting with a letter, 1 to 64
+    /// characters.
+    #[param(pattern = "^[a-z][a-z0-9-]{0,63}$")]
+    name: String,
+}
+
+/// An agent name from a path, or 400.
+pub(crate) fn agent_name(name: &str) -> Result<(), ApiError> {
+    if weft_flow::validate::is_agent_name(name) {
+        return Ok(());
+    }
+    Err(ApiError::InvalidName(format!(
+        "`{name}` is not an agent name: use lowercase letters, digits and `-`, starting with a \
+         letter, at most 64 characters"
+    )))
+}
+
 /// `{id}` of the execution routes (documentation only; the handlers call [`execution_id`]).
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]

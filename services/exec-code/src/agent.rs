@@ -86,3 +86,19 @@ pub fn step_error(e: CodeError) -> StepError {
     }
     error
 }
+
+impl weft_executor::Hosted for CodeAgent {
+    type Config = CodeConfig;
+
+    fn build(config: CodeConfig) -> Result<Self, String> {
+        Self::new(config).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod document_tests {
+    #[test]
+    fn agent_document_is_up_to_date() -> Result<(), String> {
+        weft_executor::check_agent_document::<super::CodeAgent>(env!("CARGO_MANIFEST_DIR"))
+    }
+}

@@ -99,3 +99,19 @@ impl Agent for EmailAgent {
         result
     }
 }
+
+impl weft_executor::Hosted for EmailAgent {
+    type Config = ExecEmailConfig;
+
+    fn build(config: ExecEmailConfig) -> Result<Self, String> {
+        Self::new(config).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod document_tests {
+    #[test]
+    fn agent_document_is_up_to_date() -> Result<(), String> {
+        weft_executor::check_agent_document::<super::EmailAgent>(env!("CARGO_MANIFEST_DIR"))
+    }
+}

@@ -107,6 +107,14 @@ fn send_error(e: reqwest::Error) -> StepError {
     }
 }
 
+impl weft_executor::Hosted for HttpExecutor {
+    type Config = crate::ExecHttpConfig;
+
+    fn build(config: crate::ExecHttpConfig) -> Result<Self, String> {
+        Self::new(&config).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

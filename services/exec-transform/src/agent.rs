@@ -71,3 +71,19 @@ impl Agent for TransformAgent {
         })
     }
 }
+
+impl weft_executor::Hosted for TransformAgent {
+    type Config = TransformConfig;
+
+    fn build(config: TransformConfig) -> Result<Self, String> {
+        Self::new(config).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod document_tests {
+    #[test]
+    fn agent_document_is_up_to_date() -> Result<(), String> {
+        weft_executor::check_agent_document::<super::TransformAgent>(env!("CARGO_MANIFEST_DIR"))
+    }
+}

@@ -28,8 +28,9 @@ pub enum Command {
     },
     /// Run one service, with its own listener for health and metrics.
     Serve {
-        /// The service.
-        service: Service,
+        /// The service: api, router, webhook, cdc, files, cron, imap or exec-<agent>.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(Service::names()))]
+        service: String,
     },
     /// Apply workflow files (a file or every .yaml/.yml/.json file in a folder).
     Apply {
@@ -100,8 +101,12 @@ pub enum RunsCommand {
 /// Run a parsed command line.
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Command::Dev { apply } => serve(&Service::ALL, apply, true).await,
-        Command::Serve { service } => serve(&[service], None, false).await,
+        Command::Dev { apply } => serve(&Service::all(), apply, true).await,
+        Command::Serve { service } => {
+            let service = Service::parse(&service)
+                .with_context(|| format!("no service named `{service}`"))?;
+            serve(&[service], None, false).await
+        }
         Command::Apply { file, api } => {
             Client::new(&api)?.apply_path(&file).await?;
             Ok(ExitCode::SUCCESS)

@@ -12,7 +12,7 @@ use weft_runtime::{CommonConfig, Gate, Readiness, Shutdown, health_router};
 use weft_secrets::{MasterKey, Secrets};
 use weft_store::Store;
 
-use crate::serve::Service;
+use crate::{executors::ExecHost, serve::Service};
 
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +26,8 @@ pub enum HostError {
     /// The admin API could not publish the workflow registry.
     #[error("cannot publish the workflow registry: {0}")]
     Registry(String),
-    /// The executor could not be built.
-    #[error("cannot start exec-http: {0}")]
+    /// An executor could not be built.
+    #[error("cannot start an executor: {0}")]
     Executor(String),
     /// `WEFT_MASTER_KEY` is malformed.
     #[error("WEFT_MASTER_KEY: {0}")]
@@ -145,12 +145,22 @@ async fn start_with(
     let mut app = Router::new();
     let mut tasks = JoinSet::new();
     let mut routes = None;
+    let exec = match services.iter().any(|s| matches!(s, Service::Exec(_))) {
+        true => Some(exec_host(&deps, config).await?),
+        false => None,
+    };
+    let mut checks = Vec::new();
     for service in services {
         let hosted = Hosted {
             tasks: &mut tasks,
             routes: &mut routes,
+            exec: exec.as_ref(),
+            readiness: &mut checks,
         };
         app = add(*service, app, hosted, config, &deps, &shutdown).await?;
+    }
+    for check in checks {
+        readiness = check(readiness);
     }
     let app = app.merge(health_router(readiness));
     let listener = weft_runtime::http::bind(&config.http_addr).await?;
@@ -180,6 +190,25 @@ struct Deps {
     secrets: Secrets,
 }
 
+/// What every executor of this process shares: the bus, secrets, the JetStream artifact store
+/// and the `[executors]` settings.
+async fn exec_host(deps: &Deps, common: &CommonConfig) -> Result<ExecHost, HostError> {
+    // `executor_concurrency` and `ack_wait_ms` of the common settings are the defaults.
+    let base = weft_executor::ExecutorConfig {
+        concurrency: common.executor_concurrency,
+        ack_wait_ms: common.ack_wait_ms,
+        ..Default::default()
+    };
+    let config = weft_runtime::load_section_over("executors", base)
+        .map_err(|e| HostError::Executor(e.to_string()))?;
+    Ok(ExecHost {
+        bus: deps.bus.clone(),
+        inputs: Arc::new(deps.secrets.clone()),
+        artifacts: weft_executor::Artifacts::jetstream(&deps.bus).await?,
+        config,
+    })
+}
+
 /// The master key from the configuration (`WEFT_MASTER_KEY`), when one is set.
 fn master_key(config: &CommonConfig) -> Result<Option<Arc<MasterKey>>, HostError> {
     if config.master_key.0.trim().is_empty() {
@@ -206,6 +235,10 @@ fn spawn_trigger<S: weft_trigger::Source>(
 struct Hosted<'a> {
     tasks: &'a mut JoinSet<()>,
     routes: &'a mut Option<weft_webhook::Registry>,
+    /// What the executors share (when any runs here).
+    exec: Option<&'a ExecHost>,
+    /// Readiness checks the services add.
+    readiness: &'a mut Vec<Box<dyn FnOnce(Readiness) -> Readiness + Send>>,
 }
 
 async fn add(
@@ -240,26 +273,22 @@ async fn add(
             *hosted.routes = Some(webhook.registry().clone());
             app.merge(webhook.router())
         }
-        (Service::ExecHttp, _) => {
-            // Fail at start, not in the background, when the client cannot be built.
-            let agent =
-                weft_exec_http::HttpExecutor::new(&weft_exec_http::ExecHttpConfig::default())
-                    .map_err(|e| HostError::Executor(e.to_string()))?;
-            let config = weft_executor::ExecutorConfig {
-                concurrency: config.executor_concurrency,
-                ack_wait_ms: config.ack_wait_ms,
-                ..Default::default()
+        (Service::Exec(executor), _) => {
+            let Some(host) = hosted.exec else {
+                return Err(HostError::Executor("no executor host".into()));
             };
-            let deps = weft_executor::ExecutorDeps {
-                bus: bus.clone(),
-                inputs: Arc::new(deps.secrets.clone()),
-                artifacts: weft_executor::Artifacts::jetstream(bus).await?,
-            };
-            let service = weft_executor::ExecutorService::new(agent, config, deps);
-            let shutdown = shutdown.clone();
+            let started = executor
+                .start(host, shutdown.clone())
+                .map_err(|e| HostError::Executor(e.to_string()))?;
+            hosted.readiness.push(started.readiness);
+            let name = executor.service_name();
+            let stop = shutdown.clone();
             tasks.spawn(async move {
-                if let Err(e) = service.run(shutdown).await {
-                    tracing::error!(error = %e, "exec-http stopped");
+                if let Err(e) = started.run.await {
+                    // One failed service stops the process: an orchestrator restarts it whole,
+                    // rather than it running on without the service, unseen.
+                    tracing::error!(service = %name, error = %e, "service failed; stopping weft");
+                    stop.trigger();
                 }
             });
             app

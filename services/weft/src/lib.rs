@@ -5,5 +5,6 @@
 pub mod cli;
 pub mod client;
 mod devkey;
+pub mod executors;
 pub mod host;
 pub mod serve;

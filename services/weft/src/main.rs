@@ -11,6 +11,7 @@ fn main() -> std::process::ExitCode {
     // `weft __code-runner`: the sandboxed JavaScript runner of `uses: code` (started by the code
     // executor under bubblewrap). Handled before anything else starts (no runtime, no threads):
     // it sets its own limits and serves one script.
+    #[cfg(feature = "exec-code")]
     if std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == "__code-runner")

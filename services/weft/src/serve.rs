@@ -1,9 +1,10 @@
-//! The services one process can host, by name (`weft serve <name>`).
+//! The services one process can host, by name (`weft serve <name>`): the fixed ones and one
+//! `exec-<agent>` per entry of [`crate::executors::EXECUTORS`].
 
-use clap::ValueEnum;
+use crate::executors::{EXECUTORS, Executor};
 
 /// A Weft service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     /// `POST /hooks/{path}` → events.
     Webhook,
@@ -11,9 +12,8 @@ pub enum Service {
     Router,
     /// The admin API under `/api/v1`.
     Api,
-    /// Runs `uses: http` steps.
-    #[value(name = "exec-http")]
-    ExecHttp,
+    /// Runs the steps of one agent (`exec-<agent>`).
+    Exec(&'static Executor),
     /// `on.cdc`: PostgreSQL row changes → events.
     Cdc,
     /// File triggers: `on.file` (local folders) and `on.s3`.
@@ -26,28 +26,40 @@ pub enum Service {
 
 impl Service {
     /// Every service, in start order for `weft dev`.
-    pub const ALL: [Service; 8] = [
-        Service::Api,
-        Service::Router,
-        Service::ExecHttp,
-        Service::Webhook,
-        Service::Cdc,
-        Service::Files,
-        Service::Cron,
-        Service::Imap,
-    ];
+    pub fn all() -> Vec<Service> {
+        let mut all = vec![Service::Api, Service::Router];
+        all.extend(EXECUTORS.iter().map(Service::Exec));
+        all.extend([
+            Service::Webhook,
+            Service::Cdc,
+            Service::Files,
+            Service::Cron,
+            Service::Imap,
+        ]);
+        all
+    }
+
+    /// Every service name, as `weft serve` takes them.
+    pub fn names() -> Vec<String> {
+        Self::all().into_iter().map(Service::name).collect()
+    }
+
+    /// The service called `name`.
+    pub fn parse(name: &str) -> Option<Service> {
+        Self::all().into_iter().find(|s| s.name() == name)
+    }
 
     /// The name used on the command line and in compose/k8s files.
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Self::Webhook => "webhook",
-            Self::Router => "router",
-            Self::Api => "api",
-            Self::ExecHttp => "exec-http",
-            Self::Cdc => "cdc",
-            Self::Files => "files",
-            Self::Cron => "cron",
-            Self::Imap => "imap",
+            Self::Webhook => "webhook".into(),
+            Self::Router => "router".into(),
+            Self::Api => "api".into(),
+            Self::Exec(e) => e.service_name(),
+            Self::Cdc => "cdc".into(),
+            Self::Files => "files".into(),
+            Self::Cron => "cron".into(),
+            Self::Imap => "imap".into(),
         }
     }
 

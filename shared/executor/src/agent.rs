@@ -38,6 +38,22 @@ pub trait Agent: Send + Sync + 'static {
     }
 }
 
+/// An agent the host can build from its own settings: the TOML section `[exec_<name>]`
+/// (`-` → `_`) and `WEFT_EXEC_<NAME>_…` variables ([`config_section`]).
+pub trait Hosted: Agent + Sized {
+    /// The agent's settings (strict serde, documented, with named defaults).
+    type Config: DeserializeOwned + Serialize + Default + Send + 'static;
+
+    /// Build the agent (called from async code inside the runtime); `Err` says why it cannot
+    /// start.
+    fn build(config: Self::Config) -> Result<Self, String>;
+}
+
+/// The configuration section of agent `A`: `exec_<name>`.
+pub fn config_section<A: Agent>() -> String {
+    format!("exec_{}", A::NAME.replace('-', "_"))
+}
+
 /// The JSON Schemas of an agent's `with` and output.
 pub fn schemas<A: Agent>() -> (serde_json::Value, serde_json::Value) {
     let with = schemars::schema_for!(A::With);

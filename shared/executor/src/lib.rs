@@ -21,7 +21,7 @@ mod resolve;
 mod runner;
 mod service;
 
-pub use agent::{Agent, agent_document, check_agent_document, schemas};
+pub use agent::{Agent, Hosted, agent_document, check_agent_document, config_section, schemas};
 pub use artifacts::Artifacts;
 pub use context::{Attempt, Context, LogLimits, StopReason};
 pub use resolve::{NoSecrets, ResolveInputs, Resolved};

@@ -92,6 +92,7 @@ pub struct ExecutorService<A: Agent> {
     agent: Arc<A>,
     config: ExecutorConfig,
     deps: ExecutorDeps,
+    health: tokio::sync::watch::Sender<Result<(), String>>,
 }
 
 impl<A: Agent> std::fmt::Debug for ExecutorService<A> {
@@ -106,16 +107,24 @@ impl<A: Agent> std::fmt::Debug for ExecutorService<A> {
 impl<A: Agent> ExecutorService<A> {
     /// The service for `agent`.
     pub fn new(agent: A, config: ExecutorConfig, deps: ExecutorDeps) -> Self {
+        let (health, _) = tokio::sync::watch::channel(Err("not checked yet".to_string()));
         Self {
             agent: Arc::new(agent),
             config,
             deps,
+            health,
         }
     }
 
-    /// The agent (for a readiness check: [`Agent::check`]).
+    /// The agent.
     pub fn agent(&self) -> Arc<A> {
         self.agent.clone()
+    }
+
+    /// The result of the agent's latest [`Agent::check`] (run at start and with every
+    /// registry announcement), for `/readyz` without running a check per probe.
+    pub fn health(&self) -> tokio::sync::watch::Receiver<Result<(), String>> {
+        self.health.subscribe()
     }
 
     /// Run until `shutdown`; attempts in flight finish first.
@@ -136,6 +145,7 @@ impl<A: Agent> ExecutorService<A> {
         let announcer = tokio::spawn(announce_loop(
             self.agent.clone(),
             registry.clone(),
+            self.health.clone(),
             shutdown.clone(),
         ));
         let handler = Arc::new(TaskHandler {
@@ -202,11 +212,13 @@ pub fn announcement<A: Agent>(replica: &str) -> Announcement {
 async fn announce_loop<A: Agent>(
     agent: Arc<A>,
     store: async_nats::jetstream::kv::Store,
+    health: tokio::sync::watch::Sender<Result<(), String>>,
     shutdown: Shutdown,
 ) -> Announcement {
     let mut entry = announcement::<A>(&uuid::Uuid::now_v7().simple().to_string());
     loop {
         let check = agent.check().await;
+        let _ = health.send_replace(check.clone());
         entry.ready = check.is_ok();
         entry.reason = check.err();
         entry.seen_at = Utc::now();

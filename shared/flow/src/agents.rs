@@ -16,7 +16,15 @@ use crate::{ValidationError, Workflow};
 
 /// The built-in agents and their committed documents (`schemas/agents/<name>.json`: name,
 /// description, `with` and `output` schemas).
-pub const BUILTIN: &[(&str, &str)] = &[("http", include_str!("../../../schemas/agents/http.json"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("http", include_str!("../../../schemas/agents/http.json")),
+    ("email", include_str!("../../../schemas/agents/email.json")),
+    ("code", include_str!("../../../schemas/agents/code.json")),
+    (
+        "transform",
+        include_str!("../../../schemas/agents/transform.json"),
+    ),
+];
 
 /// Agents a workflow may use, by name, with the JSON Schema of their `with` (`None`: an
 /// announced agent without a usable schema; anything goes).

@@ -50,7 +50,7 @@ pub struct CommonConfig {
     /// Time a client has to send a request body once its head is in, in milliseconds; then it
     /// is answered 408. Default 30000.
     pub http_body_read_timeout_ms: u64,
-    /// Parallel tasks per executor process.
+    /// Parallel attempts per executor (default of `[executors] concurrency`).
     pub executor_concurrency: usize,
     /// PostgreSQL connections per process (router and api).
     pub database_pool: u32,
@@ -165,15 +165,31 @@ pub fn load_section<T: DeserializeOwned + Serialize + Default>(
     load_section_from(section, std::env::vars())
 }
 
+/// [`load_section`] over `base` instead of `T::default()` (e.g. defaults that follow a
+/// setting of the common configuration).
+pub fn load_section_over<T: DeserializeOwned + Serialize>(
+    section: &str,
+    base: T,
+) -> Result<T, ConfigError> {
+    load_section_vars(section, base, std::env::vars())
+}
+
 /// [`load_section`] with the environment given explicitly (for tests).
 pub fn load_section_from<T, I>(section: &str, vars: I) -> Result<T, ConfigError>
 where
     T: DeserializeOwned + Serialize + Default,
     I: IntoIterator<Item = (String, String)>,
 {
+    load_section_vars(section, T::default(), vars)
+}
+
+fn load_section_vars<T, I>(section: &str, base: T, vars: I) -> Result<T, ConfigError>
+where
+    T: DeserializeOwned + Serialize,
+    I: IntoIterator<Item = (String, String)>,
+{
     let vars: Vec<(String, String)> = vars.into_iter().collect();
-    let mut table =
-        toml::Table::try_from(T::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let mut table = toml::Table::try_from(base).map_err(|e| ConfigError::Invalid(e.to_string()))?;
     if let Some((_, path)) = vars.iter().find(|(k, _)| k == "WEFT_CONFIG") {
         let path = PathBuf::from(path);
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {

@@ -33,6 +33,14 @@ fn known_services(root: &Path) -> anyhow::Result<BTreeSet<String>> {
         })
         .map(str::to_owned)
         .collect();
+    // `exec-<agent>` for every executor crate (services/exec-*), as services/weft hosts them.
+    let mut names = names;
+    for entry in std::fs::read_dir(root.join("services"))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with("exec-") {
+            names.insert(name);
+        }
+    }
     anyhow::ensure!(
         !names.is_empty(),
         "no service names found in {}",

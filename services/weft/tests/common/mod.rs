@@ -46,7 +46,7 @@ impl Env {
             ..Default::default()
         };
         adjust(&mut config);
-        let running = host::start(&Service::ALL, &config, Shutdown::new())
+        let running = host::start(&Service::all(), &config, Shutdown::new())
             .await
             .expect("weft starts");
         let base = format!("http://{}", running.addr);
