@@ -163,4 +163,3 @@ fn start<A: Hosted>(host: &ExecHost, shutdown: Shutdown) -> Result<Started, Star
         }),
     })
 }
-

@@ -63,7 +63,9 @@ async fn flood_while_light_routes(
         .send()
         .await
         .expect("readyz answers");
-    assert_eq!(ready.status().as_u16(), 200);
+    let status = ready.status().as_u16();
+    let body = ready.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "{body}");
     heavy_ids
 }
 

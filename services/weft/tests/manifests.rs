@@ -14,7 +14,9 @@ fn root() -> PathBuf {
 fn manifest(agent: &str) -> String {
     let name = format!("exec-{agent}");
     let note = match agent {
-        "code" => "\n# bubblewrap needs unprivileged user namespaces on the node (kernel.unprivileged_userns_clone=1)\n# and no seccomp profile that forbids unshare/clone(CLONE_NEWUSER).",
+        "code" => {
+            "\n# bubblewrap needs unprivileged user namespaces on the node (kernel.unprivileged_userns_clone=1)\n# and no seccomp profile that forbids unshare/clone(CLONE_NEWUSER)."
+        }
         _ => "",
     };
     let seccomp = match agent {
@@ -112,8 +114,15 @@ fn k8s_manifests_follow_the_executor_list() {
         );
     }
     for entry in std::fs::read_dir(root().join("k8s")).expect("k8s/") {
-        let name = entry.expect("entry").file_name().into_string().expect("utf8");
-        if let Some(agent) = name.strip_prefix("exec-").and_then(|n| n.strip_suffix(".yaml")) {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .into_string()
+            .expect("utf8");
+        if let Some(agent) = name
+            .strip_prefix("exec-")
+            .and_then(|n| n.strip_suffix(".yaml"))
+        {
             assert!(
                 EXECUTORS.iter().any(|e| e.agent == agent),
                 "k8s/{name} names an executor this build does not host"
