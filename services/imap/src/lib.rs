@@ -4,11 +4,12 @@
 //! Consumes the applied workflows' `on.email` blocks (through [`weft_trigger::TriggerService`],
 //! which starts, restarts and stops one instance per block live) and IMAP servers; produces
 //! events on `weft.events.email` whose ids derive from (mailbox, UIDVALIDITY, UID), a cursor per
-//! instance in the `weft_cursors` bucket, and attachments in the artifact store. Touches NATS,
-//! the IMAP servers and the artifact folder.
+//! instance in the `weft_cursors` bucket, and attachments in the artifact store executors read
+//! (the JetStream object store `weft_artifacts`; the event carries them as artifact
+//! references). Touches NATS and the IMAP servers.
 //!
 //! ```text
-//! let source = ImapSource::new(ArtifactStore::from_setting(&config.artifacts_dir)?);
+//! let source = ImapSource::new(weft_executor::Artifacts::jetstream(&bus).await?);
 //! TriggerService::new(source, bus).run(shutdown).await;
 //! ```
 //!

@@ -1,16 +1,25 @@
 //! One fetched message → the data of a `dev.weft.email.received` event.
 //!
 //! Consumes the raw RFC 5322 bytes (`BODY.PEEK[]`), parses MIME with `mail-parser`, stores
-//! every attachment in the [`ArtifactStore`] and produces [`EmailData`], which carries the
-//! attachments by reference (`url`, `sha256`, `size`), never their bytes. Bodies longer than
-//! [`MAX_BODY_BYTES`] are cut (and `truncated` set) so an event stays far below the bus' message
-//! size limit.
+//! every attachment in the artifact store executors read ([`Artifacts`], the JetStream object
+//! store `weft_artifacts`) and produces [`EmailData`], which carries each attachment as an
+//! [`ArtifactRef`] (`id`, `name`, `content_type`, `size`, `sha256`, nothing else), never its
+//! bytes: `${{ event.data.attachments[0] }}` goes straight into any executor that takes a file
+//! (e.g. `uses: email`'s `attachments`). Bodies longer than [`MAX_BODY_BYTES`] are cut (and
+//! `truncated` set) so an event stays far below the bus' message size limit.
 
 use std::collections::BTreeMap;
 
 use mail_parser::{Address, MessageParser, MimeHeaders as _};
 use serde::{Deserialize, Serialize};
-use weft_artifacts::{ArtifactError, ArtifactStore};
+use weft_executor::{ArtifactRef, Artifacts};
+
+/// The name of an attachment whose sender gave none: `attachment-<n>` (1-based, in the
+/// order of the message's attachments).
+pub const UNNAMED: &str = "attachment";
+
+/// The content type of an attachment without one.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// Longest `text` and `html` kept in the event, in bytes of UTF-8 (the bus takes messages of
 /// up to 1 MiB by default).
@@ -39,8 +48,8 @@ pub struct EmailData {
     pub truncated: bool,
     /// Header fields by lowercase name (the first occurrence when a field repeats), unfolded.
     pub headers: BTreeMap<String, String>,
-    /// Attachments, stored in the artifact store.
-    pub attachments: Vec<Attachment>,
+    /// Attachments, stored in the artifact store, as references executors accept.
+    pub attachments: Vec<ArtifactRef>,
 }
 
 /// A mail address with its display name.
@@ -52,58 +61,41 @@ pub struct Mailbox {
     pub address: Option<String>,
 }
 
-/// An attachment, by reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attachment {
-    /// The file name the sender gave, if any.
-    pub filename: Option<String>,
-    /// `type/subtype`, e.g. `application/pdf`.
-    pub content_type: Option<String>,
-    /// Decoded size in bytes.
-    pub size: u64,
-    /// Lowercase hex SHA-256 of the decoded bytes.
-    pub sha256: String,
-    /// Where the artifact store keeps it.
-    pub url: String,
-}
-
 /// Why a message could not be turned into event data.
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
     /// The bytes are not a parseable message.
     #[error("message is not valid MIME")]
     Unparseable,
-    /// An attachment could not be stored.
-    #[error(transparent)]
-    Artifact(#[from] ArtifactError),
+    /// An attachment could not be stored (the artifact store's message).
+    #[error("{0}")]
+    Artifact(String),
 }
 
 /// Parse `raw` and store its attachments in `store`.
-pub async fn to_event_data(raw: &[u8], store: &ArtifactStore) -> Result<EmailData, MessageError> {
+pub async fn to_event_data(raw: &[u8], store: &Artifacts) -> Result<EmailData, MessageError> {
     let parsed = MessageParser::default()
         .parse(raw)
         .ok_or(MessageError::Unparseable)?;
     let mut attachments = Vec::new();
-    for part in parsed.attachments() {
-        let content_type = part.content_type().map(|ct| match ct.subtype() {
-            Some(sub) => format!("{}/{sub}", ct.ctype()),
-            None => ct.ctype().to_string(),
-        });
-        let filename = part.attachment_name().map(str::to_string);
-        let artifact = store
-            .put(
-                part.contents(),
-                filename.as_deref(),
-                content_type.as_deref(),
-            )
-            .await?;
-        attachments.push(Attachment {
-            filename,
-            content_type,
-            size: artifact.size,
-            sha256: artifact.sha256,
-            url: artifact.url,
-        });
+    for (index, part) in parsed.attachments().enumerate() {
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{sub}", ct.ctype()),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
+        let name = part
+            .attachment_name()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| format!("{UNNAMED}-{}", index + 1), str::to_string);
+        let reference = store
+            .put(part.contents().to_vec(), &name, &content_type)
+            .await
+            .map_err(|e| MessageError::Artifact(e.message))?;
+        attachments.push(reference);
     }
     let text = parsed
         .text_part(0)
@@ -208,8 +200,7 @@ AAECAwQ=\r\n\
 
     #[tokio::test]
     async fn parses_fields_bodies_headers_and_stores_attachments() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = ArtifactStore::local(dir.path());
+        let store = Artifacts::in_memory();
         let data = to_event_data(MULTIPART.as_bytes(), &store)
             .await
             .expect("parses");
@@ -232,20 +223,51 @@ AAECAwQ=\r\n\
         assert_eq!(data.headers["x-custom"], "one folded");
         assert_eq!(data.attachments.len(), 1);
         let a = &data.attachments[0];
-        assert_eq!(a.filename.as_deref(), Some("data.bin"));
-        assert_eq!(a.content_type.as_deref(), Some("application/octet-stream"));
+        assert_eq!(a.name, "data.bin");
+        assert_eq!(a.content_type, "application/octet-stream");
         assert_eq!(a.size, 5);
-        assert_eq!(a.sha256, weft_artifacts::sha256_hex(&[0, 1, 2, 3, 4]));
+        assert_eq!(a.id, a.sha256, "content-addressed");
+        // `get` checks the bytes against the reference's digest.
         assert_eq!(
-            store.get(&a.url).await.expect("stored"),
-            vec![0, 1, 2, 3, 4]
+            store.get(a).await.expect("stored").as_ref(),
+            [0, 1, 2, 3, 4]
+        );
+        // Exactly an artifact reference: what `uses: email` takes as an attachment.
+        let json = serde_json::to_value(a).expect("json");
+        let mut keys: Vec<_> = json.as_object().expect("object").keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["content_type", "id", "name", "sha256", "size"]);
+        let back: ArtifactRef = serde_json::from_value(json).expect("an ArtifactRef");
+        assert_eq!(&back, a);
+    }
+
+    #[tokio::test]
+    async fn an_attachment_without_name_or_type_gets_defaults() {
+        let store = Artifacts::in_memory();
+        let raw = "From: a@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n\
+--b\r\nContent-Disposition: attachment\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\r\n\
+--b\r\nContent-Disposition: attachment; filename=\"  \"\r\n\r\nplain\r\n\
+--b--\r\n";
+        let data = to_event_data(raw.as_bytes(), &store).await.expect("parses");
+        let names: Vec<_> = data.attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["attachment-1", "attachment-2"]);
+        assert_eq!(data.attachments[0].content_type, "application/pdf");
+        assert_eq!(data.attachments[1].content_type, DEFAULT_CONTENT_TYPE);
+        assert_eq!(
+            store
+                .get(&data.attachments[0])
+                .await
+                .expect("stored")
+                .as_ref(),
+            b"%PDF-1.7"
         );
     }
 
     #[tokio::test]
     async fn plain_mail_has_no_html_and_long_bodies_are_cut() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = ArtifactStore::local(dir.path());
+        let store = Artifacts::in_memory();
         let long = "é".repeat(MAX_BODY_BYTES / 2 + 10);
         let raw = format!(
             "From: a@example.com\r\nSubject: s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{long}\r\n"

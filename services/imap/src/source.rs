@@ -1,18 +1,19 @@
 //! [`ImapSource`]: the `on.email` kind for the shared trigger runtime.
 
-use weft_artifacts::ArtifactStore;
+use weft_executor::Artifacts;
 use weft_flow::triggers::EmailTrigger;
 use weft_trigger::{Source, TriggerCtx, TriggerError};
 
 /// Watches IMAP mailboxes; attachments go to `artifacts`.
 #[derive(Debug, Clone)]
 pub struct ImapSource {
-    artifacts: ArtifactStore,
+    artifacts: Artifacts,
 }
 
 impl ImapSource {
-    /// A source that stores attachments in `artifacts`.
-    pub fn new(artifacts: ArtifactStore) -> Self {
+    /// A source that stores attachments in `artifacts` (in a host, the JetStream object store
+    /// executors read: [`Artifacts::jetstream`]).
+    pub fn new(artifacts: Artifacts) -> Self {
         Self { artifacts }
     }
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::types::UnsolicitedResponse;
-use weft_artifacts::ArtifactStore;
 use weft_events::types::EMAIL_RECEIVED;
+use weft_executor::Artifacts;
 use weft_flow::triggers::{EmailMode, EmailTrigger};
 use weft_trigger::{TriggerCtx, TriggerError};
 
@@ -26,10 +26,7 @@ use crate::{mailbox, message};
 pub const MAX_IDLE: Duration = Duration::from_secs(25 * 60);
 
 /// Run one session until shutdown (`Ok`) or a failure (`Err`).
-pub async fn run(
-    ctx: &TriggerCtx<EmailTrigger>,
-    store: &ArtifactStore,
-) -> Result<(), TriggerError> {
+pub async fn run(ctx: &TriggerCtx<EmailTrigger>, store: &Artifacts) -> Result<(), TriggerError> {
     let config = &ctx.config;
     let (mut session, caps) = connect::open(config).await.map_err(TriggerError::source)?;
     let selected = mailbox::select(&mut session, &config.mailbox)
@@ -102,7 +99,7 @@ async fn start_cursor(
 /// Announce every message above the cursor, in UID order.
 async fn drain(
     ctx: &TriggerCtx<EmailTrigger>,
-    store: &ArtifactStore,
+    store: &Artifacts,
     session: &mut Session,
     caps: Capabilities,
     cursor: &mut Cursor,
@@ -122,7 +119,7 @@ async fn drain(
 /// Publish one message, advance and save the cursor, then apply `after:`.
 async fn handle(
     ctx: &TriggerCtx<EmailTrigger>,
-    store: &ArtifactStore,
+    store: &Artifacts,
     session: &mut Session,
     caps: Capabilities,
     cursor: &mut Cursor,
@@ -152,7 +149,7 @@ async fn handle(
 
 async fn publish(
     ctx: &TriggerCtx<EmailTrigger>,
-    store: &ArtifactStore,
+    store: &Artifacts,
     uidvalidity: u32,
     uid: u32,
     raw: &[u8],

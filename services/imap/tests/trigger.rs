@@ -203,13 +203,15 @@ Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--XX--\r\n",
         .as_array()
         .expect("attachments");
     assert_eq!(attachments.len(), 1);
-    let a = &attachments[0];
-    assert_eq!(a["filename"], "orders.csv");
-    assert_eq!(a["content_type"], "text/csv");
-    assert_eq!(a["size"], csv.len());
-    assert_eq!(a["sha256"], weft_artifacts::sha256_hex(csv));
-    let url = a["url"].as_str().expect("url");
-    assert_eq!(rig.artifacts.get(url).await.expect("stored"), csv);
+    // Exactly an artifact reference (no other field), as executors take it.
+    let a: weft_executor::ArtifactRef =
+        serde_json::from_value(attachments[0].clone()).expect("an ArtifactRef");
+    assert_eq!(a.name, "orders.csv");
+    assert_eq!(a.content_type, "text/csv");
+    assert_eq!(a.size, csv.len() as u64);
+    assert_eq!(a.id, a.sha256);
+    // In the JetStream object store, as any executor reads it (the read checks the digest).
+    assert_eq!(rig.artifacts.get(&a).await.expect("stored").as_ref(), csv);
     assert!(
         !events[0].to_string().contains("7,250"),
         "the attachment's bytes are not in the event"

@@ -153,10 +153,6 @@ async fn serve(
     dev: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut config: CommonConfig = weft_runtime::load()?;
-    if dev && config.artifacts_dir.is_empty() {
-        // A laptop run keeps its blobs beside the project, like its other state.
-        config.artifacts_dir = "./.weft/artifacts".into();
-    }
     weft_runtime::telemetry::init_logging(&config.log_format);
     if dev && config.master_key.0.trim().is_empty() {
         let (key, path) = crate::devkey::load_or_create()?;

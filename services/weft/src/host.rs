@@ -32,9 +32,6 @@ pub enum HostError {
     /// `WEFT_MASTER_KEY` is malformed.
     #[error("WEFT_MASTER_KEY: {0}")]
     MasterKey(String),
-    /// The artifact store (for mail attachments) has no usable folder.
-    #[error(transparent)]
-    Artifacts(#[from] weft_artifacts::ArtifactError),
     /// The listener could not be bound.
     #[error(transparent)]
     Listen(#[from] std::io::Error),
@@ -222,26 +219,6 @@ fn master_key(config: &CommonConfig) -> Result<Option<Arc<MasterKey>>, HostError
         .map_err(|e| HostError::MasterKey(e.to_string()))
 }
 
-/// The artifact store the settings name: an S3 bucket when `artifacts_s3_bucket` is set, else
-/// the local folder `artifacts_dir`.
-fn artifact_store(config: &CommonConfig) -> Result<weft_artifacts::ArtifactStore, HostError> {
-    let bucket = config.artifacts_s3_bucket.trim();
-    if bucket.is_empty() {
-        return Ok(weft_artifacts::ArtifactStore::from_setting(
-            &config.artifacts_dir,
-        )?);
-    }
-    let endpoint = config.artifacts_s3_endpoint.trim();
-    let settings = weft_s3::S3Settings {
-        endpoint: (!endpoint.is_empty()).then(|| endpoint.to_string()),
-        region: config.artifacts_s3_region.clone(),
-        access_key_id: None,
-        secret_access_key: None,
-    };
-    let store = weft_s3::S3Artifacts::new(&settings, bucket, &config.artifacts_s3_prefix);
-    Ok(weft_artifacts::ArtifactStore::Remote(Arc::new(store)))
-}
-
 /// Run a trigger service for `source`, resolving secrets in its configs.
 fn spawn_trigger<S: weft_trigger::Source>(
     tasks: &mut JoinSet<()>,
@@ -334,7 +311,8 @@ async fn add(
             app
         }
         (Service::Imap, _) => {
-            let artifacts = artifact_store(config)?;
+            // Attachments go where executors read them (`uses: email` forwards them).
+            let artifacts = weft_executor::Artifacts::jetstream(bus).await?;
             spawn_trigger(tasks, weft_imap::ImapSource::new(artifacts), deps, shutdown);
             app
         }

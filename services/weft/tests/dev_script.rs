@@ -122,7 +122,6 @@ impl Env {
             .env("WEFT_NATS_PORT", self.nats_port.to_string())
             .env("WEFT_NATS_MONITOR_PORT", self.nats_monitor.to_string())
             .env("WEFT_NATS_DATA", self.path("nats"))
-            .env("WEFT_ARTIFACTS_DIR", self.path("artifacts"))
             .env("WEFT_MASTER_KEY", "11".repeat(32))
             .env("WEFT_DEV_BIN", env!("CARGO_BIN_EXE_weft"))
             .stdin(Stdio::null());

@@ -10,16 +10,13 @@ const MASTER_KEY: &str = "010101010101010101010101010101010101010101010101010101
 
 /// `weft dev --apply <apply>` on a port of its own choosing (a port picked here and bound
 /// later could be taken by another test's server meanwhile); its port, read from its log.
-async fn weft_dev(nats: &NatsServer, db: &TestDb, apply: &Path, dir: &Path) -> (ChildProcess, u16) {
+async fn weft_dev(nats: &NatsServer, db: &TestDb, apply: &Path) -> (ChildProcess, u16) {
     let addr = "127.0.0.1:0";
-    let artifacts = dir.join("artifacts");
-    let artifacts = artifacts.to_string_lossy().to_string();
     let env = [
         ("NATS_URL", nats.url.as_str()),
         ("DATABASE_URL", db.url.as_str()),
         ("WEFT_HTTP_ADDR", addr),
         ("WEFT_MASTER_KEY", MASTER_KEY),
-        ("WEFT_ARTIFACTS_DIR", artifacts.as_str()),
         ("RUST_LOG", "warn,weft::host=info"),
     ];
     let apply = apply.to_string_lossy().to_string();
@@ -69,9 +66,8 @@ async fn until_ready(http: &reqwest::Client, port: u16, within: Duration) -> (bo
 async fn ready_means_the_applied_examples_are_routable() {
     let nats = NatsServer::start().await.expect("nats");
     let db = TestDb::create().await.expect("db");
-    let dir = tempfile::tempdir().expect("tempdir");
     let examples = weft_testkit::repo_root().join("examples");
-    let (_weft, port) = weft_dev(&nats, &db, &examples, dir.path()).await;
+    let (_weft, port) = weft_dev(&nats, &db, &examples).await;
     let http = reqwest::Client::new();
     let (ready, _) = until_ready(&http, port, Duration::from_secs(60)).await;
     assert!(ready, "weft dev never became ready");
@@ -99,7 +95,7 @@ async fn a_failed_apply_keeps_weft_dev_not_ready_and_says_why() {
         "name: bad\non: { webhook: { path: bad } }\nsteps:\n  a: { uses: nope }\n",
     )
     .expect("write");
-    let (_weft, port) = weft_dev(&nats, &db, &flows, dir.path()).await;
+    let (_weft, port) = weft_dev(&nats, &db, &flows).await;
     let http = reqwest::Client::new();
     let (ready, seen) = until_ready(&http, port, Duration::from_secs(6)).await;
     assert!(!ready, "ready although the apply failed");

@@ -57,18 +57,6 @@ pub struct CommonConfig {
     /// How long a consumer may hold a message without acking or reporting progress before
     /// JetStream redelivers it (how soon work of a crashed process resumes), in milliseconds.
     pub ack_wait_ms: u64,
-    /// Folder of the artifact store (mail attachments and other blobs kept out of events).
-    /// Empty: `./.weft/artifacts` under `weft dev`, else `~/.local/share/weft/artifacts`.
-    pub artifacts_dir: String,
-    /// Keep artifacts in this S3 bucket instead of a local folder (`WEFT_ARTIFACTS_S3_BUCKET`);
-    /// credentials come from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
-    pub artifacts_s3_bucket: String,
-    /// Key prefix inside that bucket.
-    pub artifacts_s3_prefix: String,
-    /// Endpoint of an S3-compatible server (empty: AWS).
-    pub artifacts_s3_endpoint: String,
-    /// Region of the bucket.
-    pub artifacts_s3_region: String,
     /// Master key secrets are sealed under (`WEFT_MASTER_KEY`): 64 hex digits or base64 of 32
     /// bytes. Empty: no secrets on this service (`weft dev` then keeps a development key).
     pub master_key: Redacted,
@@ -100,11 +88,6 @@ impl Default for CommonConfig {
             executor_concurrency: 64,
             database_pool: 16,
             ack_wait_ms: 30_000,
-            artifacts_dir: String::new(),
-            artifacts_s3_bucket: String::new(),
-            artifacts_s3_prefix: "weft/artifacts/".into(),
-            artifacts_s3_endpoint: String::new(),
-            artifacts_s3_region: "us-east-1".into(),
             master_key: Redacted::default(),
         }
     }

@@ -9,21 +9,22 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::task::JoinHandle;
-use weft_artifacts::ArtifactStore;
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_EMAIL, EVENTS_STREAM, TRIGGERS_BUCKET, WORKFLOWS_BUCKET};
+use weft_executor::Artifacts;
 use weft_flow::Published;
 use weft_imap::ImapSource;
 use weft_runtime::Shutdown;
 use weft_testkit::{Dovecot, NatsServer};
 use weft_trigger::{TriggerHealth, TriggerService};
 
-/// One isolated installation: NATS, Dovecot, an artifact folder and (when started) the service.
+/// One isolated installation: NATS (with its artifact store), Dovecot and (when started) the
+/// service.
 pub struct Rig {
     pub bus: Bus,
-    pub artifacts: ArtifactStore,
+    /// The JetStream artifact store executors read.
+    pub artifacts: Artifacts,
     service: Option<(Shutdown, JoinHandle<()>)>,
-    _artifacts_dir: tempfile::TempDir,
     pub dovecot: Dovecot,
     pub nats: NatsServer,
 }
@@ -35,12 +36,11 @@ impl Rig {
         let dovecot = Dovecot::start().await.expect("dovecot starts");
         let bus = Bus::connect(&nats.url, "imap-test").await.expect("bus");
         bus.ensure_streams().await.expect("streams");
-        let dir = tempfile::tempdir().expect("artifact dir");
+        let artifacts = Artifacts::jetstream(&bus).await.expect("artifact store");
         Rig {
             bus,
-            artifacts: ArtifactStore::local(dir.path()),
+            artifacts,
             service: None,
-            _artifacts_dir: dir,
             dovecot,
             nats,
         }
