@@ -26,6 +26,9 @@ pub enum HostError {
     /// The admin API could not publish the workflow registry.
     #[error("cannot publish the workflow registry: {0}")]
     Registry(String),
+    /// A service's own configuration section does not load.
+    #[error("{0}")]
+    Config(String),
     /// An executor could not be built.
     #[error("cannot start an executor: {0}")]
     Executor(String),
@@ -167,10 +170,10 @@ async fn start_with(
     let addr = listener.local_addr()?;
     let stop = shutdown.clone();
     let limits = config.http_limits();
-    tasks.spawn(async move {
-        if let Err(e) = weft_runtime::http::serve(listener, app, &limits, stop).await {
-            tracing::error!(error = %e, "HTTP listener failed");
-        }
+    supervise(&mut tasks, "HTTP listener".into(), &shutdown, async move {
+        weft_runtime::http::serve(listener, app, &limits, stop)
+            .await
+            .map_err(|e| e.to_string())
     });
     tracing::info!(%addr, services = ?services.iter().map(|s| s.name()).collect::<Vec<_>>(), "weft is running");
     Ok(Running {
@@ -219,6 +222,27 @@ fn master_key(config: &CommonConfig) -> Result<Option<Arc<MasterKey>>, HostError
         .map_err(|e| HostError::MasterKey(e.to_string()))
 }
 
+/// Run one service as a task of the host: when it ends before shutdown — an error, a panic, or
+/// a return nobody asked for — the host logs which service and why and stops everything (an
+/// orchestrator or `scripts/dev` then restarts the process whole, rather than it running on
+/// without the service, unseen).
+fn supervise<F>(tasks: &mut JoinSet<()>, name: String, shutdown: &Shutdown, service: F)
+where
+    F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    let shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        let why = match tokio::spawn(service).await {
+            Ok(Ok(())) if shutdown.is_triggered() => return,
+            Ok(Ok(())) => "it stopped on its own".to_string(),
+            Ok(Err(e)) => e,
+            Err(e) => format!("it panicked: {e}"),
+        };
+        tracing::error!(service = %name, reason = %why, "service failed; stopping weft");
+        shutdown.trigger();
+    });
+}
+
 /// Run a trigger service for `source`, resolving secrets in its configs.
 fn spawn_trigger<S: weft_trigger::Source>(
     tasks: &mut JoinSet<()>,
@@ -226,9 +250,18 @@ fn spawn_trigger<S: weft_trigger::Source>(
     deps: &Deps,
     shutdown: &Shutdown,
 ) {
+    let kind = std::any::type_name::<S>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("?");
+    let name = format!("trigger {kind}");
     let service = weft_trigger::TriggerService::new(source, deps.bus.clone())
         .with_secrets(deps.secrets.clone());
-    tasks.spawn(service.run(shutdown.clone()));
+    let stop = shutdown.clone();
+    supervise(tasks, name, shutdown, async move {
+        service.run(stop).await;
+        Ok(())
+    });
 }
 
 /// What [`add`] leaves behind: background tasks, and the webhook service's route table.
@@ -256,21 +289,36 @@ async fn add(
             let checks = crate::executors::EXECUTORS
                 .iter()
                 .map(|e| (e.agent.to_string(), e.check_with));
-            let api = weft_api::ApiService::new(store.clone(), bus.clone(), deps.master_key.clone())
-                .with_checks(checks);
+            let api =
+                weft_api::ApiService::new(store.clone(), bus.clone(), deps.master_key.clone())
+                    .with_checks(checks);
             api.sync_registry()
                 .await
                 .map_err(|e| HostError::Registry(e.to_string()))?;
             app.merge(api.router())
         }
         (Service::Router, Some(store)) => {
-            let rc = weft_router::RouterConfig::from_common(config);
+            // `[router]` / `WEFT_ROUTER_…`, over the common `ack_wait_ms`.
+            let rc = weft_runtime::load_section_over(
+                "router",
+                weft_router::RouterConfig::from_common(config),
+            )
+            .map_err(|e| HostError::Config(e.to_string()))?;
             let router = weft_router::RouterService::new(rc, store.clone(), bus.clone());
-            tasks.spawn(router.run(shutdown.clone()));
+            let stop = shutdown.clone();
+            supervise(tasks, "router".into(), shutdown, async move {
+                router.run(stop).await;
+                Ok(())
+            });
             app
         }
         (Service::Webhook, _) => {
-            let wc = weft_webhook::WebhookConfig::from_common(config);
+            // `[webhook]` / `WEFT_WEBHOOK_…`, over the common `max_body_bytes`.
+            let wc = weft_runtime::load_section_over(
+                "webhook",
+                weft_webhook::WebhookConfig::from_common(config),
+            )
+            .map_err(|e| HostError::Config(e.to_string()))?;
             let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone())
                 .with_secrets(deps.secrets.clone());
             *hosted.routes = Some(webhook.registry().clone());
@@ -284,16 +332,7 @@ async fn add(
                 .start(host, shutdown.clone())
                 .map_err(|e| HostError::Executor(e.to_string()))?;
             hosted.readiness.push(started.readiness);
-            let name = executor.service_name();
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                if let Err(e) = started.run.await {
-                    // One failed service stops the process: an orchestrator restarts it whole,
-                    // rather than it running on without the service, unseen.
-                    tracing::error!(service = %name, error = %e, "service failed; stopping weft");
-                    stop.trigger();
-                }
-            });
+            supervise(tasks, executor.service_name(), shutdown, started.run);
             app
         }
         (Service::Cdc, _) => {
@@ -318,4 +357,26 @@ async fn add(
         }
         (_, None) => app, // needs_database() guarantees a store for api and router
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn stops_weft(
+        service: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+    ) -> bool {
+        let shutdown = Shutdown::new();
+        let mut tasks = JoinSet::new();
+        supervise(&mut tasks, "test".into(), &shutdown, service);
+        while tasks.join_next().await.is_some() {}
+        shutdown.is_triggered()
+    }
+
+    #[tokio::test]
+    async fn a_failed_panicked_or_vanished_service_stops_the_host() {
+        assert!(stops_weft(async { Err("broken".to_string()) }).await);
+        assert!(stops_weft(async { Ok(()) }).await, "ended before shutdown");
+        assert!(stops_weft(async { panic!("boom") }).await);
+    }
 }

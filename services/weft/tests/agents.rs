@@ -56,7 +56,10 @@ steps:
         .iter()
         .filter_map(|l| l["line"].as_str())
         .collect();
-    assert!(lines.iter().any(|l| l.contains("scored 2 items")), "{score}");
+    assert!(
+        lines.iter().any(|l| l.contains("scored 2 items")),
+        "{score}"
+    );
 }
 
 #[tokio::test]
@@ -92,13 +95,20 @@ steps:
     let done = env.finished(&event_id).await;
     let broken = &Env::step(&done, "broken")["attempts"][0]["error"];
     assert_eq!(broken["code"], "script", "{broken}");
-    assert!(broken["message"].as_str().unwrap_or("").contains("no luck"), "{broken}");
+    assert!(
+        broken["message"].as_str().unwrap_or("").contains("no luck"),
+        "{broken}"
+    );
     assert_eq!(broken["details"]["line"], 2, "{broken}");
     // The 40 000-item output is over 256 KiB: it went to the artifact store, and the next
     // transform read it back through its reference.
     let big = &Env::step(&done, "big")["attempts"][0]["output"];
     assert!(big["size"].as_u64().unwrap_or(0) > 256 * 1024, "{big}");
-    assert_eq!(Env::step(&done, "count")["attempts"][0]["output"], 40000, "{done}");
+    assert_eq!(
+        Env::step(&done, "count")["attempts"][0]["output"],
+        40000,
+        "{done}"
+    );
 }
 
 #[tokio::test]
