@@ -31,7 +31,24 @@ pub fn event(
         "error": error,
     });
     let subject = exec.id.to_string();
-    let mut event = weft_events::new_event(id, ty, types::SOURCE_ROUTER, Some(&subject), data);
-    trace::set(&mut event, &trace::child_of(trace::from_json(&exec.event)));
-    OutboxMessage::event(subjects::EVENTS_EXECUTION, &event)
+    let build = |data: Value| {
+        let mut event =
+            weft_events::new_event(id.clone(), ty, types::SOURCE_ROUTER, Some(&subject), data);
+        trace::set(&mut event, &trace::child_of(trace::from_json(&exec.event)));
+        OutboxMessage::event(subjects::EVENTS_EXECUTION, &event)
+    };
+    let msg = build(data.clone());
+    if msg.payload.len() <= crate::cancel::max_task_bytes() {
+        return msg;
+    }
+    // Never queue what the bus refuses (it would stay in the outbox): the event goes without
+    // the output, which `GET /api/v1/executions/{id}` still shows.
+    let mut data = data;
+    data["output"] = Value::Null;
+    data["output_omitted"] = json!({
+        "reason": "output_too_large",
+        "bytes": msg.payload.len(),
+        "message": "the execution's output is larger than a bus message; read it from the API",
+    });
+    build(data)
 }

@@ -260,3 +260,41 @@ async fn a_silent_attempt_times_out_on_its_heartbeat_and_a_live_one_does_not() {
     // The http attempt ran 2 s, three heartbeat periods, and succeeded.
     assert_eq!(Env::step(&done, "alive")["status"], "succeeded", "{done}");
 }
+
+#[tokio::test]
+async fn an_execution_output_too_big_for_the_bus_is_left_out_of_its_lifecycle_event() {
+    let env = Env::start().await;
+    // Five outputs of ~240 KB each stay inline (under 256 KiB), but together they are over the
+    // bus's 1 MiB: the `succeeded` event must still be published, without the output.
+    let mut yaml = "name: wide\non: { webhook: { path: wide } }\nsteps:\n".to_string();
+    for i in 0..5 {
+        yaml.push_str(&format!(
+            "  s{i}:\n    uses: http\n    with: {{ url: '{{upstream}}/big/240000' }}\n"
+        ));
+    }
+    env.apply(&yaml).await;
+    let event_id = env.trigger("wide", json!({})).await;
+    let done = env.finished(&event_id).await;
+    assert_eq!(done["status"], "succeeded");
+    let id = done["id"].as_str().expect("id").to_string();
+    let mut events = Vec::new();
+    for _ in 0..40 {
+        events = common::lifecycle_events(&env, &id).await;
+        if events
+            .iter()
+            .any(|e| e["type"] == "dev.weft.execution.succeeded")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let succeeded = events
+        .iter()
+        .find(|e| e["type"] == "dev.weft.execution.succeeded")
+        .expect("the succeeded event was published");
+    assert_eq!(succeeded["data"]["output"], Value::Null);
+    assert_eq!(
+        succeeded["data"]["output_omitted"]["reason"],
+        "output_too_large"
+    );
+}
