@@ -367,36 +367,27 @@ async fn some_refused_recipients_are_reported_and_the_rest_get_the_message() {
         "{transcript}"
     );
 
-    // require_all_recipients: nothing is sent; a 5xx among the refusals makes it permanent…
-    let strict = with(
-        &server,
-        "none",
-        json!({"to": ["ok@example.com", "gone@example.com"], "require_all_recipients": true}),
-    );
-    let (result, _) = send(&agent, &strict, &step(), &none()).await;
-    let err = result.expect_err("strict");
-    assert_eq!(
-        (err.code.clone(), err.retryable),
-        (ErrorCode::Smtp, false),
-        "{err:?}"
-    );
-    // …only temporary refusals make it retryable.
-    let strict = with(
-        &server,
-        "none",
-        json!({"to": ["ok@example.com", "later@example.com"], "require_all_recipients": true}),
-    );
-    let (result, _) = send(&agent, &strict, &step(), &none()).await;
-    let err = result.expect_err("strict");
-    assert_eq!(
-        (err.code.clone(), err.retryable),
-        (ErrorCode::Smtp, true),
-        "{err:?}"
-    );
-    assert_eq!(
-        err.details.as_ref().expect("details")["rejected"][0]["code"],
-        451
-    );
+    // require_all_recipients: nothing is sent; a 5xx among the refusals makes it permanent,
+    // only temporary refusals make it retryable.
+    for (other, retryable) in [("gone@example.com", false), ("later@example.com", true)] {
+        let strict = with(
+            &server,
+            "none",
+            json!({"to": ["ok@example.com", other], "require_all_recipients": true}),
+        );
+        let (result, _) = send(&agent, &strict, &step(), &none()).await;
+        let err = result.expect_err("strict");
+        assert_eq!(
+            (err.code.clone(), err.retryable),
+            (ErrorCode::Smtp, retryable),
+            "{other}: {err:?}"
+        );
+        let code = if retryable { 451 } else { 550 };
+        assert_eq!(
+            err.details.as_ref().expect("details")["rejected"][0]["code"],
+            code
+        );
+    }
     assert_eq!(
         server.messages().expect("messages").len(),
         1,

@@ -188,22 +188,7 @@ async fn a_python_executor_runs_steps_end_to_end() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let resp = env
-        .http
-        .post(format!("{}/api/v1/executions/{id}/cancel", env.base))
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(resp.status().as_u16(), 202);
-    let mut attempt = Value::Null;
-    for _ in 0..60 {
-        let detail = env.execution(&id).await;
-        attempt = Env::step(&detail, "flip")["attempts"][0].clone();
-        if attempt["logs"].is_array() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let attempt = env.cancel_and_await_log(&id, "flip").await;
     assert_eq!(attempt["status"], "cancelled", "{attempt}");
     assert!(
         log_lines(&attempt)

@@ -191,24 +191,9 @@ async fn a_cancel_stops_the_running_attempt_and_its_log_says_so() {
     let id = execution_id(&env, &event_id).await;
     // Let the attempt reach the upstream.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let resp = env
-        .http
-        .post(format!("{}/api/v1/executions/{id}/cancel", env.base))
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(resp.status().as_u16(), 202);
     // The attempt stops within a second: its result (a `cancelled` failure, ignored by the
     // router since the attempt already ended) brings its log.
-    let mut attempt = Value::Null;
-    for _ in 0..40 {
-        let detail = env.execution(&id).await;
-        attempt = Env::step(&detail, "wait")["attempts"][0].clone();
-        if attempt["logs"].is_array() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let attempt = env.cancel_and_await_log(&id, "wait").await;
     assert_eq!(attempt["status"], "cancelled", "{attempt}");
     let logs = attempt["logs"].as_array().expect("logs").clone();
     assert!(

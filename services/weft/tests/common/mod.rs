@@ -201,6 +201,30 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Cancel execution `id` (202), then wait until the first attempt of `step` carries its
+    /// log — the stopped attempt's own result came back — and return that attempt.
+    pub async fn cancel_and_await_log(&self, id: &str, step: &str) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/executions/{id}/cancel", self.base))
+            .send()
+            .await
+            .expect("cancel");
+        assert_eq!(resp.status().as_u16(), 202);
+        let mut attempt = Value::Null;
+        for _ in 0..60 {
+            let detail = self.execution(id).await;
+            attempt = Env::step(&detail, step)["attempts"][0].clone();
+            if attempt["logs"].is_array() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        attempt
+    }
+}
+
 /// Types of the lifecycle events published for an execution (read from WEFT_EVENTS).
 pub async fn lifecycle_types(env: &Env, execution_id: &str) -> Vec<String> {
     lifecycle_events(env, execution_id)
