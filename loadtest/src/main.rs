@@ -1,5 +1,8 @@
-//! Weft load generator for the W3 shape: a webhook starts a workflow of three sequential HTTP
-//! steps, each fed the previous step's output, against an echo server this program runs itself.
+//! Weft load generator. Scenario `w3` (the default): a webhook starts a workflow of three
+//! sequential HTTP steps, each fed the previous step's output, against an echo server this
+//! program runs itself. Scenario `agents`: http → code → transform → http, the code step
+//! computing on the first step's output in the sandbox and the transform step reshaping the
+//! code step's output with jq before the last HTTP step posts it.
 //!
 //! Latency is end to end: from sending the webhook to receiving the execution's
 //! `dev.weft.execution.succeeded` lifecycle event on NATS. Modes: `fixed` sends at a constant
@@ -31,6 +34,9 @@ struct Args {
     /// NATS, to observe lifecycle events.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats: String,
+    /// Workflow shape: `w3` (three HTTP steps) or `agents` (http → code → transform → http).
+    #[arg(long, value_enum, env = "WEFT_LOAD_SCENARIO", default_value = "w3")]
+    scenario: Scenario,
     /// fixed rate or saturation.
     #[arg(long, value_enum, default_value = "fixed")]
     mode: Mode,
@@ -49,6 +55,23 @@ struct Args {
     /// JSON file to write the figures to.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Scenario {
+    W3,
+    Agents,
+}
+
+impl Scenario {
+    /// Workflow name, also the webhook path.
+    fn workflow(self) -> &'static str {
+        match self {
+            Scenario::W3 => "loadtest-w3",
+            Scenario::Agents => "loadtest-agents",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, serde::Serialize)]
@@ -79,10 +102,10 @@ async fn main() -> anyhow::Result<()> {
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(256)
         .build()?;
-    apply_workflow(&http, &args.weft, &echo).await?;
+    apply_workflow(&http, &args.weft, &echo, args.scenario).await?;
     let shared = Arc::new(Shared {
         http,
-        hook: format!("{}/hooks/loadtest-w3", args.weft),
+        hook: format!("{}/hooks/{}", args.weft, args.scenario.workflow()),
         waiters: Arc::default(),
         latencies: Mutex::new(hdrhistogram::Histogram::new(3)?),
         errors: Mutex::new(0),
@@ -118,18 +141,52 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn apply_workflow(http: &reqwest::Client, weft: &str, echo: &str) -> anyhow::Result<()> {
-    let yaml = format!(
-        r#"name: loadtest-w3
+async fn apply_workflow(
+    http: &reqwest::Client,
+    weft: &str,
+    echo: &str,
+    scenario: Scenario,
+) -> anyhow::Result<()> {
+    let yaml = match scenario {
+        Scenario::W3 => format!(
+            r#"name: loadtest-w3
 on: {{ webhook: {{ path: loadtest-w3 }} }}
 steps:
   one:   {{ uses: http, with: {{ method: POST, url: "{echo}/step/1", json: "${{{{ event.data.body }}}}" }} }}
   two:   {{ needs: one, uses: http, with: {{ method: POST, url: "{echo}/step/2", json: "${{{{ steps.one.output.body }}}}" }} }}
   three: {{ needs: two, uses: http, with: {{ method: POST, url: "{echo}/step/3", json: "${{{{ steps.two.output.body }}}}" }} }}
 "#
-    );
+        ),
+        // The code step sums the digits of the run number and formats a label; the transform
+        // step reshapes that with jq; the last HTTP step posts the result to the echo server.
+        Scenario::Agents => format!(
+            r#"name: loadtest-agents
+on: {{ webhook: {{ path: loadtest-agents }} }}
+steps:
+  fetch: {{ uses: http, with: {{ method: POST, url: "{echo}/step/1", json: "${{{{ event.data.body }}}}" }} }}
+  score:
+    needs: fetch
+    uses: code
+    with:
+      inputs: {{ body: "${{{{ steps.fetch.output.body }}}}" }}
+      timeout: 2s
+      script: |
+        const b = inputs.body;
+        const digits = String(b.i ?? 0).split("").map(Number);
+        const sum = digits.reduce((s, d) => s + d, 0);
+        return {{ value: b.value + sum, digits: digits.length, label: `run ${{b.i ?? 0}} after step ${{b.step}}`, i: b.i }};
+  shape:
+    needs: score
+    uses: transform
+    with:
+      input: "${{{{ steps.score.output }}}}"
+      jq: '{{value: (.value + 1), i, words: (.label | split(" ") | length), label: (.label | ascii_upcase)}}'
+  report: {{ needs: shape, uses: http, with: {{ method: POST, url: "{echo}/step/4", json: "${{{{ steps.shape.output }}}}" }} }}
+"#
+        ),
+    };
     let resp = http
-        .put(format!("{weft}/api/v1/workflows/loadtest-w3"))
+        .put(format!("{weft}/api/v1/workflows/{}", scenario.workflow()))
         .header("content-type", "application/yaml")
         .body(yaml)
         .send()

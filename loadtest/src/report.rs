@@ -24,6 +24,7 @@ impl Report {
         let errors = shared.errors.lock().map(|e| *e).unwrap_or(0);
         let lost = shared.waiters.lock().map(|w| w.len()).unwrap_or(0);
         Self(json!({
+            "scenario": args.scenario,
             "mode": args.mode,
             "target_rate": if matches!(args.mode, crate::Mode::Fixed) { json!(args.rate) } else { Value::Null },
             "concurrency": if matches!(args.mode, crate::Mode::Saturate) { json!(args.concurrency) } else { Value::Null },
