@@ -48,24 +48,11 @@ fn start_executor(env: &Env) -> ChildProcess {
     .expect("the python executor starts")
 }
 
-async fn get(env: &Env, path: &str) -> (u16, Value) {
-    let resp = env
-        .http
-        .get(format!("{}{path}", env.base))
-        .send()
-        .await
-        .expect("api answers");
-    (
-        resp.status().as_u16(),
-        resp.json().await.unwrap_or(Value::Null),
-    )
-}
-
 /// Wait until `GET /api/v1/agents/reverse` shows a ready replica; return the agent.
 async fn wait_announced(env: &Env, executor: &mut ChildProcess) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, body) = get(env, &format!("/api/v1/agents/{AGENT}")).await;
+        let (status, body) = env.get_json(&format!("/api/v1/agents/{AGENT}")).await;
         let ready = body["replicas"]
             .as_array()
             .is_some_and(|r| r.iter().any(|r| r["ready"] == json!(true)));
@@ -255,6 +242,6 @@ async fn apply_checks_with_against_the_announced_schema_and_sigterm_withdraws_it
         "{}",
         executor.log()
     );
-    let (status, body) = get(&env, &format!("/api/v1/agents/{AGENT}")).await;
+    let (status, body) = env.get_json(&format!("/api/v1/agents/{AGENT}")).await;
     assert_eq!(status, 404, "no live replica is left: {body}");
 }

@@ -10,19 +10,6 @@ use common::Env;
 use serde_json::{Value, json};
 use weft_events::ArtifactRef;
 
-async fn get(env: &Env, path: &str) -> (u16, Value) {
-    let resp = env
-        .http
-        .get(format!("{}{path}", env.base))
-        .send()
-        .await
-        .expect("api answers");
-    (
-        resp.status().as_u16(),
-        resp.json().await.unwrap_or(Value::Null),
-    )
-}
-
 /// Wait until the execution of `event_id` exists and return its id.
 async fn execution_id(env: &Env, event_id: &str) -> String {
     for _ in 0..200 {
@@ -40,7 +27,7 @@ async fn agents_are_listed_and_apply_checks_uses_and_with() {
     // The http executor hosted here announces itself (right at start).
     let mut http = Value::Null;
     for _ in 0..100 {
-        let (status, body) = get(&env, "/api/v1/agents/http").await;
+        let (status, body) = env.get_json("/api/v1/agents/http").await;
         assert_eq!(status, 200, "{body}");
         if body["replicas"].as_array().is_some_and(|r| !r.is_empty()) {
             http = body;
@@ -51,7 +38,7 @@ async fn agents_are_listed_and_apply_checks_uses_and_with() {
     assert_eq!(http["builtin"], true, "{http}");
     assert_eq!(http["replicas"][0]["ready"], true, "{http}");
     assert_eq!(http["input_schema"]["properties"]["url"]["type"], "string");
-    let (status, list) = get(&env, "/api/v1/agents").await;
+    let (status, list) = env.get_json("/api/v1/agents").await;
     assert_eq!(status, 200);
     assert!(
         list["items"]
@@ -61,7 +48,7 @@ async fn agents_are_listed_and_apply_checks_uses_and_with() {
             .any(|a| a["name"] == "http"),
         "{list}"
     );
-    let (status, missing) = get(&env, "/api/v1/agents/nope").await;
+    let (status, missing) = env.get_json("/api/v1/agents/nope").await;
     assert_eq!(
         (status, missing["code"].as_str()),
         (404, Some("not_found")),

@@ -202,6 +202,20 @@ impl Env {
 }
 
 impl Env {
+    /// GET `path` of the API; status and JSON body (`null` when not JSON).
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("api answers");
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+
     /// Cancel execution `id` (202), then wait until the first attempt of `step` carries its
     /// log — the stopped attempt's own result came back — and return that attempt.
     pub async fn cancel_and_await_log(&self, id: &str, step: &str) -> Value {
