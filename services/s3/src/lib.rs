@@ -21,6 +21,7 @@
 /// The AWS SDK this crate builds on, for users of [`s3_client`].
 pub use aws_sdk_s3;
 
+mod artifacts;
 mod bucket;
 mod client;
 mod cursor;
@@ -29,6 +30,7 @@ mod keys;
 mod source;
 mod store;
 
+pub use artifacts::S3Artifacts;
 pub use bucket::{Bucket, ObjectInfo, Outcome};
 pub use client::{S3Settings, s3_client};
 pub use cursor::{Action, Seen, plan};

@@ -142,6 +142,7 @@ async fn start_with(
     let deps = Deps {
         secrets: Secrets::watch(bus.clone(), master_key.clone(), shutdown.clone()),
         master_key,
+        artifacts: artifact_store(config, &bus).await?,
         bus,
         store,
     };
@@ -191,6 +192,8 @@ struct Deps {
     store: Option<Store>,
     master_key: Option<Arc<MasterKey>>,
     secrets: Secrets,
+    /// The artifact store executors and the IMAP trigger share.
+    artifacts: weft_executor::Artifacts,
 }
 
 /// What every executor of this process shares: the bus, secrets, the JetStream artifact store
@@ -207,9 +210,30 @@ async fn exec_host(deps: &Deps, common: &CommonConfig) -> Result<ExecHost, HostE
     Ok(ExecHost {
         bus: deps.bus.clone(),
         inputs: Arc::new(deps.secrets.clone()),
-        artifacts: weft_executor::Artifacts::jetstream(&deps.bus).await?,
+        artifacts: deps.artifacts.clone(),
         config,
     })
+}
+
+/// The artifact store the settings name: an S3 bucket when `artifacts_s3_bucket` is set, else
+/// the JetStream object store `weft_artifacts`.
+async fn artifact_store(
+    config: &CommonConfig,
+    bus: &Bus,
+) -> Result<weft_executor::Artifacts, HostError> {
+    let bucket = config.artifacts_s3_bucket.trim();
+    if bucket.is_empty() {
+        return Ok(weft_executor::Artifacts::jetstream(bus).await?);
+    }
+    let set = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+    let settings = weft_s3::S3Settings {
+        endpoint: set(&config.artifacts_s3_endpoint),
+        region: config.artifacts_s3_region.clone(),
+        access_key_id: set(&config.artifacts_s3_access_key_id),
+        secret_access_key: set(&config.artifacts_s3_secret_access_key.0),
+    };
+    let store = weft_s3::S3Artifacts::new(&settings, bucket, &config.artifacts_s3_prefix);
+    Ok(weft_executor::Artifacts::remote(Arc::new(store)))
 }
 
 /// The master key from the configuration (`WEFT_MASTER_KEY`), when one is set.
@@ -351,7 +375,7 @@ async fn add(
         }
         (Service::Imap, _) => {
             // Attachments go where executors read them (`uses: email` forwards them).
-            let artifacts = weft_executor::Artifacts::jetstream(bus).await?;
+            let artifacts = deps.artifacts.clone();
             spawn_trigger(tasks, weft_imap::ImapSource::new(artifacts), deps, shutdown);
             app
         }

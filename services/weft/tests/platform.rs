@@ -270,3 +270,56 @@ async fn an_execution_output_too_big_for_the_bus_is_left_out_of_its_lifecycle_ev
         "output_too_large"
     );
 }
+
+#[tokio::test]
+async fn artifacts_go_to_s3_when_a_bucket_is_configured() {
+    let moto = weft_testkit::MotoServer::start_with_auth()
+        .await
+        .expect("moto starts");
+    let key = moto.credentials.clone().expect("an IAM key");
+    let endpoint = moto.endpoint.clone();
+    let s3 = weft_s3::s3_client(&weft_s3::S3Settings {
+        endpoint: Some(endpoint.clone()),
+        region: "us-east-1".into(),
+        access_key_id: Some(key.access_key_id.clone()),
+        secret_access_key: Some(key.secret_access_key.clone()),
+    });
+    s3.create_bucket()
+        .bucket("blobs")
+        .send()
+        .await
+        .expect("bucket");
+    let env = Env::start_with(|c| {
+        c.artifacts_s3_bucket = "blobs".into();
+        c.artifacts_s3_endpoint = endpoint.clone();
+        c.artifacts_s3_access_key_id = key.access_key_id.clone();
+        c.artifacts_s3_secret_access_key = weft_runtime::Redacted(key.secret_access_key.clone());
+    })
+    .await;
+    env.apply(
+        "name: big\non: { webhook: { path: big } }\nsteps:\n  fetch:\n    uses: http\n    with: { url: '{upstream}/big/300000' }\n  count:\n    needs: fetch\n    uses: transform\n    with: { input: '${{ steps.fetch.output }}', jq: '.body.data | length' }\n",
+    )
+    .await;
+    let event_id = env.trigger("big", json!({})).await;
+    let done = env.finished(&event_id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let reference: ArtifactRef =
+        serde_json::from_value(Env::step(&done, "fetch")["attempts"][0]["output"].clone())
+            .expect("a reference");
+    // The object is in the bucket, and the next step read it back from there.
+    let key_name = format!(
+        "weft/artifacts/sha256/{}/{}",
+        &reference.id[..2],
+        reference.id
+    );
+    let object = s3
+        .get_object()
+        .bucket("blobs")
+        .key(&key_name)
+        .send()
+        .await
+        .expect("object");
+    let bytes = object.body.collect().await.expect("body").into_bytes();
+    assert_eq!(bytes.len() as u64, reference.size);
+    assert_eq!(Env::step(&done, "count")["attempts"][0]["output"], 300000);
+}

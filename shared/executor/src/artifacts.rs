@@ -2,7 +2,8 @@
 //! back.
 //!
 //! Backends: a JetStream object-store bucket ([`ARTIFACTS_BUCKET`], the default: every host of
-//! a cluster reaches it and it needs no new server) or memory (tests). Objects are named by the
+//! a cluster reaches it and it needs no new server), any [`ObjectBackend`] (S3, implemented in
+//! `weft-s3` and chosen by the host's `artifacts_s3_*` settings) or memory (tests). Objects are named by the
 //! SHA-256 of their bytes, so storing the same bytes twice (a retried attempt) keeps one copy;
 //! the name and content type live in the reference. A read checks the bytes against the
 //! reference's digest. Touches NATS only.
@@ -27,15 +28,34 @@ pub struct Artifacts {
 #[derive(Clone)]
 enum Backend {
     Nats(Box<ObjectStore>),
+    Remote(Arc<dyn ObjectBackend>),
     Memory(Arc<Mutex<HashMap<String, Bytes>>>),
+}
+
+/// A boxed future of an [`ObjectBackend`].
+pub type ObjectFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// Object storage elsewhere (S3): named objects, written once, read back whole.
+pub trait ObjectBackend: std::fmt::Debug + Send + Sync {
+    /// Store `bytes` as object `name` (the same name always holds the same bytes).
+    fn put<'a>(
+        &'a self,
+        name: &'a str,
+        bytes: Bytes,
+        content_type: &'a str,
+    ) -> ObjectFuture<'a, ()>;
+    /// The bytes of object `name`; `None` when there is no such object.
+    fn get<'a>(&'a self, name: &'a str) -> ObjectFuture<'a, Option<Bytes>>;
 }
 
 impl std::fmt::Debug for Artifacts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self.backend {
-            Backend::Nats(_) => "Artifacts(jetstream)",
-            Backend::Memory(_) => "Artifacts(memory)",
-        })
+        match &self.backend {
+            Backend::Nats(_) => f.write_str("Artifacts(jetstream)"),
+            Backend::Remote(r) => write!(f, "Artifacts({r:?})"),
+            Backend::Memory(_) => f.write_str("Artifacts(memory)"),
+        }
     }
 }
 
@@ -57,6 +77,13 @@ impl Artifacts {
         Ok(Self {
             backend: Backend::Nats(Box::new(store)),
         })
+    }
+
+    /// A store in `backend` (e.g. an S3 bucket).
+    pub fn remote(backend: Arc<dyn ObjectBackend>) -> Self {
+        Self {
+            backend: Backend::Remote(backend),
+        }
     }
 
     /// A store in memory, for tests.
@@ -88,6 +115,10 @@ impl Artifacts {
                     map.insert(reference.id.clone(), bytes);
                 }
             }
+            Backend::Remote(remote) => remote
+                .put(&reference.id, bytes, content_type)
+                .await
+                .map_err(|e| store_error("storing", name, e))?,
             Backend::Nats(store) => {
                 let present = store
                     .info(reference.id.as_str())
@@ -112,6 +143,11 @@ impl Artifacts {
                 .lock()
                 .ok()
                 .and_then(|m| m.get(&reference.id).cloned())
+                .ok_or_else(|| not_found(reference))?,
+            Backend::Remote(remote) => remote
+                .get(&reference.id)
+                .await
+                .map_err(|e| store_error("reading", &reference.name, e))?
                 .ok_or_else(|| not_found(reference))?,
             Backend::Nats(store) => {
                 let mut object = match store.get(reference.id.as_str()).await {

@@ -22,7 +22,7 @@ mod runner;
 mod service;
 
 pub use agent::{Agent, Hosted, agent_document, check_agent_document, config_section, schemas};
-pub use artifacts::Artifacts;
+pub use artifacts::{Artifacts, ObjectBackend, ObjectFuture};
 pub use context::{Attempt, Context, LogLimits, StopReason};
 pub use resolve::{NoSecrets, ResolveInputs, Resolved};
 pub use runner::{RunnerSettings, execute_task};

@@ -57,6 +57,19 @@ pub struct CommonConfig {
     /// How long a consumer may hold a message without acking or reporting progress before
     /// JetStream redelivers it (how soon work of a crashed process resumes), in milliseconds.
     pub ack_wait_ms: u64,
+    /// Keep artifacts (attachments, large step outputs) in this S3 bucket instead of the
+    /// JetStream object store `weft_artifacts` (`WEFT_ARTIFACTS_S3_BUCKET`). Empty: JetStream.
+    pub artifacts_s3_bucket: String,
+    /// Key prefix inside that bucket.
+    pub artifacts_s3_prefix: String,
+    /// Endpoint of an S3-compatible server (empty: AWS).
+    pub artifacts_s3_endpoint: String,
+    /// Region of the bucket.
+    pub artifacts_s3_region: String,
+    /// Static access key id for the bucket (empty: `AWS_ACCESS_KEY_ID` of the process).
+    pub artifacts_s3_access_key_id: String,
+    /// Static secret access key (with the key id).
+    pub artifacts_s3_secret_access_key: Redacted,
     /// Master key secrets are sealed under (`WEFT_MASTER_KEY`): 64 hex digits or base64 of 32
     /// bytes. Empty: no secrets on this service (`weft dev` then keeps a development key).
     pub master_key: Redacted,
@@ -88,6 +101,12 @@ impl Default for CommonConfig {
             executor_concurrency: 64,
             database_pool: 16,
             ack_wait_ms: 30_000,
+            artifacts_s3_bucket: String::new(),
+            artifacts_s3_prefix: "weft/artifacts/".into(),
+            artifacts_s3_endpoint: String::new(),
+            artifacts_s3_region: "us-east-1".into(),
+            artifacts_s3_access_key_id: String::new(),
+            artifacts_s3_secret_access_key: Redacted::default(),
             master_key: Redacted::default(),
         }
     }
