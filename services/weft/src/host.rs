@@ -153,6 +153,12 @@ async fn start_with(
         true => Some(exec_host(&deps, config).await?),
         false => None,
     };
+    let policy = OnFailure::parse(&config.on_service_failure).ok_or_else(|| {
+        HostError::Config(format!(
+            "on_service_failure must be `stop` or `restart`, not `{}`",
+            config.on_service_failure
+        ))
+    })?;
     let mut checks = Vec::new();
     for service in services {
         let hosted = Hosted {
@@ -160,6 +166,7 @@ async fn start_with(
             routes: &mut routes,
             exec: exec.as_ref(),
             readiness: &mut checks,
+            policy,
         };
         app = add(*service, app, hosted, config, &deps, &shutdown).await?;
     }
@@ -171,11 +178,26 @@ async fn start_with(
     let addr = listener.local_addr()?;
     let stop = shutdown.clone();
     let limits = config.http_limits();
-    supervise(&mut tasks, "HTTP listener".into(), &shutdown, async move {
-        weft_runtime::http::serve(listener, app, &limits, stop)
-            .await
-            .map_err(|e| e.to_string())
+    // The listener cannot be bound again from here: its failure always stops the process.
+    let listener = std::sync::Mutex::new(Some((listener, app, limits, stop)));
+    let serve = make(move || {
+        let taken = listener.lock().ok().and_then(|mut l| l.take());
+        async move {
+            let Some((listener, app, limits, stop)) = taken else {
+                return Err("the listener is gone".to_string());
+            };
+            weft_runtime::http::serve(listener, app, &limits, stop)
+                .await
+                .map_err(|e| e.to_string())
+        }
     });
+    supervise(
+        &mut tasks,
+        "HTTP listener".into(),
+        &shutdown,
+        OnFailure::Stop,
+        serve,
+    );
     tracing::info!(%addr, services = ?services.iter().map(|s| s.name()).collect::<Vec<_>>(), "weft is running");
     Ok(Running {
         addr,
@@ -246,31 +268,83 @@ fn master_key(config: &CommonConfig) -> Result<Option<Arc<MasterKey>>, HostError
         .map_err(|e| HostError::MasterKey(e.to_string()))
 }
 
-/// Run one service as a task of the host: when it ends before shutdown — an error, a panic, or
-/// a return nobody asked for — the host logs which service and why and stops everything (an
-/// orchestrator or `scripts/dev` then restarts the process whole, rather than it running on
-/// without the service, unseen).
-fn supervise<F>(tasks: &mut JoinSet<()>, name: String, shutdown: &Shutdown, service: F)
-where
-    F: std::future::Future<Output = Result<(), String>> + Send + 'static,
-{
+/// What the host does when a service fails (`on_service_failure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Stop the whole process (an orchestrator or `scripts/dev` restarts it).
+    Stop,
+    /// Start the service again in this process, after 1 s, doubling up to 30 s.
+    Restart,
+}
+
+impl OnFailure {
+    /// The policy a setting names (`stop` or `restart`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "stop" => Some(Self::Stop),
+            "restart" => Some(Self::Restart),
+            _ => None,
+        }
+    }
+}
+
+/// A service the host can start again: each call gives a fresh run of it.
+type Make = Box<
+    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
+
+/// Run one service as a task of the host. When it ends before shutdown — an error, a panic, or
+/// a return nobody asked for — the host logs which service and why, then per `policy` stops
+/// everything (an orchestrator or `scripts/dev` restarts the process whole, rather than it
+/// running on without the service, unseen) or starts the service again with backoff.
+fn supervise(
+    tasks: &mut JoinSet<()>,
+    name: String,
+    shutdown: &Shutdown,
+    policy: OnFailure,
+    make: Make,
+) {
     let shutdown = shutdown.clone();
     tasks.spawn(async move {
-        let why = match tokio::spawn(service).await {
-            Ok(Ok(())) if shutdown.is_triggered() => return,
-            Ok(Ok(())) => "it stopped on its own".to_string(),
-            Ok(Err(e)) => e,
-            Err(e) => format!("it panicked: {e}"),
-        };
-        tracing::error!(service = %name, reason = %why, "service failed; stopping weft");
-        shutdown.trigger();
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let why = match tokio::spawn(make()).await {
+                Ok(Ok(())) if shutdown.is_triggered() => return,
+                Ok(Ok(())) => "it stopped on its own".to_string(),
+                Ok(Err(e)) => e,
+                Err(e) => format!("it panicked: {e}"),
+            };
+            if shutdown.is_triggered() {
+                return;
+            }
+            if policy == OnFailure::Stop {
+                tracing::error!(service = %name, reason = %why, "service failed; stopping weft");
+                shutdown.trigger();
+                return;
+            }
+            tracing::error!(service = %name, reason = %why, retry_in = ?backoff, "service failed; starting it again");
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
     });
+}
+
+/// A [`Make`] from a closure.
+fn make<F, Fut>(f: F) -> Make
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    Box::new(move || Box::pin(f()))
 }
 
 /// Run a trigger service for `source`, resolving secrets in its configs.
 fn spawn_trigger<S: weft_trigger::Source>(
-    tasks: &mut JoinSet<()>,
-    source: S,
+    hosted: &mut Hosted<'_>,
+    source: impl Fn() -> S + Send + Sync + 'static,
     deps: &Deps,
     shutdown: &Shutdown,
 ) {
@@ -278,14 +352,23 @@ fn spawn_trigger<S: weft_trigger::Source>(
         .rsplit("::")
         .next()
         .unwrap_or("?");
-    let name = format!("trigger {kind}");
-    let service = weft_trigger::TriggerService::new(source, deps.bus.clone())
-        .with_secrets(deps.secrets.clone());
-    let stop = shutdown.clone();
-    supervise(tasks, name, shutdown, async move {
-        service.run(stop).await;
-        Ok(())
+    let (bus, secrets, stop) = (deps.bus.clone(), deps.secrets.clone(), shutdown.clone());
+    let run = make(move || {
+        let service =
+            weft_trigger::TriggerService::new(source(), bus.clone()).with_secrets(secrets.clone());
+        let stop = stop.clone();
+        async move {
+            service.run(stop).await;
+            Ok(())
+        }
     });
+    supervise(
+        hosted.tasks,
+        format!("trigger {kind}"),
+        shutdown,
+        hosted.policy,
+        run,
+    );
 }
 
 /// What [`add`] leaves behind: background tasks, and the webhook service's route table.
@@ -296,18 +379,19 @@ struct Hosted<'a> {
     exec: Option<&'a ExecHost>,
     /// Readiness checks the services add.
     readiness: &'a mut Vec<Box<dyn FnOnce(Readiness) -> Readiness + Send>>,
+    /// What to do when a service fails.
+    policy: OnFailure,
 }
 
 async fn add(
     service: Service,
     app: Router,
-    hosted: Hosted<'_>,
+    mut hosted: Hosted<'_>,
     config: &CommonConfig,
     deps: &Deps,
     shutdown: &Shutdown,
 ) -> Result<Router, HostError> {
     let bus = &deps.bus;
-    let tasks = hosted.tasks;
     Ok(match (service, deps.store.as_ref()) {
         (Service::Api, Some(store)) => {
             let checks = crate::executors::EXECUTORS
@@ -328,12 +412,17 @@ async fn add(
                 weft_router::RouterConfig::from_common(config),
             )
             .map_err(|e| HostError::Config(e.to_string()))?;
-            let router = weft_router::RouterService::new(rc, store.clone(), bus.clone());
-            let stop = shutdown.clone();
-            supervise(tasks, "router".into(), shutdown, async move {
-                router.run(stop).await;
-                Ok(())
+            let (store, bus, stop) = (store.clone(), bus.clone(), shutdown.clone());
+            let run = make(move || {
+                let router =
+                    weft_router::RouterService::new(rc.clone(), store.clone(), bus.clone());
+                let stop = stop.clone();
+                async move {
+                    router.run(stop).await;
+                    Ok(())
+                }
             });
+            supervise(hosted.tasks, "router".into(), shutdown, hosted.policy, run);
             app
         }
         (Service::Webhook, _) => {
@@ -356,27 +445,50 @@ async fn add(
                 .start(host, shutdown.clone())
                 .map_err(|e| HostError::Executor(e.to_string()))?;
             hosted.readiness.push(started.readiness);
-            supervise(tasks, executor.service_name(), shutdown, started.run);
+            // The first run is the one just built (so a bad setting fails the start); a
+            // restart builds the agent again.
+            let first = std::sync::Mutex::new(Some(started.run));
+            let (host, stop) = (host.clone(), shutdown.clone());
+            let run = make(move || {
+                let ready = first.lock().ok().and_then(|mut f| f.take());
+                let again = ready.is_none().then(|| executor.start(&host, stop.clone()));
+                async move {
+                    match (ready, again) {
+                        (Some(run), _) => run.await,
+                        (None, Some(Ok(started))) => started.run.await,
+                        (None, Some(Err(e))) => Err(e.to_string()),
+                        (None, None) => Err("nothing to run".into()),
+                    }
+                }
+            });
+            supervise(
+                hosted.tasks,
+                executor.service_name(),
+                shutdown,
+                hosted.policy,
+                run,
+            );
             app
         }
         (Service::Cdc, _) => {
-            spawn_trigger(tasks, weft_cdc::CdcSource::new(), deps, shutdown);
+            spawn_trigger(&mut hosted, weft_cdc::CdcSource::new, deps, shutdown);
             app
         }
         (Service::Files, _) => {
             // `on.file` (local folders) and `on.s3`.
-            spawn_trigger(tasks, weft_files::FileSource, deps, shutdown);
-            spawn_trigger(tasks, weft_s3::S3Source::default(), deps, shutdown);
+            spawn_trigger(&mut hosted, || weft_files::FileSource, deps, shutdown);
+            spawn_trigger(&mut hosted, weft_s3::S3Source::default, deps, shutdown);
             app
         }
         (Service::Cron, _) => {
-            spawn_trigger(tasks, weft_cron::CronSource, deps, shutdown);
+            spawn_trigger(&mut hosted, || weft_cron::CronSource, deps, shutdown);
             app
         }
         (Service::Imap, _) => {
             // Attachments go where executors read them (`uses: email` forwards them).
             let artifacts = deps.artifacts.clone();
-            spawn_trigger(tasks, weft_imap::ImapSource::new(artifacts), deps, shutdown);
+            let source = move || weft_imap::ImapSource::new(artifacts.clone());
+            spawn_trigger(&mut hosted, source, deps, shutdown);
             app
         }
         (_, None) => app, // needs_database() guarantees a store for api and router
@@ -385,14 +497,29 @@ async fn add(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
     use super::*;
 
     async fn stops_weft(
-        service: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+        service: impl Future<Output = Result<(), String>> + Send + 'static,
     ) -> bool {
         let shutdown = Shutdown::new();
         let mut tasks = JoinSet::new();
-        supervise(&mut tasks, "test".into(), &shutdown, service);
+        let once = std::sync::Mutex::new(Some(Box::pin(service)));
+        let run = make(move || {
+            let service = once.lock().ok().and_then(|mut s| s.take());
+            async move {
+                match service {
+                    Some(s) => s.await,
+                    None => Err("ran twice".into()),
+                }
+            }
+        });
+        supervise(&mut tasks, "test".into(), &shutdown, OnFailure::Stop, run);
         while tasks.join_next().await.is_some() {}
         shutdown.is_triggered()
     }
@@ -402,5 +529,36 @@ mod tests {
         assert!(stops_weft(async { Err("broken".to_string()) }).await);
         assert!(stops_weft(async { Ok(()) }).await, "ended before shutdown");
         assert!(stops_weft(async { panic!("boom") }).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_restart_a_failed_service_is_started_again_and_the_host_stays_up() {
+        let shutdown = Shutdown::new();
+        let mut tasks = JoinSet::new();
+        let starts = Arc::new(AtomicUsize::new(0));
+        let (counted, stop) = (starts.clone(), shutdown.clone());
+        let run = make(move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            let stop = stop.clone();
+            async move {
+                if n < 2 {
+                    return Err(format!("failure {n}"));
+                }
+                stop.wait().await;
+                Ok(())
+            }
+        });
+        supervise(
+            &mut tasks,
+            "test".into(),
+            &shutdown,
+            OnFailure::Restart,
+            run,
+        );
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(starts.load(Ordering::SeqCst), 3, "started again twice");
+        assert!(!shutdown.is_triggered(), "the host stays up");
+        shutdown.trigger();
+        while tasks.join_next().await.is_some() {}
     }
 }

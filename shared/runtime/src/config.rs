@@ -70,6 +70,10 @@ pub struct CommonConfig {
     pub artifacts_s3_access_key_id: String,
     /// Static secret access key (with the key id).
     pub artifacts_s3_secret_access_key: Redacted,
+    /// What a process does when one of its services fails: `stop` (default: the process ends,
+    /// saying which service and why, and its supervisor restarts it) or `restart` (the service
+    /// is started again in the process, after 1 s, doubling up to 30 s).
+    pub on_service_failure: String,
     /// Master key secrets are sealed under (`WEFT_MASTER_KEY`): 64 hex digits or base64 of 32
     /// bytes. Empty: no secrets on this service (`weft dev` then keeps a development key).
     pub master_key: Redacted,
@@ -107,6 +111,7 @@ impl Default for CommonConfig {
             artifacts_s3_region: "us-east-1".into(),
             artifacts_s3_access_key_id: String::new(),
             artifacts_s3_secret_access_key: Redacted::default(),
+            on_service_failure: "stop".into(),
             master_key: Redacted::default(),
         }
     }
