@@ -72,9 +72,13 @@ impl Agent for HttpExecutor {
     const NAME: &'static str = "http";
     const DESCRIPTION: &'static str = "Make one HTTP request; the output is the response.";
     type With = HttpWith;
-    type Output = Value;
+    type Output = response::HttpOutput;
 
-    async fn execute(&self, with: HttpWith, cx: Context) -> Result<Value, StepError> {
+    async fn execute(
+        &self,
+        with: HttpWith,
+        cx: Context,
+    ) -> Result<response::HttpOutput, StepError> {
         let result = tokio::select! {
             r = self.call(with, &cx) => r,
             _ = cx.cancelled() => Err(cx.stopped_error()),
@@ -83,7 +87,7 @@ impl Agent for HttpExecutor {
             let a = cx.attempt();
             tracing::debug!(attempt = %a.attempt_id, step = %a.step_id, code = %e.code, retryable = e.retryable, "http step failed");
         }
-        result
+        result.map(response::HttpOutput)
     }
 }
 

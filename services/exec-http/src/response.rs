@@ -10,6 +10,37 @@ use reqwest::{Response, StatusCode, header};
 use serde_json::{Map, Value, json};
 use weft_events::{ErrorCode, StepError};
 
+/// The output of an http step: `{status, headers, body}` (kept as the JSON it was read into;
+/// the type gives it its documented schema).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(transparent)]
+pub struct HttpOutput(pub Value);
+
+impl schemars::JsonSchema for HttpOutput {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HttpOutput".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The response of an http step.",
+            "type": "object",
+            "required": ["status", "headers", "body"],
+            "properties": {
+                "status": {"type": "integer", "description": "HTTP status code."},
+                "headers": {
+                    "type": "object",
+                    "description": "Response headers, names lowercased, repeated values joined by `, `.",
+                    "additionalProperties": {"type": "string"}
+                },
+                "body": {
+                    "description": "The body: parsed JSON for a JSON content type, else UTF-8 text, else `{\"base64\": …}`."
+                }
+            }
+        })
+    }
+}
+
 /// Read a response into the step output, keeping at most `limit` body bytes.
 pub async fn output(mut response: Response, limit: usize) -> Result<Value, StepError> {
     let status = response.status().as_u16();
