@@ -73,17 +73,6 @@ async fn wait_announced(env: &Env, executor: &mut ChildProcess) -> Value {
     }
 }
 
-/// Wait until the execution of `event_id` exists and return its id.
-async fn execution_id(env: &Env, event_id: &str) -> String {
-    for _ in 0..200 {
-        if let Some(e) = env.executions_for(event_id).await.first() {
-            return e["id"].as_str().expect("id").to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no execution for {event_id}");
-}
-
 fn log_lines(attempt: &Value) -> Vec<String> {
     attempt["logs"]
         .as_array()
@@ -163,7 +152,7 @@ async fn a_python_executor_runs_steps_end_to_end() {
     )
     .await;
     let event_id = env.trigger("slow-flip", json!({})).await;
-    let id = execution_id(&env, &event_id).await;
+    let id = env.execution_id_of(&event_id).await;
     // Cancel once the executor runs the attempt (a cancel is not stored: one sent earlier
     // would be missed).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

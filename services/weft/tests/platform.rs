@@ -10,17 +10,6 @@ use common::Env;
 use serde_json::{Value, json};
 use weft_events::ArtifactRef;
 
-/// Wait until the execution of `event_id` exists and return its id.
-async fn execution_id(env: &Env, event_id: &str) -> String {
-    for _ in 0..200 {
-        if let Some(e) = env.executions_for(event_id).await.first() {
-            return e["id"].as_str().expect("id").to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no execution for {event_id}");
-}
-
 #[tokio::test]
 async fn agents_are_listed_and_apply_checks_uses_and_with() {
     let env = Env::start().await;
@@ -175,7 +164,7 @@ async fn a_cancel_stops_the_running_attempt_and_its_log_says_so() {
     )
     .await;
     let event_id = env.trigger("long", json!({})).await;
-    let id = execution_id(&env, &event_id).await;
+    let id = env.execution_id_of(&event_id).await;
     // Let the attempt reach the upstream.
     tokio::time::sleep(Duration::from_millis(700)).await;
     // The attempt stops within a second: its result (a `cancelled` failure, ignored by the

@@ -202,6 +202,17 @@ impl Env {
 }
 
 impl Env {
+    /// Wait until the execution of `event_id` exists and return its id.
+    pub async fn execution_id_of(&self, event_id: &str) -> String {
+        for _ in 0..200 {
+            if let Some(e) = self.executions_for(event_id).await.first() {
+                return e["id"].as_str().expect("id").to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no execution for {event_id}");
+    }
+
     /// GET `path` of the API; status and JSON body (`null` when not JSON).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let resp = self
