@@ -291,10 +291,11 @@ fn spawn_heartbeats(bus: &Bus, task: &Task) -> Option<tokio::task::JoinHandle<()
     }))
 }
 
-/// The result as a CloudEvent that fits in one bus message: first without its logs, then with
+/// The result as an encoded CloudEvent (encoded once: the size check and the publish share
+/// it) that fits in one bus message: first without its logs, then with
 /// a `payload_too_large` failure instead of its outcome.
-fn result_event(task: &Task, mut result: TaskResult, max_payload: usize) -> cloudevents::Event {
-    let build = |r: &TaskResult| {
+fn result_event(task: &Task, mut result: TaskResult, max_payload: usize) -> Vec<u8> {
+    let encode = |r: &TaskResult| {
         let data = serde_json::to_value(r).unwrap_or(Value::Null);
         let mut event = weft_events::new_event(
             format!("result-{}", task.attempt_id),
@@ -304,28 +305,28 @@ fn result_event(task: &Task, mut result: TaskResult, max_payload: usize) -> clou
             data,
         );
         trace::set(&mut event, &trace::child_of(task.traceparent.as_deref()));
-        event
+        weft_events::encode_event(&event)
     };
     // Headroom for the headers and the NATS protocol line.
     let limit = max_payload.saturating_sub(1024);
-    let event = build(&result);
-    let size = weft_events::encode_event(&event).len();
+    let encoded = encode(&result);
+    let size = encoded.len();
     if size <= limit {
-        return event;
+        return encoded;
     }
     if !result.logs.is_empty() {
         result.logs_dropped += result.logs.len() as u64;
         result.logs.clear();
-        let event = build(&result);
-        if weft_events::encode_event(&event).len() <= limit {
-            return event;
+        let encoded = encode(&result);
+        if encoded.len() <= limit {
+            return encoded;
         }
     }
     result.outcome = Outcome::Failed(StepError::permanent(
         ErrorCode::PayloadTooLarge,
         format!("the attempt's result is {size} bytes; the bus carries at most {max_payload}"),
     ));
-    build(&result)
+    encode(&result)
 }
 
 /// Publish, retrying briefly: once the work is done, losing only the result would force a rerun.
@@ -334,12 +335,14 @@ async fn publish_result(
     task: &Task,
     result: TaskResult,
 ) -> Result<(), weft_bus::BusError> {
-    let event = result_event(task, result, bus.max_payload());
+    let payload = bytes::Bytes::from(result_event(task, result, bus.max_payload()));
+    let source = format!("weft/exec/{}", task.agent);
+    let msg_id = weft_events::ids::message_id(&source, &format!("result-{}", task.attempt_id));
     let subject = subjects::result_subject(&task.agent);
     let mut delay = Duration::from_millis(100);
     let mut last = None;
     for _ in 0..6 {
-        match bus.publish_event(&subject, &event).await {
+        match bus.publish_bytes(&subject, &msg_id, payload.clone()).await {
             Ok(()) => return Ok(()),
             Err(e) => last = Some(e),
         }
@@ -387,8 +390,9 @@ mod tests {
         }
     }
 
-    fn decoded(e: &cloudevents::Event) -> TaskResult {
-        serde_json::from_value(weft_events::envelope::data_json(e).expect("data")).expect("result")
+    fn decoded(bytes: &[u8]) -> TaskResult {
+        let e = weft_events::decode_event(bytes).expect("event");
+        serde_json::from_value(weft_events::envelope::data_json(&e).expect("data")).expect("result")
     }
 
     #[test]
