@@ -64,11 +64,11 @@ pub(crate) struct TaskHandler<A: Agent> {
 
 impl<A: Agent> Handler for TaskHandler<A> {
     async fn handle(&self, delivery: Delivery) -> Disposition {
-        let task = match decode_task(&delivery.payload) {
+        let mut task = match decode_task(&delivery.payload) {
             Ok(task) => task,
             Err(reason) => return Disposition::DeadLetter(reason),
         };
-        let result = self.attempt(&task).await;
+        let result = self.attempt(&mut task).await;
         match publish_result(&self.bus, &task, result).await {
             Ok(()) => Disposition::Ack,
             Err(e) => {
@@ -80,8 +80,9 @@ impl<A: Agent> Handler for TaskHandler<A> {
 }
 
 impl<A: Agent> TaskHandler<A> {
-    /// Run the attempt and build its result (masked, output size-checked).
-    async fn attempt(&self, task: &Task) -> TaskResult {
+    /// Run the attempt and build its result (masked, output size-checked). Takes the task's
+    /// `with` (the agent gets it by value; nothing after needs it).
+    async fn attempt(&self, task: &mut Task) -> TaskResult {
         let deadline = task
             .timeout_ms
             .map(|ms| Instant::now() + Duration::from_millis(ms));
@@ -99,7 +100,7 @@ impl<A: Agent> TaskHandler<A> {
             Ok(resolved) => {
                 let (with, redactor) = match resolved {
                     Some(r) => (r.with, Redactor::new(r.values)),
-                    None => (task.with.clone(), Redactor::default()),
+                    None => (std::mem::take(&mut task.with), Redactor::default()),
                 };
                 (self.run(task, with, &cx).await, redactor)
             }
