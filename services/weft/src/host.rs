@@ -8,7 +8,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::Router;
 use tokio::task::JoinSet;
 use weft_bus::Bus;
-use weft_runtime::{CommonConfig, Gate, Readiness, Shutdown, health_router};
+use weft_runtime::{CommonConfig, Gate, OnFailure, Readiness, Shutdown, health_router};
 use weft_secrets::{MasterKey, Secrets};
 use weft_store::Store;
 
@@ -153,12 +153,7 @@ async fn start_with(
         true => Some(exec_host(&deps, config).await?),
         false => None,
     };
-    let policy = OnFailure::parse(&config.on_service_failure).ok_or_else(|| {
-        HostError::Config(format!(
-            "on_service_failure must be `stop` or `restart`, not `{}`",
-            config.on_service_failure
-        ))
-    })?;
+    let policy = config.on_service_failure;
     let mut checks = Vec::new();
     for service in services {
         let hosted = Hosted {
@@ -266,26 +261,6 @@ fn master_key(config: &CommonConfig) -> Result<Option<Arc<MasterKey>>, HostError
     MasterKey::parse(&config.master_key.0)
         .map(|k| Some(Arc::new(k)))
         .map_err(|e| HostError::MasterKey(e.to_string()))
-}
-
-/// What the host does when a service fails (`on_service_failure`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnFailure {
-    /// Stop the whole process (an orchestrator or `scripts/dev` restarts it).
-    Stop,
-    /// Start the service again in this process, after 1 s, doubling up to 30 s.
-    Restart,
-}
-
-impl OnFailure {
-    /// The policy a setting names (`stop` or `restart`).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim() {
-            "stop" => Some(Self::Stop),
-            "restart" => Some(Self::Restart),
-            _ => None,
-        }
-    }
 }
 
 /// A service the host can start again: each call gives a fresh run of it.

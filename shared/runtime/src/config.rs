@@ -73,10 +73,21 @@ pub struct CommonConfig {
     /// What a process does when one of its services fails: `stop` (default: the process ends,
     /// saying which service and why, and its supervisor restarts it) or `restart` (the service
     /// is started again in the process, after 1 s, doubling up to 30 s).
-    pub on_service_failure: String,
+    pub on_service_failure: OnFailure,
     /// Master key secrets are sealed under (`WEFT_MASTER_KEY`): 64 hex digits or base64 of 32
     /// bytes. Empty: no secrets on this service (`weft dev` then keeps a development key).
     pub master_key: Redacted,
+}
+
+/// What a process does when one of its services fails (`on_service_failure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// Stop the whole process (its supervisor restarts it).
+    #[default]
+    Stop,
+    /// Start the service again in the process, with backoff.
+    Restart,
 }
 
 /// A configuration string that never shows in `Debug` output or logs.
@@ -111,7 +122,7 @@ impl Default for CommonConfig {
             artifacts_s3_region: "us-east-1".into(),
             artifacts_s3_access_key_id: String::new(),
             artifacts_s3_secret_access_key: Redacted::default(),
-            on_service_failure: "stop".into(),
+            on_service_failure: OnFailure::Stop,
             master_key: Redacted::default(),
         }
     }
@@ -291,6 +302,18 @@ mod tests {
         assert_eq!(c.nats_url, "nats://x:1");
         assert_eq!(c.http_addr, "0.0.0.0:9");
         assert_eq!(c.max_body_bytes, 10);
+    }
+
+    #[test]
+    fn on_service_failure_is_stop_or_restart() {
+        let c: CommonConfig =
+            load_from(vars(&[("WEFT_ON_SERVICE_FAILURE", "restart")])).expect("loads");
+        assert_eq!(c.on_service_failure, OnFailure::Restart);
+        assert_eq!(CommonConfig::default().on_service_failure, OnFailure::Stop);
+        assert!(
+            load_from::<CommonConfig, _>(vars(&[("WEFT_ON_SERVICE_FAILURE", "sometimes")]))
+                .is_err()
+        );
     }
 
     #[test]

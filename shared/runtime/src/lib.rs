@@ -10,7 +10,9 @@ pub mod http;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use config::{CommonConfig, ConfigError, Redacted, load, load_section, load_section_over};
+pub use config::{
+    CommonConfig, ConfigError, OnFailure, Redacted, load, load_section, load_section_over,
+};
 pub use health::{Gate, Readiness, ReadyCheck, health_router};
 pub use shutdown::Shutdown;
 
