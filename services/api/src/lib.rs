@@ -8,12 +8,13 @@
 //! status in `weft_api_requests_total`.
 //!
 //! ```ignore
-//! let api = ApiService::new(store, bus, master_key);
-//! api.sync_registry().await?;
-//! let app = api.router().merge(weft_runtime::health_router(readiness));
+//! let api = ApiService::new(ApiConfig::default(), ApiDeps { store, bus, master_key, checks });
+//! let app = api.router().merge(weft_runtime::health_router(api.readiness()));
+//! tokio::spawn(api.run(shutdown)); // makes the registry equal to the database, then idles
 //! ```
 
 mod agents;
+mod config;
 mod digest;
 mod error;
 mod executions;
@@ -36,10 +37,13 @@ use axum::{
     response::Response,
     routing::{get, post, put},
 };
+use tokio::sync::watch;
 use weft_bus::Bus;
+use weft_runtime::{Readiness, Shutdown};
 use weft_secrets::{MasterKey, SecretStore};
 use weft_store::Store;
 
+pub use config::ApiConfig;
 pub use error::{ApiError, ErrorBody};
 pub use openapi::{ApiDoc, document_json};
 
@@ -54,6 +58,50 @@ pub(crate) struct AppState {
     pub(crate) secrets: SecretStore,
     /// Agents' own checks of a literal `with` (by agent), run at apply.
     pub(crate) with_checks: Vec<(String, weft_flow::WithCheck)>,
+    /// Settings.
+    pub(crate) config: ApiConfig,
+    /// Whether the workflow registry has been made equal to the database since start.
+    pub(crate) synced: watch::Sender<bool>,
+}
+
+impl AppState {
+    /// Wait (up to `registry_wait_ms`) until the registry is in sync with the database, so
+    /// that a write at start is not undone by the start-up sync.
+    pub(crate) async fn registry_synced(&self) -> Result<(), ApiError> {
+        let mut synced = self.synced.subscribe();
+        match tokio::time::timeout(self.config.registry_wait(), synced.wait_for(|s| *s)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ApiError::Unavailable {
+                message: "the workflow registry is not in sync with the database yet (is the \
+                          event bus up?); nothing was changed, try again"
+                    .into(),
+                cause: "registry not synced".into(),
+            }),
+        }
+    }
+}
+
+/// What the admin API needs besides its settings.
+#[derive(Clone)]
+pub struct ApiDeps {
+    /// Workflows, executions.
+    pub store: Store,
+    /// The workflow registry, secrets, agents and manual events.
+    pub bus: Bus,
+    /// Seals secrets; without one, storing a secret answers 503 saying so.
+    pub master_key: Option<Arc<MasterKey>>,
+    /// Agents' own checks of a literal `with`, run when a workflow is applied (the host passes
+    /// those of the executors it links, e.g. that a jq program compiles).
+    pub checks: Vec<(String, weft_flow::WithCheck)>,
+}
+
+impl std::fmt::Debug for ApiDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiDeps")
+            .field("master_key", &self.master_key.is_some())
+            .field("checks", &self.checks.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The admin API service.
@@ -63,30 +111,57 @@ pub struct ApiService {
 }
 
 impl ApiService {
-    /// Build the service over a store and a bus. Secrets are sealed under `master_key`; without
-    /// one, storing a secret answers 503 saying so.
-    pub fn new(store: Store, bus: Bus, master_key: Option<Arc<MasterKey>>) -> Self {
-        let secrets = SecretStore::new(bus.clone(), master_key);
+    /// A service with these settings over `deps`. Starts nothing; until [`ApiService::run`]
+    /// has synced the workflow registry, applies and deletes wait (then answer 503).
+    pub fn new(config: ApiConfig, deps: ApiDeps) -> Self {
+        let secrets = SecretStore::new(deps.bus.clone(), deps.master_key);
         Self {
             state: Arc::new(AppState {
-                store,
-                bus,
+                store: deps.store,
+                bus: deps.bus,
                 secrets,
-                with_checks: Vec::new(),
+                with_checks: deps.checks,
+                config,
+                synced: watch::channel(false).0,
             }),
         }
     }
 
-    /// Also run these agents' own checks of a literal `with` when a workflow is applied (the
-    /// host passes those of the executors it links, e.g. that a jq program compiles).
-    pub fn with_checks(
-        mut self,
-        checks: impl IntoIterator<Item = (String, weft_flow::WithCheck)>,
-    ) -> Self {
-        if let Some(state) = Arc::get_mut(&mut self.state) {
-            state.with_checks.extend(checks);
+    /// Make the workflow registry equal to the database (retrying with backoff while the bus or
+    /// the database is down), then serve until `shutdown`. Nothing here ends on its own.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), ApiError> {
+        let mut backoff = std::time::Duration::from_millis(200);
+        while !shutdown.is_triggered() {
+            match self.sync_registry().await {
+                Ok(()) => {
+                    self.state.synced.send_replace(true);
+                    break;
+                }
+                Err(e) => tracing::warn!(error = %e, retry_in = ?backoff,
+                    "cannot sync the workflow registry yet"),
+            }
+            tokio::select! {
+                _ = shutdown.wait() => {}
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
         }
-        self
+        shutdown.wait().await;
+        Ok(())
+    }
+
+    /// Readiness probe: the registry has been synced since start.
+    pub fn readiness(&self) -> Readiness {
+        let state = self.state.clone();
+        Readiness::default().with("workflow registry", move || {
+            let synced = *state.synced.borrow();
+            async move {
+                match synced {
+                    true => Ok(()),
+                    false => Err("not yet in sync with the database".to_string()),
+                }
+            }
+        })
     }
 
     /// Every route under `/api/v1`, state included; merge it with other routers.
@@ -123,7 +198,8 @@ impl ApiService {
     }
 
     /// Make the `weft_workflows` bucket equal to the database: put every live workflow at its
-    /// current version and delete the keys of workflows that are not live. Call it at start.
+    /// current version and delete the keys of workflows that are not live. [`ApiService::run`]
+    /// calls it at start.
     pub async fn sync_registry(&self) -> Result<(), ApiError> {
         registry::sync(&self.state.store, &self.state.bus).await
     }

@@ -142,6 +142,7 @@ pub(crate) async fn apply(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     workflow_name(&name)?;
+    st.registry_synced().await?;
     let format = body_format(&headers)?;
     let source = std::str::from_utf8(&body)
         .map_err(|_| ApiError::BadRequest("the body is not UTF-8 text".into()))?;
@@ -295,6 +296,7 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     workflow_name(&name)?;
+    st.registry_synced().await?;
     if !st.store.delete_workflow(&name).await? {
         return Err(ApiError::not_found(format!("workflow `{name}`")));
     }

@@ -10,7 +10,7 @@
 //! executions.
 //!
 //! ```text
-//! tasks.spawn(weft_trigger::TriggerService::new(weft_cron::CronSource, bus).run(shutdown));
+//! tasks.spawn(weft_trigger::TriggerService::new(weft_cron::CronSource, weft_trigger::TriggerDeps::without_secrets(bus)).run(shutdown));
 //! ```
 
 pub mod schedule;

@@ -46,7 +46,7 @@ pub async fn apply(bus: &Bus, name: &str, schedule: Value) {
 #[derive(Debug)]
 pub struct Cron {
     pub stop: Shutdown,
-    pub task: JoinHandle<()>,
+    pub task: JoinHandle<Result<(), weft_trigger::TriggerError>>,
 }
 
 impl Cron {
@@ -54,7 +54,10 @@ impl Cron {
     pub async fn start(url: &str) -> Cron {
         let bus = Bus::connect(url, "cron").await.expect("bus");
         let stop = Shutdown::new();
-        let task = tokio::spawn(TriggerService::new(CronSource, bus).run(stop.clone()));
+        let task = tokio::spawn(
+            TriggerService::new(CronSource, weft_trigger::TriggerDeps::without_secrets(bus))
+                .run(stop.clone()),
+        );
         Cron { stop, task }
     }
 
@@ -64,7 +67,8 @@ impl Cron {
         tokio::time::timeout(Duration::from_secs(15), self.task)
             .await
             .expect("cron stops in time")
-            .expect("cron task");
+            .expect("cron task")
+            .expect("the trigger service stops cleanly");
     }
 }
 

@@ -14,7 +14,7 @@
 //! re-publish after a crash is dropped as a duplicate.
 //!
 //! ```text
-//! let service = weft_trigger::TriggerService::new(weft_files::FileSource, bus);
+//! let service = weft_trigger::TriggerService::new(weft_files::FileSource, weft_trigger::TriggerDeps::without_secrets(bus));
 //! tokio::spawn(service.run(shutdown));
 //! ```
 

@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! let source = ImapSource::new(weft_executor::Artifacts::jetstream(&bus).await?);
-//! TriggerService::new(source, bus).run(shutdown).await;
+//! TriggerService::new(source, weft_trigger::TriggerDeps::without_secrets(bus)).run(shutdown).await;
 //! ```
 //!
 //! Modules: [`connect`] (TCP/TLS/STARTTLS, login, deadlines), [`mailbox`] (IMAP commands),

@@ -19,4 +19,7 @@ pub enum RouterError {
         /// Why.
         message: String,
     },
+    /// A part of the router (a consumer, the timer loop, …) ended before shutdown.
+    #[error("the router stopped: {0}")]
+    Stopped(#[from] weft_runtime::Stopped),
 }

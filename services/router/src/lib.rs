@@ -26,4 +26,4 @@ mod service;
 pub use api::{CancelOutcome, cancel_execution};
 pub use config::RouterConfig;
 pub use error::RouterError;
-pub use service::RouterService;
+pub use service::{RouterDeps, RouterService};

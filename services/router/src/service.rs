@@ -1,5 +1,5 @@
-//! `RouterService::new(config, store, bus)` + `run(shutdown)`: the event and result consumers,
-//! the timer loop and the outbox sweeper, side by side until shutdown.
+//! `RouterService::new(config, deps)` + `run(shutdown)`: the workflows watch, the event and
+//! result consumers, the timer loop and the outbox sweeper, side by side until shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,11 +8,12 @@ use tokio::sync::watch;
 use weft_bus::{Bus, ConsumerSpec, consume, consume_batches, kv::Snapshot};
 use weft_events::subjects;
 use weft_flow::Published;
-use weft_runtime::Shutdown;
+use weft_runtime::{Parts, Shutdown};
 use weft_store::Store;
 
 use crate::{
-    RouterConfig, definitions::Definitions, events::EventHandler, loops, results::ResultHandler,
+    RouterConfig, RouterError, definitions::Definitions, events::EventHandler, loops,
+    results::ResultHandler,
 };
 
 /// What every handler of one router process shares.
@@ -23,6 +24,15 @@ pub(crate) struct Shared {
     pub defs: Definitions,
 }
 
+/// What a router needs besides its settings.
+#[derive(Debug, Clone)]
+pub struct RouterDeps {
+    /// Executions, steps, attempts, timers and the outbox.
+    pub store: Store,
+    /// Events in; tasks, lifecycle events and cancels out.
+    pub bus: Bus,
+}
+
 /// The router service.
 #[derive(Debug)]
 pub struct RouterService {
@@ -31,24 +41,58 @@ pub struct RouterService {
 }
 
 impl RouterService {
-    /// A router over `store` and `bus`.
-    pub fn new(config: RouterConfig, store: Store, bus: Bus) -> Self {
+    /// A router with these settings over `deps`. Starts nothing.
+    pub fn new(config: RouterConfig, deps: RouterDeps) -> Self {
         let shared = Arc::new(Shared {
-            store,
-            bus,
+            store: deps.store,
+            bus: deps.bus,
             defs: Definitions::default(),
         });
         Self { config, shared }
     }
 
-    /// Run until `shutdown`; in-flight messages finish first.
-    pub async fn run(self, shutdown: Shutdown) {
+    /// Run until `shutdown`; in-flight messages finish first. `Err` when a part of it ended
+    /// on its own before shutdown (the others are stopped first).
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), RouterError> {
         crate::cancel::set_max_payload(self.shared.bus.max_payload());
-        let workflows: watch::Receiver<Option<Snapshot<Published>>> = weft_bus::kv::watch_map(
-            self.shared.bus.clone(),
-            subjects::WORKFLOWS_BUCKET,
-            shutdown.clone(),
+        let mut parts = Parts::new(&shutdown);
+        let stop = parts.signal();
+        let (snapshots, workflows) = watch::channel::<Option<Snapshot<Published>>>(None);
+        let bus = self.shared.bus.clone();
+        let watch = weft_bus::kv::follow_map(
+            bus.clone(),
+            subjects::WORKFLOWS_BUCKET.to_string(),
+            snapshots,
+            stop.clone(),
         );
+        parts.add("workflows watch", watch);
+        let (events, results) = self.specs();
+        let handler = Arc::new(EventHandler::new(self.shared.clone(), workflows));
+        parts.add(
+            "event consumer",
+            consume(bus.clone(), events, handler, stop.clone()),
+        );
+        let handler = Arc::new(ResultHandler::new(self.shared.clone()));
+        parts.add(
+            "result consumer",
+            consume_batches(bus, results, handler, stop.clone()),
+        );
+        let poll = Duration::from_millis(self.config.timer_poll_ms);
+        parts.add(
+            "timer loop",
+            loops::timers(self.shared.clone(), poll, stop.clone()),
+        );
+        let every = Duration::from_millis(self.config.sweep_interval_ms);
+        let grace = Duration::from_millis(self.config.sweep_grace_ms);
+        parts.add(
+            "outbox sweeper",
+            loops::sweeper(self.shared.clone(), every, grace, stop),
+        );
+        Ok(parts.run().await?)
+    }
+
+    /// The event and result consumers' settings.
+    fn specs(&self) -> (ConsumerSpec, ConsumerSpec) {
         let ack_wait = Duration::from_millis(self.config.ack_wait_ms);
         let mut events = ConsumerSpec::new(
             subjects::EVENTS_STREAM,
@@ -65,31 +109,6 @@ impl RouterService {
         results.concurrency = self.config.result_concurrency;
         results.max_batch = self.config.result_batch;
         results.ack_wait = ack_wait;
-        let bus = self.shared.bus.clone();
-        tokio::join!(
-            consume(
-                bus.clone(),
-                events,
-                Arc::new(EventHandler::new(self.shared.clone(), workflows)),
-                shutdown.clone()
-            ),
-            consume_batches(
-                bus,
-                results,
-                Arc::new(ResultHandler::new(self.shared.clone())),
-                shutdown.clone()
-            ),
-            loops::timers(
-                self.shared.clone(),
-                Duration::from_millis(self.config.timer_poll_ms),
-                shutdown.clone()
-            ),
-            loops::sweeper(
-                self.shared.clone(),
-                Duration::from_millis(self.config.sweep_interval_ms),
-                Duration::from_millis(self.config.sweep_grace_ms),
-                shutdown,
-            ),
-        );
+        (events, results)
     }
 }

@@ -8,8 +8,9 @@
 //! Touches NATS only.
 //!
 //! ```text
-//! let service = WebhookService::new(config, bus, shutdown);
+//! let service = WebhookService::new(config, WebhookDeps { bus, secrets });
 //! let app = service.router(); // mount beside the health routes
+//! tokio::spawn(service.run(shutdown)); // the route table and the lifecycle subscription
 //! ```
 
 pub mod auth;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 
 use axum::{Router, routing::post};
 use weft_bus::Bus;
-use weft_runtime::{Readiness, Shutdown};
+use weft_runtime::{Parts, Readiness, Shutdown};
 
 pub use config::WebhookConfig;
 pub use error::HookError;
@@ -38,37 +39,61 @@ pub use registry::{Lookup, Registry, Route};
 use handler::HookState;
 use waiter::Waiters;
 
-/// The webhook trigger service.
+/// What the webhook service needs besides its settings.
+#[derive(Debug, Clone)]
+pub struct WebhookDeps {
+    /// Where events go; the workflows bucket and the lifecycle events come from it.
+    pub bus: Bus,
+    /// Resolves `${{ secrets.NAME }}` in `on.webhook.auth` (with
+    /// [`weft_secrets::Secrets::none`], a referenced secret is missing and such requests are
+    /// refused with 401).
+    pub secrets: weft_secrets::Secrets,
+}
+
+/// Why the webhook service stopped before shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The workflows watch or the lifecycle subscription ended on its own.
+    #[error("the webhook service stopped: {0}")]
+    Stopped(#[from] weft_runtime::Stopped),
+}
+
+/// The webhook trigger service. Clones share the route table and the waiting requests, so a
+/// clone can be run again after a failure while the routes keep serving.
 #[derive(Debug, Clone)]
 pub struct WebhookService {
     state: Arc<HookState>,
 }
 
 impl WebhookService {
-    /// Start watching the workflows bucket (until `shutdown`) and get ready to serve.
-    /// Must be called inside a Tokio runtime.
-    pub fn new(config: WebhookConfig, bus: Bus, shutdown: Shutdown) -> Self {
-        let registry = Registry::watch(bus.clone(), shutdown.clone());
-        let waiters = Waiters::start(bus.clone(), shutdown);
+    /// A service with these settings over `deps`. Starts nothing: until [`WebhookService::run`]
+    /// has read the workflows bucket, every path answers 503.
+    pub fn new(config: WebhookConfig, deps: WebhookDeps) -> Self {
         Self {
             state: Arc::new(HookState {
                 config,
-                bus,
-                registry,
-                waiters,
-                secrets: weft_secrets::Secrets::none(),
+                bus: deps.bus,
+                registry: Registry::new(),
+                waiters: Waiters::new(),
+                secrets: deps.secrets,
             }),
         }
     }
 
-    /// Resolve `${{ secrets.NAME }}` in `on.webhook.auth` from this live view (without it, a
-    /// referenced secret is missing and such requests are refused with 401).
-    pub fn with_secrets(self, secrets: weft_secrets::Secrets) -> Self {
-        let mut state = (*self.state).clone();
-        state.secrets = secrets;
-        Self {
-            state: Arc::new(state),
-        }
+    /// Keep the route table current and listen for the executions `respond: wait` requests
+    /// wait for, until `shutdown`. `Err` when either ended on its own before shutdown.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), WebhookError> {
+        let mut parts = Parts::new(&shutdown);
+        let bus = self.state.bus.clone();
+        let routes = self
+            .state
+            .registry
+            .clone()
+            .watch(bus.clone(), parts.signal());
+        parts.add("workflows watch", routes);
+        let waiters = self.state.waiters.clone().listen(bus, parts.signal());
+        parts.add("lifecycle subscription", waiters);
+        Ok(parts.run().await?)
     }
 
     /// The routes: `POST /hooks/{*path}` and `POST /events`.

@@ -42,36 +42,45 @@ pub enum Lookup {
 /// A cheap, cloneable handle on the current route table.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    table: watch::Receiver<Option<Arc<RouteTable>>>,
+    table: Arc<watch::Sender<Option<Arc<RouteTable>>>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Registry {
-    /// Watch the workflows bucket until `shutdown` and keep the table current.
-    pub fn watch(bus: Bus, shutdown: Shutdown) -> Self {
-        let snapshots = weft_bus::kv::watch_map::<Published>(bus, WORKFLOWS_BUCKET, shutdown);
-        Self::from_snapshots(snapshots)
+    /// An empty table, [`Lookup::NotLoaded`] until [`Registry::follow`] sees the bucket.
+    pub fn new() -> Self {
+        Self {
+            table: Arc::new(watch::channel(None).0),
+        }
     }
 
-    /// Derive the table from a stream of bucket snapshots (`None` = not loaded yet).
-    pub fn from_snapshots(mut snapshots: watch::Receiver<Option<Snapshot<Published>>>) -> Self {
-        let first = snapshots
-            .borrow_and_update()
-            .as_ref()
-            .map(|s| Arc::new(build(s)));
-        let (tx, table) = watch::channel(first);
-        tokio::spawn(async move {
-            // Ends when the watch task ends (shutdown) or every registry handle is gone.
-            while snapshots.changed().await.is_ok() {
-                let next = snapshots
-                    .borrow_and_update()
-                    .as_ref()
-                    .map(|s| Arc::new(build(s)));
-                if tx.send(next).is_err() {
-                    return;
-                }
+    /// Watch the workflows bucket until `shutdown` and keep the table current.
+    pub async fn watch(self, bus: Bus, shutdown: Shutdown) {
+        let (tx, snapshots) = watch::channel(None);
+        let watch =
+            weft_bus::kv::follow_map::<Published>(bus, WORKFLOWS_BUCKET.to_string(), tx, shutdown);
+        // The watch drops its sender when it ends, which ends `follow` too.
+        tokio::join!(watch, self.follow(snapshots));
+    }
+
+    /// Derive the table from a stream of bucket snapshots (`None` = not loaded yet), until
+    /// the stream ends.
+    pub async fn follow(&self, mut snapshots: watch::Receiver<Option<Snapshot<Published>>>) {
+        loop {
+            let next = snapshots
+                .borrow_and_update()
+                .as_ref()
+                .map(|s| Arc::new(build(s)));
+            self.table.send_replace(next);
+            if snapshots.changed().await.is_err() {
+                return;
             }
-        });
-        Self { table }
+        }
     }
 
     /// Look a request path up.
@@ -148,7 +157,9 @@ mod tests {
     #[tokio::test]
     async fn not_loaded_until_first_snapshot() {
         let (tx, rx) = watch::channel(None);
-        let registry = Registry::from_snapshots(rx);
+        let registry = Registry::new();
+        let follower = registry.clone();
+        tokio::spawn(async move { follower.follow(rx).await });
         assert_eq!(registry.lookup("x"), Lookup::NotLoaded);
         let mut map = BTreeMap::new();
         map.insert("w".to_string(), published("w", json!({"path": "x"})));

@@ -42,7 +42,8 @@ type Pending = HashMap<Uuid, Vec<oneshot::Sender<Ended>>>;
 #[derive(Debug, Clone)]
 pub struct Waiters {
     pending: Arc<Mutex<Pending>>,
-    ready: watch::Receiver<bool>,
+    /// Whether the subscription is in place (written by [`Waiters::listen`]).
+    ready: Arc<watch::Sender<bool>>,
 }
 
 /// One request's registration; dropping it forgets the registration.
@@ -53,18 +54,31 @@ pub struct Waiting {
     pending: Arc<Mutex<Pending>>,
 }
 
+impl Default for Waiters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Waiters {
-    /// Subscribe to the lifecycle subject (retrying until it works) until `shutdown`.
-    pub fn start(bus: Bus, shutdown: Shutdown) -> Self {
-        let pending = Arc::new(Mutex::new(Pending::new()));
-        let (tx, ready) = watch::channel(false);
-        tokio::spawn(listen(bus, pending.clone(), tx, shutdown));
-        Self { pending, ready }
+    /// Nobody waiting, and not subscribed until [`Waiters::listen`] runs.
+    pub fn new() -> Self {
+        Self {
+            pending: Arc::new(Mutex::new(Pending::new())),
+            ready: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Subscribe to the lifecycle subject (retrying until it works) and hand every terminal
+    /// event to its waiters, until `shutdown`.
+    pub async fn listen(self, bus: Bus, shutdown: Shutdown) {
+        listen(bus, self.pending, &self.ready, shutdown).await;
+        self.ready.send_replace(false);
     }
 
     /// Whether the subscription is in place, waiting up to `within` for it.
     pub async fn ready(&self, within: Duration) -> bool {
-        let mut ready = self.ready.clone();
+        let mut ready = self.ready.subscribe();
         matches!(
             tokio::time::timeout(within, ready.wait_for(|r| *r)).await,
             Ok(Ok(_))
@@ -117,7 +131,7 @@ fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
 async fn listen(
     bus: Bus,
     pending: Arc<Mutex<Pending>>,
-    ready: watch::Sender<bool>,
+    ready: &watch::Sender<bool>,
     shutdown: Shutdown,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -189,11 +203,9 @@ mod tests {
     use super::*;
 
     fn waiters() -> Waiters {
-        let (_tx, ready) = watch::channel(true);
-        Waiters {
-            pending: Arc::new(Mutex::new(Pending::new())),
-            ready,
-        }
+        let waiters = Waiters::new();
+        waiters.ready.send_replace(true);
+        waiters
     }
 
     fn lifecycle(ty: &str, source: &str, id: Uuid) -> Vec<u8> {

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_EXTERNAL, EVENTS_STREAM};
 use weft_runtime::Shutdown;
-use weft_webhook::{WebhookConfig, WebhookService, incoming::encode_header_value};
+use weft_webhook::{WebhookConfig, incoming::encode_header_value};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cloudevents");
 const MODES: [&str; 3] = ["binary", "structured", "batch"];
@@ -185,8 +185,7 @@ fn normal(event: &Map<String, Value>) -> Normal {
 }
 
 fn app(bus: &Bus) -> (Router, Shutdown) {
-    let shutdown = Shutdown::new();
-    let service = WebhookService::new(WebhookConfig::default(), bus.clone(), shutdown.clone());
+    let (service, shutdown) = common::started(WebhookConfig::default(), bus);
     (service.router(), shutdown)
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_EXTERNAL, EVENTS_STREAM};
 use weft_runtime::Shutdown;
-use weft_webhook::{WebhookConfig, WebhookService};
+use weft_webhook::WebhookConfig;
 
 async fn send(
     app: &Router,
@@ -20,8 +20,7 @@ async fn send(
 }
 
 fn app(bus: &Bus) -> (Router, Shutdown) {
-    let shutdown = Shutdown::new();
-    let service = WebhookService::new(WebhookConfig::default(), bus.clone(), shutdown.clone());
+    let (service, shutdown) = common::started(WebhookConfig::default(), bus);
     (service.router(), shutdown)
 }
 

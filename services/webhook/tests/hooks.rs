@@ -10,12 +10,11 @@ use serde_json::{Value, json};
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_STREAM, EVENTS_WEBHOOK, WORKFLOWS_BUCKET};
 use weft_runtime::Shutdown;
-use weft_webhook::{WebhookConfig, WebhookService};
+use weft_webhook::WebhookConfig;
 
 /// A started service over `bus` whose table already holds `path` (when given).
 async fn service(bus: &Bus, config: WebhookConfig, path: Option<&str>) -> (Router, Shutdown) {
-    let shutdown = Shutdown::new();
-    let service = WebhookService::new(config, bus.clone(), shutdown.clone());
+    let (service, shutdown) = common::started(config, bus);
     for _ in 0..200 {
         let ready = match path {
             Some(p) => matches!(service.registry().lookup(p), weft_webhook::Lookup::Known(_)),
@@ -252,7 +251,7 @@ async fn answers_503_while_nats_is_down_and_recovers() {
 async fn answers_503_until_the_bucket_was_read() {
     let (mut nats, bus) = common::bus().await;
     nats.stop();
-    let service = WebhookService::new(config(), bus, Shutdown::new());
+    let (service, _shutdown) = common::started(config(), &bus);
     let (status, body) = post(&service.router(), "/hooks/anything", &[], "x").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["code"], "unavailable");

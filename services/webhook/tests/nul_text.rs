@@ -13,12 +13,11 @@ use serde_json::{Value, json};
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_EXTERNAL, EVENTS_STREAM, EVENTS_WEBHOOK};
 use weft_runtime::Shutdown;
-use weft_webhook::{WebhookConfig, WebhookService};
+use weft_webhook::WebhookConfig;
 
 async fn app(bus: &Bus, path: &str) -> (Router, Shutdown) {
     common::put_workflow(bus, "nul", json!({"path": path})).await;
-    let shutdown = Shutdown::new();
-    let service = WebhookService::new(WebhookConfig::default(), bus.clone(), shutdown.clone());
+    let (service, shutdown) = common::started(WebhookConfig::default(), bus);
     for _ in 0..200 {
         if matches!(
             service.registry().lookup(path),

@@ -14,14 +14,13 @@ use serde_json::{Value, json};
 use weft_bus::Bus;
 use weft_events::subjects::{EVENTS_STREAM, EVENTS_WEBHOOK};
 use weft_runtime::Shutdown;
-use weft_webhook::{Lookup, WebhookConfig, WebhookService};
+use weft_webhook::{Lookup, WebhookConfig};
 
 const BODY: &str = r#"{"action":"opened","n":1}"#;
 
 /// A service whose table lists `n` workflows on `path`.
 async fn service(bus: &Bus, path: &str, n: usize) -> (Router, Shutdown) {
-    let shutdown = Shutdown::new();
-    let service = WebhookService::new(WebhookConfig::default(), bus.clone(), shutdown.clone());
+    let (service, shutdown) = common::started(WebhookConfig::default(), bus);
     for _ in 0..300 {
         if matches!(service.registry().lookup(path), Lookup::Known(r) if r.len() == n) {
             return (service.router(), shutdown);

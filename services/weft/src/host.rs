@@ -23,9 +23,6 @@ pub enum HostError {
     /// The database is unreachable or migrations failed.
     #[error(transparent)]
     Store(#[from] weft_store::StoreError),
-    /// The admin API could not publish the workflow registry.
-    #[error("cannot publish the workflow registry: {0}")]
-    Registry(String),
     /// A service's own configuration section does not load.
     #[error("{0}")]
     Config(String),
@@ -263,6 +260,14 @@ fn master_key(config: &CommonConfig) -> Result<Option<Arc<MasterKey>>, HostError
         .map_err(|e| HostError::MasterKey(e.to_string()))
 }
 
+/// A service's own settings: the `[name]` table / `WEFT_<NAME>_…` variables over `base`.
+fn section<T>(name: &str, base: T) -> Result<T, HostError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    weft_runtime::load_section_over(name, base).map_err(|e| HostError::Config(e.to_string()))
+}
+
 /// A service the host can start again: each call gives a fresh run of it.
 type Make = Box<
     dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
@@ -327,15 +332,15 @@ fn spawn_trigger<S: weft_trigger::Source>(
         .rsplit("::")
         .next()
         .unwrap_or("?");
-    let (bus, secrets, stop) = (deps.bus.clone(), deps.secrets.clone(), shutdown.clone());
+    let deps = weft_trigger::TriggerDeps {
+        bus: deps.bus.clone(),
+        secrets: deps.secrets.clone(),
+    };
+    let stop = shutdown.clone();
     let run = make(move || {
-        let service =
-            weft_trigger::TriggerService::new(source(), bus.clone()).with_secrets(secrets.clone());
+        let service = weft_trigger::TriggerService::new(source(), deps.clone());
         let stop = stop.clone();
-        async move {
-            service.run(stop).await;
-            Ok(())
-        }
+        async move { service.run(stop).await.map_err(|e| e.to_string()) }
     });
     supervise(
         hosted.tasks,
@@ -369,47 +374,60 @@ async fn add(
     let bus = &deps.bus;
     Ok(match (service, deps.store.as_ref()) {
         (Service::Api, Some(store)) => {
+            let config = section("api", weft_api::ApiConfig::default())?;
             let checks = crate::executors::EXECUTORS
                 .iter()
-                .map(|e| (e.agent.to_string(), e.check_with));
-            let api =
-                weft_api::ApiService::new(store.clone(), bus.clone(), deps.master_key.clone())
-                    .with_checks(checks);
-            api.sync_registry()
-                .await
-                .map_err(|e| HostError::Registry(e.to_string()))?;
+                .map(|e| (e.agent.to_string(), e.check_with))
+                .collect();
+            let deps = weft_api::ApiDeps {
+                store: store.clone(),
+                bus: bus.clone(),
+                master_key: deps.master_key.clone(),
+                checks,
+            };
+            let api = weft_api::ApiService::new(config, deps);
+            let readiness = api.readiness();
+            hosted.readiness.push(Box::new(move |r| r.merge(readiness)));
+            let (service, stop) = (api.clone(), shutdown.clone());
+            let run = make(move || {
+                let (api, stop) = (service.clone(), stop.clone());
+                async move { api.run(stop).await.map_err(|e| e.to_string()) }
+            });
+            supervise(hosted.tasks, "api".into(), shutdown, hosted.policy, run);
             app.merge(api.router())
         }
         (Service::Router, Some(store)) => {
             // `[router]` / `WEFT_ROUTER_…`, over the common `ack_wait_ms`.
-            let rc = weft_runtime::load_section_over(
-                "router",
-                weft_router::RouterConfig::from_common(config),
-            )
-            .map_err(|e| HostError::Config(e.to_string()))?;
-            let (store, bus, stop) = (store.clone(), bus.clone(), shutdown.clone());
+            let rc = section("router", weft_router::RouterConfig::from_common(config))?;
+            let deps = weft_router::RouterDeps {
+                store: store.clone(),
+                bus: bus.clone(),
+            };
+            let stop = shutdown.clone();
             let run = make(move || {
-                let router =
-                    weft_router::RouterService::new(rc.clone(), store.clone(), bus.clone());
+                let router = weft_router::RouterService::new(rc.clone(), deps.clone());
                 let stop = stop.clone();
-                async move {
-                    router.run(stop).await;
-                    Ok(())
-                }
+                async move { router.run(stop).await.map_err(|e| e.to_string()) }
             });
             supervise(hosted.tasks, "router".into(), shutdown, hosted.policy, run);
             app
         }
         (Service::Webhook, _) => {
             // `[webhook]` / `WEFT_WEBHOOK_…`, over the common `max_body_bytes`.
-            let wc = weft_runtime::load_section_over(
-                "webhook",
-                weft_webhook::WebhookConfig::from_common(config),
-            )
-            .map_err(|e| HostError::Config(e.to_string()))?;
-            let webhook = weft_webhook::WebhookService::new(wc, bus.clone(), shutdown.clone())
-                .with_secrets(deps.secrets.clone());
+            let wc = section("webhook", weft_webhook::WebhookConfig::from_common(config))?;
+            let deps = weft_webhook::WebhookDeps {
+                bus: bus.clone(),
+                secrets: deps.secrets.clone(),
+            };
+            let webhook = weft_webhook::WebhookService::new(wc, deps);
             *hosted.routes = Some(webhook.registry().clone());
+            // A restart runs a clone: the routes served here keep the same table.
+            let (service, stop) = (webhook.clone(), shutdown.clone());
+            let run = make(move || {
+                let (webhook, stop) = (service.clone(), stop.clone());
+                async move { webhook.run(stop).await.map_err(|e| e.to_string()) }
+            });
+            supervise(hosted.tasks, "webhook".into(), shutdown, hosted.policy, run);
             app.merge(webhook.router())
         }
         (Service::Exec(executor), _) => {

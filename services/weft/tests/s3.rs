@@ -25,8 +25,10 @@ async fn start_s3_triggers(env: &Env) -> weft_runtime::Shutdown {
     let shutdown = weft_runtime::Shutdown::new();
     let key = weft_secrets::MasterKey::parse(MASTER_KEY).expect("master key");
     let secrets = weft_secrets::Secrets::watch(bus.clone(), Some(Arc::new(key)), shutdown.clone());
-    let service =
-        weft_trigger::TriggerService::new(weft_s3::S3Source::default(), bus).with_secrets(secrets);
+    let service = weft_trigger::TriggerService::new(
+        weft_s3::S3Source::default(),
+        weft_trigger::TriggerDeps { bus, secrets },
+    );
     tokio::spawn(service.run(shutdown.clone()));
     shutdown
 }

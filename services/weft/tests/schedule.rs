@@ -114,7 +114,10 @@ async fn bus(env: &Env) -> Bus {
 async fn cron_ticks_start_one_execution_each_with_two_cron_replicas() {
     let env = Env::start().await; // hosts one cron service
     let stop = weft_runtime::Shutdown::new();
-    let replica = weft_trigger::TriggerService::new(weft_cron::CronSource, bus(&env).await);
+    let replica = weft_trigger::TriggerService::new(
+        weft_cron::CronSource,
+        weft_trigger::TriggerDeps::without_secrets(bus(&env).await),
+    );
     let second_cron = tokio::spawn(replica.run(stop.clone()));
     env.apply(
         r#"
@@ -165,7 +168,8 @@ steps:
         assert_eq!(n, 1, "the step ran once for {}", t["data"]);
     }
     stop.trigger();
-    second_cron.await.expect("replica stops");
+    let stopped = second_cron.await.expect("replica stops");
+    assert!(stopped.is_ok(), "the replica stopped cleanly: {stopped:?}");
 }
 
 #[tokio::test]
@@ -323,8 +327,10 @@ async fn overlap_skip_holds_under_two_router_replicas() {
     };
     let replica = weft_router::RouterService::new(
         weft_router::RouterConfig::from_common(&config),
-        store,
-        bus(&env).await,
+        weft_router::RouterDeps {
+            store,
+            bus: bus(&env).await,
+        },
     );
     let stop = weft_runtime::Shutdown::new();
     let second_router = tokio::spawn(replica.run(stop.clone()));
@@ -338,5 +344,6 @@ async fn overlap_skip_holds_under_two_router_replicas() {
     assert_eq!(execs.len(), 1, "exactly one tick may start: {execs:?}");
     assert!(ids.contains(&execs[0]["event_id"].as_str().unwrap_or("").to_string()));
     stop.trigger();
-    second_router.await.expect("replica stops");
+    let stopped = second_router.await.expect("replica stops");
+    assert!(stopped.is_ok(), "the replica stopped cleanly: {stopped:?}");
 }

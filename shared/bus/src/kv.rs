@@ -54,7 +54,8 @@ impl Bus {
     }
 }
 
-/// Watch `bucket`, decoding every value as `T` (undecodable values are logged and skipped).
+/// Watch `bucket`, decoding every value as `T` (undecodable values are logged and skipped),
+/// in a task of its own until `shutdown`.
 pub fn watch_map<T>(
     bus: Bus,
     bucket: &str,
@@ -64,24 +65,32 @@ where
     T: DeserializeOwned + Send + Sync + 'static,
 {
     let (tx, rx) = watch::channel(None);
-    let bucket = bucket.to_string();
-    tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(100);
-        while !shutdown.is_triggered() {
-            match follow(&bus, &bucket, &tx, &shutdown).await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(%bucket, error = %e, "bucket watch interrupted; reopening");
-                    tokio::select! {
-                        _ = shutdown.wait() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+    tokio::spawn(follow_map(bus, bucket.to_string(), tx, shutdown));
+    rx
+}
+
+/// The loop behind [`watch_map`], for a service that runs it as one of its own parts: keep
+/// `tx` equal to `bucket` (reopening the watch with backoff when it breaks) until `shutdown`.
+pub async fn follow_map<T: DeserializeOwned>(
+    bus: Bus,
+    bucket: String,
+    tx: watch::Sender<Option<Snapshot<T>>>,
+    shutdown: Shutdown,
+) {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_triggered() {
+        match follow(&bus, &bucket, &tx, &shutdown).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(%bucket, error = %e, "bucket watch interrupted; reopening");
+                tokio::select! {
+                    _ = shutdown.wait() => return,
+                    _ = tokio::time::sleep(backoff) => {}
                 }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
-    });
-    rx
+    }
 }
 
 async fn follow<T: DeserializeOwned>(

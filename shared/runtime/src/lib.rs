@@ -7,6 +7,7 @@
 pub mod config;
 pub mod health;
 pub mod http;
+pub mod parts;
 pub mod shutdown;
 pub mod telemetry;
 
@@ -14,6 +15,7 @@ pub use config::{
     CommonConfig, ConfigError, OnFailure, Redacted, load, load_section, load_section_over,
 };
 pub use health::{Gate, Readiness, ReadyCheck, health_router};
+pub use parts::{Parts, Stopped};
 pub use shutdown::Shutdown;
 
 /// Install rustls' ring provider as the process default (async-nats, sqlx and reqwest share it).

@@ -27,7 +27,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use ctx::TriggerCtx;
 pub use health::{TriggerHealth, TriggerState};
-pub use service::TriggerService;
+pub use service::{TriggerDeps, TriggerService};
 
 /// How often a running instance re-writes its health entry; an entry older than three
 /// heartbeats means its service is gone.
@@ -57,7 +57,7 @@ pub trait Source: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), TriggerError>> + Send;
 }
 
-/// Why an instance stopped working.
+/// Why an instance, or the service, stopped working.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     /// The source failed: unreachable, refused the login, spoke an unexpected protocol…
@@ -66,6 +66,9 @@ pub enum TriggerError {
     /// The bus failed (publishing, cursor).
     #[error(transparent)]
     Bus(#[from] weft_bus::BusError),
+    /// A part of the service (the workflows watch, the reconciler) ended before shutdown.
+    #[error("the trigger service stopped: {0}")]
+    Stopped(#[from] weft_runtime::Stopped),
 }
 
 impl TriggerError {

@@ -8,18 +8,39 @@ use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use serde_json::Value;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use weft_bus::{Bus, kv::Snapshot};
 use weft_events::subjects::{CURSORS_BUCKET, TRIGGERS_BUCKET, WORKFLOWS_BUCKET};
 use weft_flow::Published;
-use weft_runtime::Shutdown;
+use weft_runtime::{Parts, Shutdown};
 use weft_secrets::Secrets;
 
 use crate::health::{Health, TriggerHealth};
-use crate::{Source, TriggerCtx, supervise::supervise};
+use crate::{Source, TriggerCtx, TriggerError, supervise::supervise};
 
 /// How long a replaced or removed instance gets to stop before its successor starts anyway.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// What a trigger service needs besides its source.
+#[derive(Debug, Clone)]
+pub struct TriggerDeps {
+    /// Events, cursors, health and the workflows bucket.
+    pub bus: Bus,
+    /// Resolves `${{ secrets.NAME }}` in configs (with [`Secrets::none`], configs that
+    /// reference a secret stay in `error`).
+    pub secrets: Secrets,
+}
+
+impl TriggerDeps {
+    /// The bus, and no secrets.
+    pub fn without_secrets(bus: Bus) -> Self {
+        Self {
+            bus,
+            secrets: Secrets::none(),
+        }
+    }
+}
 
 /// Runs every trigger of one kind.
 #[derive(Debug)]
@@ -39,31 +60,41 @@ struct Instance {
 }
 
 impl<S: Source> TriggerService<S> {
-    /// A service for `source`, without secrets (configs referencing one stay in `error`).
-    pub fn new(source: S, bus: Bus) -> Self {
+    /// A service for `source` (its kind's settings) over `deps`. Starts nothing.
+    pub fn new(source: S, deps: TriggerDeps) -> Self {
         Self {
             source: Arc::new(source),
-            bus,
-            secrets: Secrets::none(),
+            bus: deps.bus,
+            secrets: deps.secrets,
         }
     }
 
-    /// Resolve `${{ secrets.NAME }}` in configs from this live view.
-    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
-        self.secrets = secrets;
-        self
+    /// Run until `shutdown`; then stop every instance (their health says `stopped`). `Err`
+    /// when the workflows watch or the reconciler ended on its own before shutdown.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), TriggerError> {
+        let mut parts = Parts::new(&shutdown);
+        let stop = parts.signal();
+        let (snapshots, workflows) = watch::channel(None);
+        let watch = weft_bus::kv::follow_map::<Published>(
+            self.bus.clone(),
+            WORKFLOWS_BUCKET.to_string(),
+            snapshots,
+            stop.clone(),
+        );
+        parts.add("workflows watch", watch);
+        parts.add("reconciler", self.reconcile_until(workflows, stop));
+        Ok(parts.run().await?)
     }
 
-    /// Run until `shutdown`; then stop every instance (their health says `stopped`).
-    pub async fn run(self, shutdown: Shutdown) {
+    /// Keep one instance per trigger of the published workflows until `shutdown`.
+    async fn reconcile_until(
+        self,
+        mut workflows: watch::Receiver<Option<Snapshot<Published>>>,
+        shutdown: Shutdown,
+    ) {
         let Some((cursors, health)) = self.buckets(&shutdown).await else {
             return;
         };
-        let mut workflows = weft_bus::kv::watch_map::<Published>(
-            self.bus.clone(),
-            WORKFLOWS_BUCKET,
-            shutdown.clone(),
-        );
         let mut secrets = self.secrets.clone();
         let mut running: HashMap<String, Instance> = HashMap::new();
         tracing::info!(kind = S::KIND, "trigger service started");

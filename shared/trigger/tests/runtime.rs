@@ -89,7 +89,10 @@ async fn instances_follow_the_workflows_and_keep_their_cursor() {
     apply(&bus, "wf", 1, json!({"schedule": {"cron": "a"}})).await;
     let shutdown = Shutdown::new();
     let source = Counter::default();
-    let service = TriggerService::new(source, bus.clone());
+    let service = TriggerService::new(
+        source,
+        weft_trigger::TriggerDeps::without_secrets(bus.clone()),
+    );
     let task = tokio::spawn(service.run(shutdown.clone()));
 
     let js = bus.jetstream();
@@ -159,7 +162,9 @@ async fn instances_follow_the_workflows_and_keep_their_cursor() {
     .expect("health entry removed");
 
     shutdown.trigger();
-    task.await.expect("service stops");
+    task.await
+        .expect("service stops")
+        .expect("the trigger service stops cleanly");
 }
 
 #[tokio::test]
@@ -168,7 +173,10 @@ async fn a_failing_source_reports_its_error_and_is_retried() {
     apply(&bus, "bad", 1, json!({"schedule": {"cron": "fail"}})).await;
     let shutdown = Shutdown::new();
     let source = Arc::new(Counter::default());
-    let service = TriggerService::new(ArcSource(source.clone()), bus.clone());
+    let service = TriggerService::new(
+        ArcSource(source.clone()),
+        weft_trigger::TriggerDeps::without_secrets(bus.clone()),
+    );
     let task = tokio::spawn(service.run(shutdown.clone()));
     let health_kv = bus.kv(TRIGGERS_BUCKET).await.expect("bucket");
     let h = wait_for(Duration::from_secs(10), || async {
@@ -198,7 +206,9 @@ async fn a_failing_source_reports_its_error_and_is_retried() {
     .await
     .expect("recovered");
     shutdown.trigger();
-    task.await.expect("service stops");
+    task.await
+        .expect("service stops")
+        .expect("the trigger service stops cleanly");
     let h = health(&health_kv, "bad.schedule.0").await.expect("kept");
     assert_eq!(h.state, TriggerState::Stopped, "a stopped service says so");
 }
@@ -218,7 +228,13 @@ async fn secrets_are_resolved_for_the_trigger_and_never_published() {
     .await;
     let shutdown = Shutdown::new();
     let secrets = Secrets::watch(bus.clone(), Some(key), shutdown.clone());
-    let service = TriggerService::new(Counter::default(), bus.clone()).with_secrets(secrets);
+    let service = TriggerService::new(
+        Counter::default(),
+        weft_trigger::TriggerDeps {
+            bus: bus.clone(),
+            secrets,
+        },
+    );
     let task = tokio::spawn(service.run(shutdown.clone()));
     let msgs = stored_messages(
         bus.jetstream(),
@@ -264,7 +280,9 @@ async fn secrets_are_resolved_for_the_trigger_and_never_published() {
     .expect("error");
     assert!(h.last_error.unwrap_or_default().contains("NOPE"));
     shutdown.trigger();
-    task.await.expect("service stops");
+    task.await
+        .expect("service stops")
+        .expect("the trigger service stops cleanly");
 }
 
 /// Lets a test keep a handle on the source's counters.

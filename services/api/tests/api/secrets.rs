@@ -64,7 +64,11 @@ async fn bad_names_bodies_and_a_missing_master_key_are_clear_errors() {
     assert_eq!(status, 400);
     assert!(assert_error(&body, "bad_request").contains("value"));
 
-    let keyless = ApiService::new(env.store.clone(), env.bus.clone(), None).router();
+    let keyless = ApiService::new(
+        weft_api::ApiConfig::default(),
+        crate::common::deps(&env.store, &env.bus, None),
+    )
+    .router();
     let (status, body) = call(
         &keyless,
         "PUT",

@@ -213,3 +213,29 @@ async fn sync_registry_makes_the_bucket_equal_to_the_database() {
     assert_eq!(registry_entry(&env.bus, "keep").await.unwrap().version, 1);
     assert!(kv.get("ghost").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn writes_wait_for_the_start_up_registry_sync_and_then_go_through() {
+    let env = common::env().await;
+    // A second API over the same store and bus that has not run (not synced) yet.
+    let config = weft_api::ApiConfig {
+        registry_wait_ms: 200,
+    };
+    let api = weft_api::ApiService::new(config, common::deps(&env.store, &env.bus, None));
+    let app = api.router();
+    let (s, b) = apply_yaml(&app, "early", &hello("early", "x")).await;
+    assert_eq!(s.as_u16(), 503, "{b}");
+    let message = common::assert_error(&b, "unavailable");
+    assert!(message.contains("registry"), "{message}");
+    assert!(
+        env.store.get_workflow("early").await.unwrap().is_none(),
+        "nothing was stored"
+    );
+
+    let shutdown = weft_runtime::Shutdown::new();
+    let run = tokio::spawn(api.clone().run(shutdown.clone()));
+    let (s, b) = apply_yaml(&app, "early", &hello("early", "x")).await;
+    assert_eq!(s.as_u16(), 201, "{b}");
+    shutdown.trigger();
+    assert!(run.await.unwrap().is_ok(), "run ends cleanly on shutdown");
+}

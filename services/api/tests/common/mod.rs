@@ -22,6 +22,8 @@ pub struct Env {
     pub bus: Bus,
     pub api: ApiService,
     pub app: Router,
+    /// Stops the API's run (its registry sync).
+    pub shutdown: weft_runtime::Shutdown,
     // Dropped last: the server and the database outlive the clients above.
     pub nats: NatsServer,
     pub db: TestDb,
@@ -35,16 +37,41 @@ pub async fn env() -> Env {
     let bus = connect_bus(&nats.url).await;
     let key =
         weft_secrets::MasterKey::parse(&weft_secrets::MasterKey::generate().unwrap()).unwrap();
-    let api = ApiService::new(store.clone(), bus.clone(), Some(std::sync::Arc::new(key)));
-    api.sync_registry().await.unwrap();
+    let api = ApiService::new(
+        weft_api::ApiConfig::default(),
+        deps(&store, &bus, Some(std::sync::Arc::new(key))),
+    );
+    let shutdown = weft_runtime::Shutdown::new();
+    tokio::spawn(api.clone().run(shutdown.clone()));
     let app = api.router();
     Env {
         store,
         bus,
         api,
         app,
+        shutdown,
         nats,
         db,
+    }
+}
+
+/// The API's dependencies over this store and bus, without agent checks.
+pub fn deps(
+    store: &Store,
+    bus: &Bus,
+    master_key: Option<std::sync::Arc<weft_secrets::MasterKey>>,
+) -> weft_api::ApiDeps {
+    weft_api::ApiDeps {
+        store: store.clone(),
+        bus: bus.clone(),
+        master_key,
+        checks: Vec::new(),
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
     }
 }
 

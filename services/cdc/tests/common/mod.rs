@@ -20,7 +20,10 @@ pub struct Env {
     pub nats: NatsServer,
     pub pg: PgServer,
     pub bus: Bus,
-    service: Option<(Shutdown, tokio::task::JoinHandle<()>)>,
+    service: Option<(
+        Shutdown,
+        tokio::task::JoinHandle<Result<(), weft_trigger::TriggerError>>,
+    )>,
 }
 
 impl Env {
@@ -74,7 +77,10 @@ impl Env {
     /// Starts the CDC trigger service with `source`.
     pub fn run(&mut self, source: CdcSource) {
         let shutdown = Shutdown::new();
-        let service = weft_trigger::TriggerService::new(source, self.bus.clone());
+        let service = weft_trigger::TriggerService::new(
+            source,
+            weft_trigger::TriggerDeps::without_secrets(self.bus.clone()),
+        );
         let task = tokio::spawn(service.run(shutdown.clone()));
         self.service = Some((shutdown, task));
     }
@@ -86,7 +92,8 @@ impl Env {
             tokio::time::timeout(WAIT, task)
                 .await
                 .expect("service stops")
-                .expect("no panic");
+                .expect("no panic")
+                .expect("the trigger service stops cleanly");
         }
     }
 

@@ -21,7 +21,7 @@ use weft_testkit::NatsServer;
 pub struct Harness {
     pub bus: Bus,
     pub dir: tempfile::TempDir,
-    service: Option<(Shutdown, JoinHandle<()>)>,
+    service: Option<(Shutdown, JoinHandle<Result<(), weft_trigger::TriggerError>>)>,
     versions: i32,
     // Last: the server outlives the clients.
     pub nats: NatsServer,
@@ -62,7 +62,10 @@ impl Harness {
     pub fn start_service(&mut self) {
         assert!(self.service.is_none(), "service already running");
         let shutdown = Shutdown::new();
-        let service = weft_trigger::TriggerService::new(FileSource, self.bus.clone());
+        let service = weft_trigger::TriggerService::new(
+            FileSource,
+            weft_trigger::TriggerDeps::without_secrets(self.bus.clone()),
+        );
         let task = tokio::spawn(service.run(shutdown.clone()));
         self.service = Some((shutdown, task));
     }
@@ -74,7 +77,8 @@ impl Harness {
             tokio::time::timeout(Duration::from_secs(20), task)
                 .await
                 .expect("service stops within 20 s")
-                .expect("service task");
+                .expect("service task")
+                .expect("the trigger service stops cleanly");
         }
     }
 

@@ -24,7 +24,7 @@ pub struct Rig {
     pub bus: Bus,
     /// The JetStream artifact store executors read.
     pub artifacts: Artifacts,
-    service: Option<(Shutdown, JoinHandle<()>)>,
+    service: Option<(Shutdown, JoinHandle<Result<(), weft_trigger::TriggerError>>)>,
     pub dovecot: Dovecot,
     pub nats: NatsServer,
 }
@@ -79,8 +79,10 @@ impl Rig {
     pub fn start_service(&mut self) {
         assert!(self.service.is_none(), "already running");
         let shutdown = Shutdown::new();
-        let service =
-            TriggerService::new(ImapSource::new(self.artifacts.clone()), self.bus.clone());
+        let service = TriggerService::new(
+            ImapSource::new(self.artifacts.clone()),
+            weft_trigger::TriggerDeps::without_secrets(self.bus.clone()),
+        );
         let task = tokio::spawn(service.run(shutdown.clone()));
         self.service = Some((shutdown, task));
     }
@@ -92,7 +94,8 @@ impl Rig {
             tokio::time::timeout(Duration::from_secs(30), task)
                 .await
                 .expect("service stops within 30 s")
-                .expect("service task");
+                .expect("service task")
+                .expect("the trigger service stops cleanly");
         }
     }
 

@@ -83,7 +83,10 @@ pub struct Harness {
     pub nats: weft_testkit::NatsServer,
     /// A bus connection for the service and the test.
     pub bus: weft_bus::Bus,
-    service: Option<(weft_runtime::Shutdown, tokio::task::JoinHandle<()>)>,
+    service: Option<(
+        weft_runtime::Shutdown,
+        tokio::task::JoinHandle<Result<(), weft_trigger::TriggerError>>,
+    )>,
 }
 
 impl Harness {
@@ -110,7 +113,10 @@ impl Harness {
     pub fn start_service(&mut self) {
         let shutdown = weft_runtime::Shutdown::new();
         let source = weft_s3::S3Source { page_size: Some(2) };
-        let service = weft_trigger::TriggerService::new(source, self.bus.clone());
+        let service = weft_trigger::TriggerService::new(
+            source,
+            weft_trigger::TriggerDeps::without_secrets(self.bus.clone()),
+        );
         let task = tokio::spawn(service.run(shutdown.clone()));
         self.service = Some((shutdown, task));
     }
@@ -122,7 +128,8 @@ impl Harness {
             tokio::time::timeout(std::time::Duration::from_secs(30), task)
                 .await
                 .expect("service stops within 30 s")
-                .expect("service task");
+                .expect("service task")
+                .expect("the trigger service stops cleanly");
         }
     }
 

@@ -89,3 +89,18 @@ pub async fn post(
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
+
+/// A webhook service over `bus` with `config`, running until the returned signal.
+pub fn started(
+    config: weft_webhook::WebhookConfig,
+    bus: &Bus,
+) -> (weft_webhook::WebhookService, weft_runtime::Shutdown) {
+    let shutdown = weft_runtime::Shutdown::new();
+    let deps = weft_webhook::WebhookDeps {
+        bus: bus.clone(),
+        secrets: weft_secrets::Secrets::none(),
+    };
+    let service = weft_webhook::WebhookService::new(config, deps);
+    tokio::spawn(service.clone().run(shutdown.clone()));
+    (service, shutdown)
+}
