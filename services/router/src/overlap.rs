@@ -8,7 +8,8 @@
 //! - `buffer_one`: the tick waits as a `queued` execution, at most one; it starts when the
 //!   workflow has nothing running any more (on the lifecycle event that says so);
 //! - `cancel_previous`: running executions are cancelled, then the tick starts, in one
-//!   transaction.
+//!   transaction; after the commit their running attempts' executors are told to stop
+//!   (`weft.cancel.<agent>`, see [`crate::cancel`]).
 //!
 //! Every decision for one workflow happens under one advisory lock, so two router replicas
 //! deciding two ticks (or a tick and a promotion) cannot both see "nothing running".
@@ -58,6 +59,7 @@ pub async fn start(
     }
     let running = overlap::running(&mut tx, &wf.name).await?;
     let mut emitted = Emitted::new();
+    let mut stops = Vec::new();
     match policy {
         Overlap::Skip if !running.is_empty() => {
             skipped(wf, new, "overlap_skip", "an execution is still running");
@@ -68,7 +70,7 @@ pub async fn start(
             if let (Some(id), true) = (waiting, running.is_empty()) {
                 // Nothing runs, yet a tick waits (its promotion is on the way): start it now,
                 // and this tick becomes the waiting one.
-                emitted.extend(promote_locked(shared, &mut tx, id).await?);
+                emitted.extend(promote_locked(shared, &mut tx, id).await?.0);
             } else if waiting.is_some() {
                 skipped(wf, new, "overlap_buffer_full", "one tick already waits");
                 return Ok(());
@@ -85,7 +87,9 @@ pub async fn start(
         }
         Overlap::CancelPrevious => {
             for id in running {
-                emitted.extend(cancel_locked(shared, &mut tx, id).await?);
+                let (cancelled, stopped) = cancel_locked(shared, &mut tx, id).await?;
+                emitted.extend(cancelled);
+                stops.extend(stopped);
             }
         }
         Overlap::Allow | Overlap::Skip => {}
@@ -104,7 +108,9 @@ pub async fn start(
         emitted,
         "starting a scheduled execution",
     )
-    .await
+    .await?;
+    crate::cancel::publish(&shared.bus, stops).await;
+    Ok(())
 }
 
 /// An execution of `workflow` ended: start its buffered tick, if one waits and nothing else of
@@ -119,7 +125,7 @@ pub async fn promote(shared: &Shared, workflow: &str) -> Result<(), RouterError>
     let Some(id) = overlap::buffered(&mut tx, workflow, types::SCHEDULE_FIRED).await? else {
         return Ok(());
     };
-    let emitted = promote_locked(shared, &mut tx, id).await?;
+    let (emitted, _) = promote_locked(shared, &mut tx, id).await?;
     engine::commit(store, &shared.bus, tx, emitted, "starting a buffered tick").await
 }
 
@@ -132,12 +138,15 @@ enum Change {
     Cancel,
 }
 
+/// What a change emits, and the attempts it ended whose executors should stop.
+type Changed = (Emitted, Vec<crate::cancel::Stop>);
+
 /// Start the queued execution `id` (under its row lock) if it is still queued.
 async fn promote_locked(
     shared: &Shared,
     tx: &mut weft_store::Tx<'static>,
     id: uuid::Uuid,
-) -> Result<Emitted, RouterError> {
+) -> Result<Changed, RouterError> {
     change_locked(shared, tx, id, Change::Promote).await
 }
 
@@ -146,7 +155,7 @@ async fn cancel_locked(
     shared: &Shared,
     tx: &mut weft_store::Tx<'static>,
     id: uuid::Uuid,
-) -> Result<Emitted, RouterError> {
+) -> Result<Changed, RouterError> {
     change_locked(shared, tx, id, Change::Cancel).await
 }
 
@@ -157,16 +166,16 @@ async fn change_locked(
     tx: &mut weft_store::Tx<'static>,
     id: uuid::Uuid,
     change: Change,
-) -> Result<Emitted, RouterError> {
+) -> Result<Changed, RouterError> {
     let Some((exec, steps)) = db::lock_execution_with_steps(tx, id).await? else {
-        return Ok(Emitted::new());
+        return Ok((Emitted::new(), Vec::new()));
     };
     let applies_to = match change {
         Change::Promote => ExecutionStatus::Queued,
         Change::Cancel => ExecutionStatus::Running,
     };
     if exec.status != applies_to.as_str() {
-        return Ok(Emitted::new());
+        return Ok((Emitted::new(), Vec::new()));
     }
     let def = shared
         .defs
@@ -186,7 +195,10 @@ async fn change_locked(
                 .await?;
         }
     }
-    Ok(std::mem::take(&mut run.emitted))
+    Ok((
+        std::mem::take(&mut run.emitted),
+        std::mem::take(&mut run.stops),
+    ))
 }
 
 fn skipped(wf: &Workflow, new: &db::NewExecution<'_>, reason: &'static str, why: &str) {

@@ -303,12 +303,32 @@ async fn overlap_cancel_previous_cancels_then_starts() {
     env.apply(&workflow("ov-cancel", "cancel_previous", 3000))
         .await;
     let bus = bus(&env).await;
+    // The executor is told to stop the cancelled execution's running attempt.
+    let mut cancels = bus
+        .client()
+        .subscribe(subjects::cancel_subject("http"))
+        .await
+        .expect("subscribe to cancels");
     let first = tick(&bus, "ov-cancel", 1).await;
     wait_status(&env, &first, "running").await;
     let second = tick(&bus, "ov-cancel", 2).await;
     let cancelled = wait_status(&env, &first, "cancelled").await;
     assert_eq!(cancelled["error"]["code"], "cancelled", "{cancelled}");
-    assert_eq!(Env::step(&cancelled, "work")["status"], "cancelled");
+    let work = Env::step(&cancelled, "work");
+    assert_eq!(work["status"], "cancelled");
+    let sent = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures::StreamExt::next(&mut cancels),
+    )
+    .await
+    .expect("a cancel reaches the executor")
+    .expect("subscription open");
+    let sent: Value = serde_json::from_slice(&sent.payload).expect("cancel event");
+    assert_eq!(sent["type"], types::TASK_CANCEL, "{sent}");
+    let why = sent["data"]["reason"].as_str().unwrap_or_default();
+    assert_eq!(why, "execution cancelled", "{sent}");
+    let attempt = sent["data"]["attempt_id"].as_str().unwrap_or_default();
+    assert!(attempt.parse::<uuid::Uuid>().is_ok(), "{sent}");
     let next = wait_status(&env, &second, "succeeded").await;
     assert!(at(&next["started_at"]) >= at(&cancelled["finished_at"]));
 }
