@@ -207,3 +207,129 @@ steps:
         );
     }
 }
+
+/// The PIDs of the processes whose parent is `parent`, with their command names.
+fn children_of(parent: u32) -> Vec<(u32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let (comm, fields) = stat(pid)?;
+            let ppid = fields.get(1)?.parse::<u32>().ok()?;
+            (ppid == parent).then_some((pid, comm))
+        })
+        .collect()
+}
+
+/// Every process below `root`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut all = Vec::new();
+    let mut next = vec![root];
+    while let Some(pid) = next.pop() {
+        for (child, _) in children_of(pid) {
+            all.push(child);
+            next.push(child);
+        }
+    }
+    all
+}
+
+/// `/proc/<pid>/stat`: the command name and the fields after it (state first).
+fn stat(pid: u32) -> Option<(String, Vec<String>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`; comm may hold spaces, so split at the last `)`.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    Some((comm, rest.split_whitespace().map(String::from).collect()))
+}
+
+/// Whether `pid` still runs (a zombie waiting to be reaped has stopped running).
+fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|(_, f)| f.first().is_some_and(|s| s != "Z"))
+}
+
+/// CPU time `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let field = |f: &[String], i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    stat(pid)
+        .and_then(|(_, f)| Some(field(&f, 11)? + field(&f, 12)?))
+        .unwrap_or(0)
+}
+
+/// Hand the code executor a task whose script never ends (it would run for a minute).
+async fn spin(nats_url: &str) {
+    let bus = weft_bus::Bus::connect(nats_url, "spin").await.expect("bus");
+    let id = uuid::Uuid::new_v4();
+    let task = weft_events::Task {
+        attempt_id: id,
+        execution_id: id,
+        workflow: "spin".into(),
+        step_id: "spin".into(),
+        attempt: 1,
+        agent: "code".into(),
+        with: json!({"script": "while (true) {}", "timeout": "60s"}),
+        timeout_ms: Some(60_000),
+        traceparent: None,
+        heartbeat_timeout_ms: None,
+    };
+    let data = serde_json::to_value(&task).expect("task json");
+    let types = weft_events::types::TASK;
+    let event = weft_events::new_event(id.to_string(), types, "test", None, data);
+    bus.publish_event(&weft_events::subjects::task_subject("code"), &event)
+        .await
+        .expect("task published");
+}
+
+#[tokio::test]
+async fn kill_9_of_the_code_executor_leaves_no_sandbox_behind() {
+    weft_testkit::init_crypto();
+    let nats = NatsServer::start().await.expect("nats");
+    let http = reqwest::Client::new();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let env = [
+        ("NATS_URL", nats.url.as_str()),
+        ("WEFT_HTTP_ADDR", addr.as_str()),
+        ("WEFT_EXEC_CODE_WARM_RUNNERS", "2"),
+        ("RUST_LOG", "warn"),
+    ];
+    let mut exec = ChildProcess::spawn(env!("CARGO_BIN_EXE_weft"), ["serve", "exec-code"], env)
+        .expect("spawns");
+    ready(&http, port).await;
+    spin(&nats.url).await;
+    // Wait until a sandboxed runner is busy with the endless script: it no longer reads its
+    // input, so only the sandbox's own tie to the executor can end it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let sandboxed = loop {
+        let below = descendants(exec.pid());
+        if below.iter().any(|p| cpu_ticks(*p) >= 30) {
+            break below;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no sandboxed runner got busy: {:?}\n{}",
+            children_of(exec.pid()),
+            exec.log_tail(20)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let bwraps = children_of(exec.pid())
+        .into_iter()
+        .filter(|(_, c)| c == "bwrap")
+        .count();
+    assert!(bwraps >= 1, "the runners run under bwrap: {sandboxed:?}");
+    exec.kill9().expect("kill -9");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left: Vec<u32> = sandboxed.iter().copied().filter(|p| alive(*p)).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sandbox processes outlived the killed executor: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
