@@ -11,7 +11,6 @@ pub mod executions;
 pub mod outbox;
 pub mod overlap;
 mod reaper;
-pub mod status;
 pub mod timers;
 pub mod workflows;
 
@@ -19,7 +18,7 @@ use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
-pub use status::{AttemptStatus, ExecutionStatus, StepStatus};
+pub use weft_engine::{AttemptStatus, ExecutionStatus, StepStatus};
 
 /// A database transaction.
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;

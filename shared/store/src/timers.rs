@@ -9,40 +9,7 @@ use uuid::Uuid;
 
 use crate::{Ctx, Store, StoreError, Tx};
 
-/// What a timer does when it fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimerKind {
-    /// Dispatch the next attempt of a step.
-    Retry,
-    /// An attempt ran past the step timeout.
-    StepTimeout,
-    /// The execution ran past the workflow timeout.
-    WorkflowTimeout,
-    /// An attempt sent no heartbeat within its step's `heartbeat_timeout` (each heartbeat
-    /// pushes the timer back).
-    HeartbeatTimeout,
-}
-
-impl TimerKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Retry => "retry",
-            Self::StepTimeout => "step_timeout",
-            Self::WorkflowTimeout => "workflow_timeout",
-            Self::HeartbeatTimeout => "heartbeat_timeout",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "retry" => Self::Retry,
-            "step_timeout" => Self::StepTimeout,
-            "workflow_timeout" => Self::WorkflowTimeout,
-            "heartbeat_timeout" => Self::HeartbeatTimeout,
-            _ => return None,
-        })
-    }
-}
+pub use weft_engine::TimerKind;
 
 /// A timer.
 #[derive(Debug, Clone, PartialEq)]

@@ -96,3 +96,18 @@ impl StepStatus {
         !matches!(self, Self::Queued | Self::Running)
     }
 }
+
+text_enum!(
+    /// What a durable timer does when it fires.
+    TimerKind {
+        /// Dispatch the next attempt of a step.
+        Retry = "retry",
+        /// An attempt ran past the step timeout.
+        StepTimeout = "step_timeout",
+        /// The execution ran past the workflow timeout.
+        WorkflowTimeout = "workflow_timeout",
+        /// An attempt sent no heartbeat within its step's `heartbeat_timeout` (each heartbeat
+        /// pushes the timer back).
+        HeartbeatTimeout = "heartbeat_timeout",
+    }
+);

@@ -1,0 +1,624 @@
+//! The decision: state + input → effects (and the state after them).
+//!
+//! Pure: no database, no bus, no clock (times come from the [`Entry`], ids are derived). Ported
+//! from the router's interleaved engine with the same semantics: `needs` (a need that did not
+//! succeed skips its dependents unless it has `continue_on_error`), `if`, retries with backoff,
+//! step, heartbeat and workflow timeouts, cancellation, the execution's output.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use weft_events::{ErrorCode, StepError, Task};
+use weft_flow::{ExprError, Limits, Workflow};
+
+use crate::{
+    AttemptStatus, Effect, Entry, ExecutionStatus, Input, Outcome, StepStatus, Timer, TimerKind,
+    context::build as context_build,
+    state::{Attempt, Execution, Step, attempt_id, timer_id},
+};
+
+/// How a decision evaluates expressions and sizes tasks.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// The budget of each expression evaluation.
+    pub limits: &'static Limits,
+    /// When set, an expression over `limits` is not a step failure but [`Heavy`]: decide
+    /// again with a larger budget (the router tries [`Limits::FAST`] inline first).
+    pub escalate: bool,
+    /// Largest task the bus carries (its JSON plus [`TASK_ENVELOPE_BYTES`]); a larger one
+    /// fails its step with `payload_too_large`.
+    pub max_task_bytes: usize,
+}
+
+impl Settings {
+    /// The budget a step's `if`/`with` and the `output:` get when evaluated for good.
+    pub const STEP: Settings = Settings {
+        limits: &Limits::STEP,
+        escalate: false,
+        max_task_bytes: 1024 * 1024 - 1024,
+    };
+}
+
+/// Room left for the CloudEvent envelope around a task's JSON (attributes, trace context).
+pub const TASK_ENVELOPE_BYTES: usize = 512;
+
+/// An expression needed more than the fast budget: decide again with [`Settings::STEP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heavy;
+
+/// The effects of a decision and the state after them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The state after the effects.
+    pub state: Execution,
+    /// The effects, in order.
+    pub effects: Vec<Effect>,
+}
+
+impl Decision {
+    /// Whether the decision changes anything (a duplicate or late result does not).
+    pub fn is_empty(&self) -> bool {
+        self.effects.is_empty()
+    }
+}
+
+/// Decide `entry` for `state` of an execution of `wf`.
+pub fn decide(
+    wf: &Workflow,
+    state: &Execution,
+    entry: &Entry,
+    settings: &Settings,
+) -> Result<Decision, Heavy> {
+    let mut d = Decider {
+        wf,
+        st: state.clone(),
+        at: entry.at,
+        settings,
+        effects: Vec::new(),
+    };
+    if d.st.status.is_terminal() {
+        return Ok(d.into_decision()); // an ended execution takes no input
+    }
+    match &entry.input {
+        Input::Start => d.start()?,
+        Input::Result {
+            attempt_id,
+            step,
+            n,
+            outcome,
+        } => d.result(*attempt_id, step, *n, outcome)?,
+        Input::Timer {
+            timer,
+            step,
+            attempt_id,
+        } => d.timer(*timer, step.as_deref(), *attempt_id)?,
+        Input::Cancel { reason } => {
+            let error = json!({"code": "cancelled", "message": reason});
+            d.end(ExecutionStatus::Cancelled, None, Some(error));
+        }
+    }
+    Ok(d.into_decision())
+}
+
+struct Decider<'a> {
+    wf: &'a Workflow,
+    st: Execution,
+    at: DateTime<Utc>,
+    settings: &'a Settings,
+    effects: Vec<Effect>,
+}
+
+impl Decider<'_> {
+    fn into_decision(self) -> Decision {
+        Decision {
+            state: self.st,
+            effects: self.effects,
+        }
+    }
+
+    fn emit(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    fn due(&self, after: std::time::Duration) -> DateTime<Utc> {
+        let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+        self.at
+            .checked_add_signed(after)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    fn timer(
+        &mut self,
+        kind: TimerKind,
+        step: Option<&str>,
+        attempt: Option<Uuid>,
+    ) -> Result<(), Heavy> {
+        match (kind, step) {
+            (TimerKind::Retry, Some(step)) => {
+                let next = self
+                    .st
+                    .step(step)
+                    .filter(|s| s.status == StepStatus::Running && s.running_attempt().is_none())
+                    .map(|s| s.attempts + 1);
+                if let Some(n) = next {
+                    self.dispatch(step, n)?;
+                    self.advance()?;
+                }
+            }
+            (TimerKind::StepTimeout | TimerKind::HeartbeatTimeout, Some(step)) => {
+                let running = self.st.step(step).and_then(Step::running_attempt);
+                let Some(a) = running.filter(|a| Some(a.id) == attempt) else {
+                    return Ok(()); // the attempt ended first
+                };
+                let Some(def) = self.wf.steps.get(step) else {
+                    return Ok(());
+                };
+                let message = match kind {
+                    TimerKind::StepTimeout => {
+                        format!(
+                            "no result within {}",
+                            humanize(def.timeout.unwrap_or_default())
+                        )
+                    }
+                    _ => format!(
+                        "no heartbeat within {}: the executor went silent",
+                        humanize(def.heartbeat_timeout.unwrap_or_default())
+                    ),
+                };
+                self.emit(Effect::Stop {
+                    agent: def.uses.clone(),
+                    attempt_id: a.id,
+                    reason: message.clone(),
+                });
+                let error = StepError::retryable(ErrorCode::Timeout, message);
+                self.attempt_ended(a.id, step, a.n, Err(error), AttemptStatus::TimedOut)?;
+            }
+            (TimerKind::WorkflowTimeout, _) => {
+                let limit = humanize(self.wf.timeout.unwrap_or_default());
+                let message = format!("execution did not finish within {limit}");
+                let error = json!({"code": "timeout", "message": message});
+                self.end(ExecutionStatus::TimedOut, None, Some(error));
+            }
+            _ => {} // a step timer without its step: nothing to do
+        }
+        Ok(())
+    }
+
+    /// Start a queued execution, or begin one created running.
+    fn start(&mut self) -> Result<(), Heavy> {
+        if self.st.status == ExecutionStatus::Queued {
+            self.emit(Effect::ExecutionStarted);
+            self.st.status = ExecutionStatus::Running;
+            self.st.started_at = Some(self.at);
+            self.st.steps = self.wf.steps.keys().map(|id| Step::queued(id)).collect();
+        } else if self.st.steps.iter().any(|s| s.status != StepStatus::Queued) {
+            return Ok(()); // begun before: a start is decided once
+        }
+        self.emit(Effect::Lifecycle {
+            status: ExecutionStatus::Running,
+            output: None,
+            error: None,
+        });
+        if let Some(limit) = self.wf.timeout {
+            let timer = Timer {
+                id: timer_id(self.st.id, "workflow_timeout"),
+                kind: TimerKind::WorkflowTimeout,
+                step: None,
+                attempt_id: None,
+                due_at: self.due(limit),
+            };
+            self.emit(Effect::TimerSet(timer));
+        }
+        self.advance()
+    }
+
+    fn result(
+        &mut self,
+        attempt: Uuid,
+        step: &str,
+        n: i32,
+        outcome: &Outcome,
+    ) -> Result<(), Heavy> {
+        let (result, status) = match outcome {
+            Outcome::Succeeded(v) => (Ok(v.clone()), AttemptStatus::Succeeded),
+            // The agent gave up on time (e.g. the HTTP request timeout): a timeout.
+            Outcome::Failed(e) if e.code == ErrorCode::Timeout => {
+                (Err(e.clone()), AttemptStatus::TimedOut)
+            }
+            Outcome::Failed(e) => (Err(e.clone()), AttemptStatus::Failed),
+        };
+        self.attempt_ended(attempt, step, n, result, status)
+    }
+
+    /// An attempt ended: only while it is the step's running attempt (a duplicate or late
+    /// result changes nothing). Retry, fail or complete the step, then advance.
+    fn attempt_ended(
+        &mut self,
+        attempt: Uuid,
+        step_id: &str,
+        n: i32,
+        result: Result<Value, StepError>,
+        status: AttemptStatus,
+    ) -> Result<(), Heavy> {
+        let Some(step) = self.wf.steps.get(step_id) else {
+            return Ok(());
+        };
+        let running = self.st.step(step_id).and_then(Step::running_attempt);
+        if running.is_none_or(|a| a.id != attempt) {
+            return Ok(());
+        }
+        let mut retry_in = None;
+        let (attempt_status, step_status, output, error) = match result {
+            Ok(output) => (status, Some(StepStatus::Succeeded), Some(output), None),
+            Err(err) => {
+                let error = serde_json::to_value(&err).unwrap_or(Value::Null);
+                if err.retryable && (n as u32) < step.retry.attempts {
+                    // The step stays `running` until the retry timer fires.
+                    retry_in = Some(step.retry.delay_before(n as u32 + 1));
+                    (status, None, None, Some(error))
+                } else if status == AttemptStatus::TimedOut {
+                    (status, Some(StepStatus::TimedOut), None, Some(error))
+                } else {
+                    (status, Some(StepStatus::Failed), None, Some(error))
+                }
+            }
+        };
+        self.emit(Effect::AttemptEnded {
+            attempt_id: attempt,
+            step: step_id.to_string(),
+            status: attempt_status,
+            step_status,
+            output: output.clone(),
+            error: error.clone(),
+        });
+        if step.timeout.is_some() || step.heartbeat_timeout.is_some() {
+            self.emit(Effect::TimersDroppedForAttempt(attempt));
+        }
+        if let Some(delay) = retry_in {
+            let timer = Timer {
+                id: timer_id(self.st.id, &format!("retry/{step_id}/{}", n + 1)),
+                kind: TimerKind::Retry,
+                step: Some(step_id.to_string()),
+                attempt_id: None,
+                due_at: self.due(delay),
+            };
+            self.emit(Effect::TimerSet(timer));
+        }
+        if let Some(s) = self.st.step_mut(step_id) {
+            if let Some(a) = s.attempt.as_mut() {
+                a.status = attempt_status;
+            }
+            if let Some(step_status) = step_status {
+                s.status = step_status;
+                s.output = output;
+                s.error = error;
+            }
+        }
+        if step_status.is_some() {
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    /// Dispatch, skip or fail every queued step whose needs have all ended; repeat until
+    /// nothing changes; finish the execution when every step has ended.
+    fn advance(&mut self) -> Result<(), Heavy> {
+        loop {
+            let mut changed = false;
+            for (id, step) in &self.wf.steps {
+                if self.st.status_of(id) != Some(StepStatus::Queued) {
+                    continue;
+                }
+                let needs: Vec<Option<StepStatus>> =
+                    step.needs.iter().map(|n| self.st.status_of(n)).collect();
+                if needs
+                    .iter()
+                    .any(|s| !s.is_some_and(StepStatus::is_terminal))
+                {
+                    continue;
+                }
+                changed = true;
+                let blocked = step
+                    .needs
+                    .iter()
+                    .zip(&needs)
+                    .find(|(n, s)| !self.satisfied(n, **s));
+                if let Some((need, _)) = blocked {
+                    let why = json!({"reason": format!("needs `{need}`, which did not succeed")});
+                    self.set_step(id, StepStatus::Skipped, None, Some(why));
+                    continue;
+                }
+                self.dispatch(id, 1)?;
+            }
+            if !changed {
+                break;
+            }
+        }
+        if self.st.all_steps_ended() {
+            self.finish()?;
+        }
+        Ok(())
+    }
+
+    /// A need lets its dependents run when it succeeded, or failed with `continue_on_error`.
+    fn satisfied(&self, need: &str, status: Option<StepStatus>) -> bool {
+        let tolerant = self.wf.steps.get(need).is_some_and(|s| s.continue_on_error);
+        match status {
+            Some(StepStatus::Succeeded) => true,
+            Some(StepStatus::Failed | StepStatus::TimedOut) => tolerant,
+            _ => false,
+        }
+    }
+
+    fn set_step(
+        &mut self,
+        id: &str,
+        status: StepStatus,
+        output: Option<Value>,
+        error: Option<Value>,
+    ) {
+        self.emit(Effect::StepSet {
+            step: id.to_string(),
+            status,
+            output: output.clone(),
+            error: error.clone(),
+        });
+        if let Some(s) = self.st.step_mut(id) {
+            s.status = status;
+            s.output = output;
+            s.error = error;
+        }
+    }
+
+    /// Evaluate an expression result: over the budget while escalating is [`Heavy`].
+    fn checked<T>(&self, r: Result<T, ExprError>) -> Result<Result<T, ExprError>, Heavy> {
+        match r {
+            Err(ExprError::Limit { .. }) if self.settings.escalate => Err(Heavy),
+            r => Ok(r),
+        }
+    }
+
+    /// Evaluate the step's `if`, render its `with` and send attempt `n`; a false `if` skips it,
+    /// an expression error fails it (no retry can fix an expression).
+    fn dispatch(&mut self, id: &str, n: i32) -> Result<(), Heavy> {
+        let Some(step) = self.wf.steps.get(id) else {
+            return Ok(());
+        };
+        let limits = self.settings.limits;
+        let ctx = context_build(&self.st);
+        if let Some(cond) = &step.condition {
+            match self.checked(weft_flow::eval_condition_within(cond, &ctx, limits))? {
+                Ok(true) => {}
+                Ok(false) => {
+                    let why = json!({"reason": "`if` was false"});
+                    self.set_step(id, StepStatus::Skipped, None, Some(why));
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.set_step(id, StepStatus::Failed, None, Some(expr_error(&e)));
+                    return Ok(());
+                }
+            }
+        }
+        let with = match self.checked(weft_flow::render_within(&step.with, &ctx, limits))? {
+            Ok(v) => v,
+            Err(e) => {
+                self.set_step(id, StepStatus::Failed, None, Some(expr_error(&e)));
+                return Ok(());
+            }
+        };
+        let attempt = attempt_id(self.st.id, id, n);
+        let task = Task {
+            attempt_id: attempt,
+            execution_id: self.st.id,
+            workflow: self.st.workflow.clone(),
+            step_id: id.to_string(),
+            attempt: n as u32,
+            agent: step.uses.clone(),
+            with,
+            timeout_ms: step.timeout.map(|d| d.as_millis() as u64),
+            traceparent: None,
+            heartbeat_timeout_ms: step.heartbeat_timeout.map(|d| d.as_millis() as u64),
+        };
+        if let Some(s) = self.st.step_mut(id) {
+            s.status = StepStatus::Running;
+            s.attempts = n;
+            s.attempt = Some(Attempt {
+                id: attempt,
+                n,
+                status: AttemptStatus::Running,
+            });
+        }
+        let bytes = serde_json::to_vec(&task).map_or(usize::MAX, |v| v.len());
+        let size = bytes.saturating_add(TASK_ENVELOPE_BYTES);
+        if size > self.settings.max_task_bytes {
+            // Never send what the bus refuses: the step would hang. No retry can shrink it.
+            let error = StepError::permanent(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the step's task is {size} bytes; the bus carries at most {} (pass large \
+                     data as an artifact reference)",
+                    self.settings.max_task_bytes
+                ),
+            );
+            let error = serde_json::to_value(&error).unwrap_or(Value::Null);
+            self.emit(Effect::AttemptRefused {
+                attempt_id: attempt,
+                step: id.to_string(),
+                n,
+                error: error.clone(),
+            });
+            if let Some(a) = self.st.step_mut(id).and_then(|s| s.attempt.as_mut()) {
+                a.status = AttemptStatus::Failed;
+            }
+            self.set_step(id, StepStatus::Failed, None, Some(error));
+            return Ok(());
+        }
+        self.emit(Effect::Dispatch(Box::new(task)));
+        for (kind, limit, what) in [
+            (
+                TimerKind::HeartbeatTimeout,
+                step.heartbeat_timeout,
+                "heartbeat",
+            ),
+            (TimerKind::StepTimeout, step.timeout, "step_timeout"),
+        ] {
+            if let Some(limit) = limit {
+                let timer = Timer {
+                    id: timer_id(self.st.id, &format!("{what}/{attempt}")),
+                    kind,
+                    step: Some(id.to_string()),
+                    attempt_id: Some(attempt),
+                    due_at: self.due(limit),
+                };
+                self.emit(Effect::TimerSet(timer));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every step has ended: decide the execution's status and output.
+    fn finish(&mut self) -> Result<(), Heavy> {
+        let failed = self.wf.steps.iter().find(|(id, s)| {
+            !s.continue_on_error
+                && matches!(
+                    self.st.status_of(id),
+                    Some(StepStatus::Failed | StepStatus::TimedOut)
+                )
+        });
+        let (status, output, error) = match failed {
+            Some((id, _)) => {
+                let cause = self
+                    .st
+                    .step(id)
+                    .and_then(|s| s.error.clone())
+                    .unwrap_or(Value::Null);
+                let error =
+                    json!({"step": id, "message": format!("step `{id}` failed"), "cause": cause});
+                (ExecutionStatus::Failed, None, Some(error))
+            }
+            None => match self.output()? {
+                Ok(out) => (ExecutionStatus::Succeeded, Some(out), None),
+                Err(e) => (ExecutionStatus::Failed, None, Some(expr_error(&e))),
+            },
+        };
+        self.end(status, output, error);
+        Ok(())
+    }
+
+    /// The execution's output: the `output:` template, or the outputs of the steps nothing
+    /// depends on, keyed by id.
+    fn output(&self) -> Result<Result<Value, ExprError>, Heavy> {
+        match &self.wf.output {
+            Some(template) => {
+                let ctx = context_build(&self.st);
+                self.checked(weft_flow::render_within(
+                    template,
+                    &ctx,
+                    self.settings.limits,
+                ))
+            }
+            None => {
+                let outputs: serde_json::Map<String, Value> = weft_flow::dag::sinks(self.wf)
+                    .into_iter()
+                    .filter_map(|id| {
+                        let s = self.st.step(id)?;
+                        Some((id.to_string(), s.output.clone().unwrap_or(Value::Null)))
+                    })
+                    .collect();
+                Ok(Ok(Value::Object(outputs)))
+            }
+        }
+    }
+
+    /// End the execution with `status`; unless it succeeded or failed, whatever still runs is
+    /// cancelled and its executors are told to stop.
+    fn end(&mut self, status: ExecutionStatus, output: Option<Value>, error: Option<Value>) {
+        if status != ExecutionStatus::Succeeded && status != ExecutionStatus::Failed {
+            self.cancel_unfinished(status);
+        }
+        if status != ExecutionStatus::Succeeded || may_have_timers(self.wf) {
+            self.emit(Effect::TimersDropped);
+        }
+        self.emit(Effect::ExecutionEnded {
+            status,
+            output: output.clone(),
+            error: error.clone(),
+        });
+        self.emit(Effect::Lifecycle {
+            status,
+            output: output.clone(),
+            error: error.clone(),
+        });
+        self.st.status = status;
+        self.st.output = output;
+        self.st.error = error;
+    }
+
+    fn cancel_unfinished(&mut self, status: ExecutionStatus) {
+        let reason = json!({"code": status.as_str(), "message": format!("execution {status}")});
+        let unfinished: Vec<(String, Option<Attempt>)> = self
+            .st
+            .steps
+            .iter()
+            .filter(|s| !s.status.is_terminal())
+            .map(|s| (s.id.clone(), s.running_attempt()))
+            .collect();
+        for (id, running) in unfinished {
+            match running {
+                Some(a) => {
+                    self.emit(Effect::AttemptEnded {
+                        attempt_id: a.id,
+                        step: id.clone(),
+                        status: AttemptStatus::Cancelled,
+                        step_status: Some(StepStatus::Cancelled),
+                        output: None,
+                        error: Some(reason.clone()),
+                    });
+                    if let Some(def) = self.wf.steps.get(&id) {
+                        self.emit(Effect::Stop {
+                            agent: def.uses.clone(),
+                            attempt_id: a.id,
+                            reason: format!("execution {status}"),
+                        });
+                    }
+                }
+                None => self.emit(Effect::StepSet {
+                    step: id.clone(),
+                    status: StepStatus::Cancelled,
+                    output: None,
+                    error: Some(reason.clone()),
+                }),
+            }
+            if let Some(s) = self.st.step_mut(&id) {
+                s.status = StepStatus::Cancelled;
+                s.output = None;
+                s.error = Some(reason.clone());
+                if let Some(a) = s
+                    .attempt
+                    .as_mut()
+                    .filter(|a| a.status == AttemptStatus::Running)
+                {
+                    a.status = AttemptStatus::Cancelled;
+                }
+            }
+        }
+    }
+}
+
+/// Whether executions of `wf` can have timers (a timeout, a step timeout or retries).
+fn may_have_timers(wf: &Workflow) -> bool {
+    wf.timeout.is_some()
+        || wf
+            .steps
+            .values()
+            .any(|s| s.timeout.is_some() || s.heartbeat_timeout.is_some() || s.retry.attempts > 1)
+}
+
+fn expr_error(e: &ExprError) -> Value {
+    json!({"code": e.code().as_str(), "message": e.to_string(), "retryable": false})
+}
+
+fn humanize(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
+}

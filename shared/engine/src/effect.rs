@@ -1,0 +1,106 @@
+//! What a decision does: the router writes these in the transaction that holds the execution's
+//! lock (and queues the messages in the outbox); replay applies them to the state only.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+use weft_events::Task;
+
+use crate::{AttemptStatus, ExecutionStatus, StepStatus, TimerKind};
+
+/// One effect of a decision, in the order they must be applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A queued execution starts running (its steps are created `queued`).
+    ExecutionStarted,
+    /// A step changes without an attempt: skipped, failed before running (an expression
+    /// error, a task too large), or cancelled.
+    StepSet {
+        /// The step.
+        step: String,
+        /// Its new status.
+        status: StepStatus,
+        /// Its output.
+        output: Option<Value>,
+        /// Its error.
+        error: Option<Value>,
+    },
+    /// Attempt `n` of a step is sent to its executor; the step is `running`.
+    Dispatch(Box<Task>),
+    /// Attempt `n` of a step failed before it was sent (e.g. its task is too large for the
+    /// bus): recorded as ended at once.
+    AttemptRefused {
+        /// The attempt.
+        attempt_id: Uuid,
+        /// Its step.
+        step: String,
+        /// Its number.
+        n: i32,
+        /// Why.
+        error: Value,
+    },
+    /// A running attempt ended; with `step_status` `None` the step stays `running` (a retry is
+    /// scheduled).
+    AttemptEnded {
+        /// The attempt.
+        attempt_id: Uuid,
+        /// Its step.
+        step: String,
+        /// How it ended.
+        status: AttemptStatus,
+        /// The step's new status, when the step ended with it.
+        step_status: Option<StepStatus>,
+        /// Output.
+        output: Option<Value>,
+        /// Error.
+        error: Option<Value>,
+    },
+    /// Schedule a durable timer.
+    TimerSet(Timer),
+    /// Drop the timers of an attempt (it ended before them).
+    TimersDroppedForAttempt(Uuid),
+    /// Drop every timer of the execution (it ended).
+    TimersDropped,
+    /// Tell the executor running an attempt to stop (published after the commit).
+    Stop {
+        /// The agent running it.
+        agent: String,
+        /// The attempt.
+        attempt_id: Uuid,
+        /// Why.
+        reason: String,
+    },
+    /// The execution ends.
+    ExecutionEnded {
+        /// How.
+        status: ExecutionStatus,
+        /// Its output, when it succeeded.
+        output: Option<Value>,
+        /// Its error otherwise.
+        error: Option<Value>,
+    },
+    /// Publish the execution's lifecycle event for `status` (`Running` = started).
+    Lifecycle {
+        /// The status it reached.
+        status: ExecutionStatus,
+        /// Its output.
+        output: Option<Value>,
+        /// Its error.
+        error: Option<Value>,
+    },
+}
+
+/// A durable timer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer {
+    /// Its id (derived from what it is for).
+    pub id: Uuid,
+    /// What it does.
+    pub kind: TimerKind,
+    /// Its step.
+    pub step: Option<String>,
+    /// Its attempt.
+    pub attempt_id: Option<Uuid>,
+    /// When it fires.
+    pub due_at: DateTime<Utc>,
+}

@@ -1,0 +1,63 @@
+//! What the core decides on besides the state: one input, with the time it was decided at.
+//! The journal of an execution is the list of these, in order.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+use weft_events::StepError;
+
+use crate::TimerKind;
+
+/// One input and when it was decided on: a journal entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The decision's time: every time the decision writes (timers' due times) comes from it.
+    pub at: DateTime<Utc>,
+    /// The input.
+    pub input: Input,
+}
+
+/// Something that happened to an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Input {
+    /// Start it: a new execution (created `running` with every step queued) or a queued one
+    /// (a manual run, a buffered schedule tick).
+    Start,
+    /// An executor's result for an attempt.
+    Result {
+        /// The attempt.
+        attempt_id: Uuid,
+        /// Its step.
+        step: String,
+        /// Its number.
+        n: i32,
+        /// What it returned.
+        outcome: Outcome,
+    },
+    /// A durable timer fired.
+    Timer {
+        /// What it does.
+        timer: TimerKind,
+        /// Its step (retries, step and heartbeat timeouts).
+        step: Option<String>,
+        /// Its attempt (step and heartbeat timeouts).
+        attempt_id: Option<Uuid>,
+    },
+    /// An operator (or an overlap policy) cancels it.
+    Cancel {
+        /// Why, shown as the execution's error message.
+        reason: String,
+    },
+}
+
+/// What an attempt returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Its output.
+    Succeeded(Value),
+    /// Its error.
+    Failed(StepError),
+}

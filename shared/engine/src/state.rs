@@ -1,0 +1,141 @@
+//! What the core decides on: one execution and its steps, as the router read them under the
+//! execution's row lock (or as replay rebuilt them from the journal).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{AttemptStatus, ExecutionStatus, StepStatus};
+
+/// One execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    /// Its id.
+    pub id: Uuid,
+    /// The workflow's name.
+    pub workflow: String,
+    /// The workflow version it runs.
+    pub version: i32,
+    /// The triggering event's id.
+    pub event_id: String,
+    /// The triggering event (CloudEvent as JSON).
+    pub event: Value,
+    /// Manual-run inputs.
+    pub inputs: Value,
+    /// Its status.
+    pub status: ExecutionStatus,
+    /// When it started running.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Its steps, in the workflow's order.
+    pub steps: Vec<Step>,
+    /// Its output once succeeded.
+    pub output: Option<Value>,
+    /// Its error once it failed, was cancelled or timed out.
+    pub error: Option<Value>,
+}
+
+/// One step of an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// The step id.
+    pub id: String,
+    /// Its status.
+    pub status: StepStatus,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// Its output once succeeded.
+    pub output: Option<Value>,
+    /// Its error once it failed, was skipped or cancelled.
+    pub error: Option<Value>,
+    /// Its latest attempt, if any.
+    pub attempt: Option<Attempt>,
+}
+
+/// The latest attempt of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Its id (the executor's idempotency key).
+    pub id: Uuid,
+    /// Its number, from 1.
+    pub n: i32,
+    /// Its status.
+    pub status: AttemptStatus,
+}
+
+impl Step {
+    /// A step that has not run.
+    pub fn queued(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            status: StepStatus::Queued,
+            attempts: 0,
+            output: None,
+            error: None,
+            attempt: None,
+        }
+    }
+
+    /// The attempt that is running now, if any.
+    pub fn running_attempt(&self) -> Option<Attempt> {
+        self.attempt.filter(|a| a.status == AttemptStatus::Running)
+    }
+}
+
+impl Execution {
+    /// A step by id.
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    pub(crate) fn step_mut(&mut self, id: &str) -> Option<&mut Step> {
+        self.steps.iter_mut().find(|s| s.id == id)
+    }
+
+    /// A step's status.
+    pub fn status_of(&self, id: &str) -> Option<StepStatus> {
+        self.step(id).map(|s| s.status)
+    }
+
+    /// Whether every step has ended.
+    pub fn all_steps_ended(&self) -> bool {
+        self.steps.iter().all(|s| s.status.is_terminal())
+    }
+}
+
+/// The id of attempt `n` of `step` in `execution`: derived, so a replayed decision names the
+/// same attempt.
+pub fn attempt_id(execution: Uuid, step: &str, n: i32) -> Uuid {
+    Uuid::new_v5(&execution, format!("attempt/{step}/{n}").as_bytes())
+}
+
+/// The id of a timer: derived from what it is for, so a replayed decision names the same timer.
+pub fn timer_id(execution: Uuid, what: &str) -> Uuid {
+    Uuid::new_v5(&execution, format!("timer/{what}").as_bytes())
+}
+
+impl Execution {
+    /// An execution as it is created, before its start is decided: queued, without steps.
+    pub fn created(
+        id: Uuid,
+        workflow: &str,
+        version: i32,
+        event_id: &str,
+        event: Value,
+        inputs: Value,
+    ) -> Self {
+        Self {
+            id,
+            workflow: workflow.to_string(),
+            version,
+            event_id: event_id.to_string(),
+            event,
+            inputs,
+            status: ExecutionStatus::Queued,
+            started_at: None,
+            steps: Vec::new(),
+            output: None,
+            error: None,
+        }
+    }
+}

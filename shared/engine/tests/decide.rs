@@ -1,0 +1,460 @@
+//! The decision core, table by table, without a database: a workflow, a list of inputs, and
+//! what each decision must do. Replay of the same inputs must arrive at the same state.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use weft_engine::{
+    AttemptStatus, Effect, Entry, Execution, ExecutionStatus, Input, Outcome, Settings, StepStatus,
+    TimerKind, decide, replay, state,
+};
+use weft_events::{ErrorCode, StepError};
+use weft_flow::{Format, Workflow};
+
+const ID: Uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+
+fn wf(yaml: &str) -> Workflow {
+    weft_flow::parse(yaml, Format::Yaml).unwrap()
+}
+
+fn at(s: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+}
+
+fn created() -> Execution {
+    Execution::created(ID, "w", 1, "ev-1", json!({"data": {"n": 2}}), json!({}))
+}
+
+/// A short name for each effect, to compare decisions at a glance.
+fn names(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .map(|e| match e {
+            Effect::ExecutionStarted => "started".into(),
+            Effect::StepSet { step, status, .. } => format!("{step}={status}"),
+            Effect::Dispatch(t) => format!("dispatch {}#{}", t.step_id, t.attempt),
+            Effect::AttemptRefused { step, .. } => format!("refused {step}"),
+            Effect::AttemptEnded {
+                step,
+                status,
+                step_status,
+                ..
+            } => match step_status {
+                Some(s) => format!("{step} attempt {status}, step {s}"),
+                None => format!("{step} attempt {status}, retry"),
+            },
+            Effect::TimerSet(t) => format!("timer {}", t.kind),
+            Effect::TimersDroppedForAttempt(_) => "drop attempt timers".into(),
+            Effect::TimersDropped => "drop timers".into(),
+            Effect::Stop { .. } => "stop".into(),
+            Effect::ExecutionEnded { status, .. } => format!("ended {status}"),
+            Effect::Lifecycle { status, .. } => format!("lifecycle {status}"),
+        })
+        .collect()
+}
+
+/// Run inputs one after another; returns each decision's effect names and the final state.
+fn run(w: &Workflow, inputs: &[(i64, Input)]) -> (Vec<Vec<String>>, Execution) {
+    let mut st = created();
+    let mut all = Vec::new();
+    let mut journal = Vec::new();
+    for (t, input) in inputs {
+        let entry = Entry {
+            at: at(*t),
+            input: input.clone(),
+        };
+        let d = decide(w, &st, &entry, &Settings::STEP).unwrap();
+        all.push(names(&d.effects));
+        st = d.state;
+        journal.push(entry);
+    }
+    let replayed = replay::replay(w, created(), &journal, &Settings::STEP);
+    assert_eq!(replay::compare(&st, &replayed), None, "replay diverges");
+    (all, st)
+}
+
+fn ok(step: &str, n: i32, output: Value) -> Input {
+    Input::Result {
+        attempt_id: state::attempt_id(ID, step, n),
+        step: step.into(),
+        n,
+        outcome: Outcome::Succeeded(output),
+    }
+}
+
+fn err(step: &str, n: i32, retryable: bool) -> Input {
+    let e = match retryable {
+        true => StepError::retryable(ErrorCode::Connect, "refused"),
+        false => StepError::permanent(ErrorCode::HttpStatus, "404"),
+    };
+    Input::Result {
+        attempt_id: state::attempt_id(ID, step, n),
+        step: step.into(),
+        n,
+        outcome: Outcome::Failed(e),
+    }
+}
+
+fn timer(kind: TimerKind, step: Option<&str>, n: Option<i32>) -> Input {
+    Input::Timer {
+        timer: kind,
+        step: step.map(str::to_string),
+        attempt_id: step.zip(n).map(|(s, n)| state::attempt_id(ID, s, n)),
+    }
+}
+
+const CHAIN: &str = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  a: { uses: http, with: { url: "http://x/${{ event.data.n }}" } }
+  b: { uses: http, needs: a, with: { json: "${{ steps.a.output }}" } }
+"#;
+
+#[test]
+fn a_chain_runs_step_by_step_and_succeeds_with_the_sinks_output() {
+    let (d, st) = run(
+        &wf(CHAIN),
+        &[
+            (0, Input::Start),
+            (1, ok("a", 1, json!(1))),
+            (2, ok("b", 1, json!(2))),
+        ],
+    );
+    assert_eq!(d[0], ["started", "lifecycle running", "dispatch a#1"]);
+    assert_eq!(
+        d[1],
+        ["a attempt succeeded, step succeeded", "dispatch b#1"]
+    );
+    assert_eq!(
+        d[2],
+        [
+            "b attempt succeeded, step succeeded",
+            "ended succeeded",
+            "lifecycle succeeded"
+        ]
+    );
+    assert_eq!(st.status, ExecutionStatus::Succeeded);
+    assert_eq!(st.output, Some(json!({"b": 2})));
+    assert_eq!(st.started_at, Some(at(0)));
+}
+
+#[test]
+fn with_is_rendered_from_the_event_and_earlier_outputs() {
+    let w = wf(CHAIN);
+    let st = created();
+    let d = decide(
+        &w,
+        &st,
+        &Entry {
+            at: at(0),
+            input: Input::Start,
+        },
+        &Settings::STEP,
+    )
+    .unwrap();
+    let Some(Effect::Dispatch(task)) = d.effects.iter().find(|e| matches!(e, Effect::Dispatch(_)))
+    else {
+        panic!("no dispatch");
+    };
+    assert_eq!(task.with, json!({"url": "http://x/2"}));
+    assert_eq!(task.attempt_id, state::attempt_id(ID, "a", 1));
+    let e = Entry {
+        at: at(1),
+        input: ok("a", 1, json!({"k": "v"})),
+    };
+    let d = decide(&w, &d.state, &e, &Settings::STEP).unwrap();
+    let Some(Effect::Dispatch(task)) = d.effects.iter().find(|e| matches!(e, Effect::Dispatch(_)))
+    else {
+        panic!("no dispatch");
+    };
+    assert_eq!(task.with, json!({"json": {"k": "v"}}));
+}
+
+#[test]
+fn duplicate_and_late_results_change_nothing() {
+    let w = wf(CHAIN);
+    let (_, st) = run(&w, &[(0, Input::Start), (1, ok("a", 1, json!(1)))]);
+    for input in [
+        ok("a", 1, json!("again")),
+        ok("b", 7, json!(0)),
+        ok("zz", 1, json!(0)),
+    ] {
+        let d = decide(&w, &st, &Entry { at: at(5), input }, &Settings::STEP).unwrap();
+        assert!(d.is_empty(), "{:?}", names(&d.effects));
+        assert_eq!(d.state, st);
+    }
+}
+
+#[test]
+fn a_retryable_failure_retries_after_backoff_then_fails_the_execution() {
+    let yaml = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  a: { uses: http, retry: { attempts: 2, backoff: 10s } }
+"#;
+    let (d, st) = run(
+        &wf(yaml),
+        &[
+            (0, Input::Start),
+            (1, err("a", 1, true)),
+            (11, timer(TimerKind::Retry, Some("a"), None)),
+            (12, err("a", 2, true)),
+        ],
+    );
+    assert_eq!(d[1], ["a attempt failed, retry", "timer retry"]);
+    assert_eq!(d[2], ["dispatch a#2"]);
+    assert_eq!(d[3][0], "a attempt failed, step failed");
+    assert_eq!(
+        d[3][1..],
+        ["drop timers", "ended failed", "lifecycle failed"]
+    );
+    assert_eq!(st.error.as_ref().unwrap()["step"], "a");
+    assert_eq!(st.step("a").unwrap().attempts, 2);
+}
+
+#[test]
+fn the_retry_timer_is_due_after_the_backoff_from_the_decision_time() {
+    let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  a: { uses: http, retry: { attempts: 3, backoff: 10s } }\n";
+    let w = wf(yaml);
+    let (_, st) = run(&w, &[(0, Input::Start)]);
+    let d = decide(
+        &w,
+        &st,
+        &Entry {
+            at: at(100),
+            input: err("a", 1, true),
+        },
+        &Settings::STEP,
+    )
+    .unwrap();
+    let Some(Effect::TimerSet(t)) = d.effects.iter().find(|e| matches!(e, Effect::TimerSet(_)))
+    else {
+        panic!("no timer");
+    };
+    assert_eq!(t.due_at, at(110));
+    assert_eq!(t.kind, TimerKind::Retry);
+}
+
+#[test]
+fn a_failed_need_skips_its_dependents_unless_it_continues_on_error() {
+    let yaml = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  a: { uses: http }
+  b: { uses: http, needs: a }
+  c: { uses: http, continue_on_error: true }
+  d: { uses: http, needs: c }
+"#;
+    let (d, st) = run(
+        &wf(yaml),
+        &[
+            (0, Input::Start),
+            (1, err("a", 1, false)),
+            (2, err("c", 1, false)),
+            (3, ok("d", 1, json!(4))),
+        ],
+    );
+    assert_eq!(
+        d[0],
+        [
+            "started",
+            "lifecycle running",
+            "dispatch a#1",
+            "dispatch c#1"
+        ]
+    );
+    assert_eq!(d[1], ["a attempt failed, step failed", "b=skipped"]);
+    assert_eq!(d[2], ["c attempt failed, step failed", "dispatch d#1"]);
+    assert_eq!(
+        st.status,
+        ExecutionStatus::Failed,
+        "a failed without continue_on_error"
+    );
+    assert_eq!(st.status_of("b"), Some(StepStatus::Skipped));
+}
+
+#[test]
+fn a_false_if_skips_and_an_expression_error_fails_the_step() {
+    let yaml = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  a: { uses: http, if: "${{ event.data.n > 5 }}" }
+  b: { uses: http, with: { x: "${{ nope.nothing }}" } }
+"#;
+    let (d, st) = run(&wf(yaml), &[(0, Input::Start)]);
+    assert_eq!(d[0][2], "a=skipped");
+    assert_eq!(d[0][3], "b=failed");
+    assert_eq!(st.status, ExecutionStatus::Failed);
+}
+
+#[test]
+fn a_step_timeout_stops_the_attempt_and_times_the_step_out() {
+    let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  a: { uses: http, timeout: 5s }\n";
+    let (d, st) = run(
+        &wf(yaml),
+        &[
+            (0, Input::Start),
+            (5, timer(TimerKind::StepTimeout, Some("a"), Some(1))),
+            (6, ok("a", 1, json!("late"))),
+        ],
+    );
+    assert_eq!(
+        d[0],
+        [
+            "started",
+            "lifecycle running",
+            "dispatch a#1",
+            "timer step_timeout"
+        ]
+    );
+    assert_eq!(d[1][..2], ["stop", "a attempt timed_out, step timed_out"]);
+    assert!(d[2].is_empty(), "the late result counts for nothing");
+    assert_eq!(st.status, ExecutionStatus::Failed);
+    assert_eq!(
+        st.step("a").unwrap().attempt.unwrap().status,
+        AttemptStatus::TimedOut
+    );
+}
+
+#[test]
+fn a_stale_timer_for_an_attempt_that_ended_does_nothing() {
+    let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  a: { uses: http, timeout: 5s }\n  b: { uses: http, needs: a }\n";
+    let (d, _) = run(
+        &wf(yaml),
+        &[
+            (0, Input::Start),
+            (1, ok("a", 1, json!(1))),
+            (5, timer(TimerKind::StepTimeout, Some("a"), Some(1))),
+        ],
+    );
+    assert!(d[2].is_empty());
+}
+
+#[test]
+fn cancel_ends_running_attempts_and_queued_steps_and_stops_executors() {
+    let (d, st) = run(
+        &wf(CHAIN),
+        &[
+            (0, Input::Start),
+            (
+                1,
+                Input::Cancel {
+                    reason: "by an operator".into(),
+                },
+            ),
+        ],
+    );
+    assert_eq!(
+        d[1],
+        [
+            "a attempt cancelled, step cancelled",
+            "stop",
+            "b=cancelled",
+            "drop timers",
+            "ended cancelled",
+            "lifecycle cancelled"
+        ]
+    );
+    assert_eq!(
+        st.error,
+        Some(json!({"code": "cancelled", "message": "by an operator"}))
+    );
+    let (d, _) = run(
+        &wf(CHAIN),
+        &[
+            (0, Input::Start),
+            (1, Input::Cancel { reason: "x".into() }),
+            (2, ok("a", 1, json!(1))),
+        ],
+    );
+    assert!(d[2].is_empty(), "an ended execution takes no input");
+}
+
+#[test]
+fn the_workflow_timeout_times_the_execution_out() {
+    let yaml = "name: w\non: { webhook: { path: w } }\ntimeout: 1m\nsteps:\n  a: { uses: http }\n";
+    let (d, st) = run(
+        &wf(yaml),
+        &[
+            (0, Input::Start),
+            (60, timer(TimerKind::WorkflowTimeout, None, None)),
+        ],
+    );
+    assert_eq!(d[0][2], "timer workflow_timeout");
+    assert_eq!(d[1].last().unwrap(), "lifecycle timed_out");
+    assert_eq!(st.status, ExecutionStatus::TimedOut);
+    assert_eq!(st.status_of("a"), Some(StepStatus::Cancelled));
+}
+
+#[test]
+fn a_task_too_large_for_the_bus_fails_its_step_before_sending() {
+    let settings = Settings {
+        max_task_bytes: 600,
+        ..Settings::STEP
+    };
+    let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  a: { uses: http, with: { body: \"${{ event.data }}\" } }\n";
+    let w = wf(yaml);
+    let mut st = created();
+    st.event = json!({"data": "x".repeat(1000)});
+    let d = decide(
+        &w,
+        &st,
+        &Entry {
+            at: at(0),
+            input: Input::Start,
+        },
+        &settings,
+    )
+    .unwrap();
+    assert_eq!(
+        names(&d.effects)[2..],
+        ["refused a", "a=failed", "drop timers", "ended failed", "lifecycle failed"]
+    );
+    let error = &d.state.step("a").unwrap().error;
+    assert_eq!(error.as_ref().unwrap()["code"], "payload_too_large");
+}
+
+#[test]
+fn an_expression_over_the_fast_budget_asks_for_the_larger_one() {
+    // 20 × 20 × 20 iterations: over the fast budget (5,000), within the step budget (20,000).
+    let list = (1..=20)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let expr = format!("[{list}].map(a, [{list}].map(b, [{list}].map(c, a*b*c)))");
+    let yaml = format!(
+        "name: w\non: {{ webhook: {{ path: w }} }}\nsteps:\n  a: {{ uses: http, with: {{ x: \"${{{{ {expr} }}}}\" }} }}\n"
+    );
+    let yaml = yaml.as_str();
+    let w = wf(yaml);
+    let fast = Settings {
+        limits: &weft_flow::Limits::FAST,
+        escalate: true,
+        ..Settings::STEP
+    };
+    let entry = Entry {
+        at: at(0),
+        input: Input::Start,
+    };
+    assert_eq!(
+        decide(&w, &created(), &entry, &fast),
+        Err(weft_engine::Heavy)
+    );
+    // The step budget's iterations, with time to spare on a slow machine.
+    static ROOMY: weft_flow::Limits = weft_flow::Limits {
+        time: std::time::Duration::from_secs(30),
+        ..weft_flow::Limits::STEP
+    };
+    let roomy = Settings {
+        limits: &ROOMY,
+        ..Settings::STEP
+    };
+    let d = decide(&w, &created(), &entry, &roomy).unwrap();
+    let effects = names(&d.effects);
+    assert!(effects.contains(&"dispatch a#1".to_string()), "{effects:?} {:?}", d.state.step("a"));
+}
