@@ -141,7 +141,14 @@ pub struct StepView {
     pub started_at: Option<DateTime<Utc>>,
     /// Ended at.
     pub finished_at: Option<DateTime<Utc>>,
-    /// Every attempt, in order.
+    /// Its output once it succeeded (an agent step's is its last attempt's; a `switch`'s is
+    /// `{value, case}`, a `sleep`'s `{woke_at}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Why it failed or was skipped or cancelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    /// Every attempt, in order (none for a `sleep`, `until` or `switch`).
     pub attempts: Vec<AttemptView>,
 }
 
@@ -335,6 +342,8 @@ fn detail(r: ExecutionRow, steps: Vec<StepRow>, attempts: Vec<AttemptRow>) -> Ex
                 status: s.status,
                 started_at: s.started_at,
                 finished_at: s.finished_at,
+                output: s.output,
+                error: s.error,
             }
         })
         .collect();

@@ -27,7 +27,9 @@ use utoipa::{
     },
 };
 
-use crate::{agents, error::ErrorBody, executions, retry, runs, secrets, triggers, workflows};
+use crate::{
+    agents, error::ErrorBody, executions, history, retry, runs, secrets, triggers, workflows,
+};
 
 /// The admin API's OpenAPI document (without the workflow file schema: see [`document_json`]).
 #[derive(Debug, OpenApi)]
@@ -46,6 +48,7 @@ use crate::{agents, error::ErrorBody, executions, retry, runs, secrets, triggers
         executions::list,
         executions::get,
         executions::cancel,
+        history::history,
         retry::retry,
         secrets::put,
         secrets::list,

@@ -1,15 +1,10 @@
 //! Operations the admin API performs on executions, with the router's locking and outbox.
 
-use serde_json::json;
 use uuid::Uuid;
 use weft_bus::Bus;
 use weft_store::{ExecutionStatus, Store, engine as db};
 
-use crate::{
-    RouterError,
-    definitions::Definitions,
-    engine::{self, Run},
-};
+use crate::{RouterError, definitions::Definitions, engine};
 
 /// What a cancel did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +35,11 @@ pub async fn cancel_execution(
     let def = Definitions::default()
         .get(store, &exec.workflow, exec.version)
         .await?;
-    let mut run = Run::new(&mut tx, exec, steps, &def);
-    let error = json!({"code": "cancelled", "message": "cancelled by an operator"});
-    run.end(ExecutionStatus::Cancelled, None, Some(error))
-        .await?;
-    let emitted = std::mem::take(&mut run.emitted);
-    let stops = std::mem::take(&mut run.stops);
-    engine::commit(store, bus, tx, emitted, "cancelling an execution").await?;
-    crate::cancel::publish(bus, stops).await;
+    let st = engine::state(&exec, steps, &def)?;
+    let input = weft_engine::Input::Cancel {
+        reason: "cancelled by an operator".into(),
+    };
+    let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
+    engine::commit(store, bus, tx, batch, "cancelling an execution").await?;
     Ok(CancelOutcome::Cancelled)
 }

@@ -19,6 +19,9 @@ pub enum RouterError {
         /// Why.
         message: String,
     },
+    /// Something that should not happen did (a decision task died).
+    #[error("{0}")]
+    Internal(String),
     /// A part of the router (a consumer, the timer loop, …) ended before shutdown.
     #[error("the router stopped: {0}")]
     Stopped(#[from] weft_runtime::Stopped),

@@ -8,17 +8,12 @@ use cloudevents::{AttributesReader, Event};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use weft_bus::{Delivery, Disposition, Handler, kv::Snapshot};
+use weft_engine::{Execution, Input, Step};
 use weft_events::{ids, types};
 use weft_flow::Published;
 use weft_store::{ExecutionStatus, Tx, engine as db, executions::ExecutionRow};
 
-use crate::{
-    RouterError, context,
-    engine::{self, Run},
-    expr::Lane,
-    index, overlap,
-    service::Shared,
-};
+use crate::{RouterError, engine, expr::Lane, index, overlap, service::Shared};
 
 /// How often an event that names a workflow (webhook path, manual run) but matched none is
 /// retried: the router's view of the bucket may lag the webhook's by a moment.
@@ -58,7 +53,7 @@ impl EventHandler {
         };
         let mut refused = None;
         if let (Some(cond), false) = (&wf.condition, manual) {
-            let ctx = context::for_event(&event_json, &inputs);
+            let ctx = weft_engine::event_context(&event_json, &inputs);
             match crate::expr::condition(cond, &ctx, Lane::Shared).await {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
@@ -89,16 +84,20 @@ impl EventHandler {
         // Common case, one statement: the execution is new; create it running, steps queued.
         let step_ids: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
         let fresh = refused.is_none() && !manual;
-        if fresh && db::create_running_execution(&mut tx, &new, &step_ids).await? {
-            let exec = created(&new);
-            let mut run = Run::new(&mut tx, exec, engine::queued_steps(wf), wf);
-            run.begin().await?;
-            let emitted = std::mem::take(&mut run.emitted);
+        let at = engine::now();
+        if fresh && db::create_running_execution(&mut tx, &new, &step_ids, at).await? {
+            let def = self
+                .shared
+                .defs
+                .get(store, &wf.name, published.version)
+                .await?;
+            let (exec, st) = created(&new, &def, at);
+            let batch = engine::decide(&mut tx, &exec, st, &def, Input::Start, at).await?;
             return engine::commit(
                 store,
                 &self.shared.bus,
                 tx,
-                emitted,
+                batch,
                 "committing a new execution",
             )
             .await;
@@ -138,27 +137,31 @@ impl EventHandler {
             .defs
             .get(store, &exec.workflow, exec.version)
             .await?;
-        let mut run = Run::new(&mut tx, exec, steps, &def);
-        match error {
-            Some(error) => run.end(ExecutionStatus::Failed, None, Some(error)).await?,
-            None => run.start().await?,
-        }
-        let emitted = std::mem::take(&mut run.emitted);
+        let st = engine::state(&exec, steps, &def)?;
+        let input = match error {
+            Some(error) => Input::Refuse { error },
+            None => Input::Start,
+        };
+        let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
         engine::commit(
             store,
             &self.shared.bus,
             tx,
-            emitted,
+            batch,
             "settling a queued execution",
         )
         .await
     }
 }
 
-/// The row [`db::create_running_execution`] just wrote, without reading it back.
-pub(crate) fn created(new: &db::NewExecution<'_>) -> ExecutionRow {
-    let now = chrono::Utc::now();
-    ExecutionRow {
+/// The row [`db::create_running_execution`] just wrote (without reading it back), and the
+/// core's view of it: running since `at`, every step queued.
+pub(crate) fn created(
+    new: &db::NewExecution<'_>,
+    wf: &weft_flow::Workflow,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (ExecutionRow, Execution) {
+    let exec = ExecutionRow {
         id: new.id,
         workflow: new.workflow.to_string(),
         version: new.version,
@@ -168,10 +171,22 @@ pub(crate) fn created(new: &db::NewExecution<'_>) -> ExecutionRow {
         inputs: new.inputs.clone(),
         output: None,
         error: None,
-        created_at: now,
-        started_at: Some(now),
+        created_at: at,
+        started_at: Some(at),
         finished_at: None,
-    }
+    };
+    let mut st = Execution::created(
+        new.id,
+        new.workflow,
+        new.version,
+        new.event_id,
+        new.event.clone(),
+        new.inputs.clone(),
+    );
+    st.status = ExecutionStatus::Running;
+    st.started_at = Some(at);
+    st.steps = wf.steps.keys().map(|id| Step::queued(id)).collect();
+    (exec, st)
 }
 
 impl Handler for EventHandler {

@@ -7,9 +7,9 @@
 //! on a blocking thread ([`Lane`]): a workflow `if`, evaluated before any transaction, waits
 //! for the one slow lane ([`SLOW_LANE`]) and gets [`Limits::FULL`], so a flood of expensive
 //! events queues there and spends at most one core while the other workflows keep routing
-//! inline; a step's `if`/`with` and the `output:`, evaluated inside the execution's
-//! transaction, never wait (that would hold a database connection) and get the smaller
-//! [`Limits::STEP`]. An expression that once outgrew the fast try skips it next time
+//! inline. (A step's `if`/`with` and the `output:` are evaluated by the decision core inside
+//! the execution's transaction, with the same fast try and, past it, [`Limits::STEP`] on a
+//! blocking thread: see `crate::engine`.) An expression that once outgrew the fast try skips it next time
 //! (remembered by its text, [`HEAVY_LIMIT`] at most). Over the full budget is
 //! `ExprError::Limit` (code `expression_limit`): the caller fails the filter or the step, so
 //! the event is handled, never redelivered for it.
@@ -53,23 +53,19 @@ fn remember_heavy(key: &str) {
     }
 }
 
-/// Where an evaluation that outgrows [`Limits::FAST`] goes.
+/// Where an evaluation that outgrows [`Limits::FAST`] goes. (A step's `if` and `with` and the
+/// `output:` are evaluated by the decision core; see `crate::engine` for their budgets.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lane {
     /// Before any transaction (the workflow `if`): wait for the one slow lane, then evaluate
     /// under [`Limits::FULL`]. Waiting holds nothing but the event.
     Shared,
-    /// Inside an execution's transaction (a step's `if` and `with`, the `output:`): never wait,
-    /// since waiting would hold a database connection and the execution's row lock; evaluate at
-    /// once on a blocking thread under [`Limits::STEP`], which bounds how long they are held.
-    InTransaction,
 }
 
 impl Lane {
     fn limits(self) -> &'static Limits {
         match self {
             Lane::Shared => &Limits::FULL,
-            Lane::InTransaction => &Limits::STEP,
         }
     }
 }
@@ -84,21 +80,6 @@ pub(crate) async fn condition(expr: &str, ctx: &Value, lane: Lane) -> Result<boo
         || {
             let expr = expr.to_owned();
             move |c: Value| weft_flow::eval_condition_within(&expr, &c, lane.limits())
-        },
-    )
-    .await
-}
-
-/// Render a template (`with:`, `output:`): one budget for the whole template.
-pub(crate) async fn render(template: &Value, ctx: &Value, lane: Lane) -> Result<Value, ExprError> {
-    evaluate(
-        &|| template.to_string(),
-        ctx,
-        lane,
-        |c, limits| weft_flow::render_within(template, c, limits),
-        || {
-            let template = template.clone();
-            move |c: Value| weft_flow::render_within(&template, &c, lane.limits())
         },
     )
     .await
@@ -127,7 +108,6 @@ where
     // The semaphore is never closed; without a permit, evaluate anyway rather than fail.
     let _permit = match lane {
         Lane::Shared => SLOW_LANE.acquire().await.ok(),
-        Lane::InTransaction => None,
     };
     let ctx = ctx.clone();
     let f = slow();

@@ -10,7 +10,6 @@
 pub mod api;
 mod cancel;
 mod config;
-mod context;
 mod definitions;
 mod engine;
 mod error;
@@ -20,6 +19,7 @@ mod index;
 mod lifecycle;
 mod loops;
 mod overlap;
+pub mod replay;
 mod results;
 mod service;
 

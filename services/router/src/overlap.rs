@@ -16,14 +16,16 @@
 //! Dropped ticks are logged and counted in `weft_schedule_ticks_skipped_total`.
 
 use cloudevents::{AttributesReader, Event};
-use serde_json::{Value, json};
+use serde_json::Value;
 use weft_events::types;
 use weft_flow::{Workflow, triggers::Overlap};
 use weft_store::{ExecutionStatus, engine as db, overlap};
 
+use weft_engine::Input;
+
 use crate::{
     RouterError,
-    engine::{self, Emitted, Run},
+    engine::{self, Batch},
     service::Shared,
 };
 
@@ -58,8 +60,7 @@ pub async fn start(
         return Ok(()); // a redelivered tick: decided before
     }
     let running = overlap::running(&mut tx, &wf.name).await?;
-    let mut emitted = Emitted::new();
-    let mut stops = Vec::new();
+    let mut batch = Batch::default();
     match policy {
         Overlap::Skip if !running.is_empty() => {
             skipped(wf, new, "overlap_skip", "an execution is still running");
@@ -70,7 +71,7 @@ pub async fn start(
             if let (Some(id), true) = (waiting, running.is_empty()) {
                 // Nothing runs, yet a tick waits (its promotion is on the way): start it now,
                 // and this tick becomes the waiting one.
-                emitted.extend(promote_locked(shared, &mut tx, id).await?.0);
+                batch.extend(change_locked(shared, &mut tx, id, Change::Promote).await?);
             } else if waiting.is_some() {
                 skipped(wf, new, "overlap_buffer_full", "one tick already waits");
                 return Ok(());
@@ -82,35 +83,31 @@ pub async fn start(
                 };
                 db::insert_execution(&mut tx, &buffered).await?;
                 tracing::info!(workflow = %wf.name, execution = %new.id, "schedule tick waits for the running execution (overlap: buffer_one)");
-                return engine::commit(store, &shared.bus, tx, emitted, "buffering a tick").await;
+                return engine::commit(store, &shared.bus, tx, batch, "buffering a tick").await;
             }
         }
         Overlap::CancelPrevious => {
             for id in running {
-                let (cancelled, stopped) = cancel_locked(shared, &mut tx, id).await?;
-                emitted.extend(cancelled);
-                stops.extend(stopped);
+                batch.extend(change_locked(shared, &mut tx, id, Change::Cancel).await?);
             }
         }
         Overlap::Allow | Overlap::Skip => {}
     }
     let steps: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
-    if db::create_running_execution(&mut tx, new, &steps).await? {
-        let exec = crate::events::created(new);
-        let mut run = Run::new(&mut tx, exec, engine::queued_steps(wf), wf);
-        run.begin().await?;
-        emitted.extend(std::mem::take(&mut run.emitted));
+    let at = engine::now();
+    if db::create_running_execution(&mut tx, new, &steps, at).await? {
+        let def = shared.defs.get(store, &wf.name, new.version).await?;
+        let (exec, st) = crate::events::created(new, &def, at);
+        batch.extend(engine::decide(&mut tx, &exec, st, &def, Input::Start, at).await?);
     }
     engine::commit(
         store,
         &shared.bus,
         tx,
-        emitted,
+        batch,
         "starting a scheduled execution",
     )
-    .await?;
-    crate::cancel::publish(&shared.bus, stops).await;
-    Ok(())
+    .await
 }
 
 /// An execution of `workflow` ended: start its buffered tick, if one waits and nothing else of
@@ -125,8 +122,8 @@ pub async fn promote(shared: &Shared, workflow: &str) -> Result<(), RouterError>
     let Some(id) = overlap::buffered(&mut tx, workflow, types::SCHEDULE_FIRED).await? else {
         return Ok(());
     };
-    let (emitted, _) = promote_locked(shared, &mut tx, id).await?;
-    engine::commit(store, &shared.bus, tx, emitted, "starting a buffered tick").await
+    let batch = change_locked(shared, &mut tx, id, Change::Promote).await?;
+    engine::commit(store, &shared.bus, tx, batch, "starting a buffered tick").await
 }
 
 /// What a tick does to another execution of its workflow.
@@ -138,27 +135,6 @@ enum Change {
     Cancel,
 }
 
-/// What a change emits, and the attempts it ended whose executors should stop.
-type Changed = (Emitted, Vec<crate::cancel::Stop>);
-
-/// Start the queued execution `id` (under its row lock) if it is still queued.
-async fn promote_locked(
-    shared: &Shared,
-    tx: &mut weft_store::Tx<'static>,
-    id: uuid::Uuid,
-) -> Result<Changed, RouterError> {
-    change_locked(shared, tx, id, Change::Promote).await
-}
-
-/// Cancel the running execution `id` (under its row lock) for a newer tick.
-async fn cancel_locked(
-    shared: &Shared,
-    tx: &mut weft_store::Tx<'static>,
-    id: uuid::Uuid,
-) -> Result<Changed, RouterError> {
-    change_locked(shared, tx, id, Change::Cancel).await
-}
-
 /// Apply `change` to execution `id` under its row lock, if it is still in the status the
 /// change applies to (queued to promote, running to cancel).
 async fn change_locked(
@@ -166,39 +142,36 @@ async fn change_locked(
     tx: &mut weft_store::Tx<'static>,
     id: uuid::Uuid,
     change: Change,
-) -> Result<Changed, RouterError> {
+) -> Result<Batch, RouterError> {
     let Some((exec, steps)) = db::lock_execution_with_steps(tx, id).await? else {
-        return Ok((Emitted::new(), Vec::new()));
+        return Ok(Batch::default());
     };
     let applies_to = match change {
         Change::Promote => ExecutionStatus::Queued,
         Change::Cancel => ExecutionStatus::Running,
     };
     if exec.status != applies_to.as_str() {
-        return Ok((Emitted::new(), Vec::new()));
+        return Ok(Batch::default());
     }
     let def = shared
         .defs
         .get(&shared.store, &exec.workflow, exec.version)
         .await?;
-    let workflow = exec.workflow.clone();
-    let mut run = Run::new(tx, exec, steps, &def);
-    match change {
+    let workflow = &exec.workflow;
+    let input = match change {
         Change::Promote => {
             tracing::info!(%workflow, execution = %id, "buffered schedule tick starts");
-            run.start().await?;
+            Input::Start
         }
         Change::Cancel => {
             tracing::info!(%workflow, execution = %id, "cancelled for a newer schedule tick (overlap: cancel_previous)");
-            let error = json!({"code": "cancelled", "message": "cancelled by a newer schedule tick (overlap: cancel_previous)"});
-            run.end(ExecutionStatus::Cancelled, None, Some(error))
-                .await?;
+            Input::Cancel {
+                reason: "cancelled by a newer schedule tick (overlap: cancel_previous)".into(),
+            }
         }
-    }
-    Ok((
-        std::mem::take(&mut run.emitted),
-        std::mem::take(&mut run.stops),
-    ))
+    };
+    let st = engine::state(&exec, steps, &def)?;
+    engine::decide(tx, &exec, st, &def, input, engine::now()).await
 }
 
 fn skipped(wf: &Workflow, new: &db::NewExecution<'_>, reason: &'static str, why: &str) {

@@ -18,12 +18,13 @@ use std::{sync::Arc, time::Duration};
 
 use cloudevents::AttributesReader as _;
 use weft_bus::{BatchHandler, Delivery, Disposition};
-use weft_events::{ErrorCode, Heartbeat, Outcome, TaskResult, types};
-use weft_store::{AttemptStatus, ExecutionStatus, Tx, engine as db};
+use weft_engine::Input;
+use weft_events::{Heartbeat, Outcome, TaskResult, types};
+use weft_store::{ExecutionStatus, Tx, engine as db};
 
 use crate::{
     RouterError,
-    engine::{self, Emitted, Run},
+    engine::{self, Batch},
     service::Shared,
 };
 
@@ -40,18 +41,18 @@ impl ResultHandler {
     async fn apply_all(&self, results: &[&TaskResult]) -> Result<(), RouterError> {
         let store = &self.shared.store;
         let mut tx = store.begin().await?;
-        let mut emitted = Vec::new();
+        let mut batch = Batch::default();
         for r in results {
-            emitted.extend(self.apply(&mut tx, r).await?);
+            batch.extend(self.apply(&mut tx, r).await?);
         }
-        engine::commit(store, &self.shared.bus, tx, emitted, "committing results").await
+        engine::commit(store, &self.shared.bus, tx, batch, "committing results").await
     }
 
-    /// Apply one result inside `tx`; returns the messages it emits.
-    async fn apply(&self, tx: &mut Tx<'_>, r: &TaskResult) -> Result<Emitted, RouterError> {
+    /// Apply one result inside `tx`; returns what its decision leaves for the commit.
+    async fn apply(&self, tx: &mut Tx<'_>, r: &TaskResult) -> Result<Batch, RouterError> {
         let Some((exec, steps)) = db::lock_execution_with_steps(tx, r.execution_id).await? else {
             tracing::warn!(execution = %r.execution_id, "result for an unknown execution ignored");
-            return Ok(Vec::new());
+            return Ok(Batch::default());
         };
         if !r.logs.is_empty() || r.logs_dropped > 0 {
             let logs = serde_json::to_value(&r.logs).unwrap_or_default();
@@ -59,7 +60,7 @@ impl ResultHandler {
             db::record_logs(tx, r.attempt_id, &logs, dropped).await?;
         }
         if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
-            return Ok(Vec::new());
+            return Ok(Batch::default());
         }
         let store = &self.shared.store;
         let def = self
@@ -67,20 +68,19 @@ impl ResultHandler {
             .defs
             .get(store, &exec.workflow, exec.version)
             .await?;
-        let mut run = Run::new(tx, exec, steps, &def);
-        let (result, status) = match &r.outcome {
-            Outcome::Succeeded(v) => (Ok(v.clone()), AttemptStatus::Succeeded),
-            // The agent gave up on time (e.g. the HTTP request timeout): a timeout, not a failure.
-            Outcome::Failed(e) if e.code == ErrorCode::Timeout => {
-                (Err(e.clone()), AttemptStatus::TimedOut)
-            }
-            Outcome::Failed(e) => (Err(e.clone()), AttemptStatus::Failed),
+        let st = engine::state(&exec, steps, &def)?;
+        let outcome = match &r.outcome {
+            Outcome::Succeeded(v) => weft_engine::Outcome::Succeeded(v.clone()),
+            Outcome::Failed(e) => weft_engine::Outcome::Failed(e.clone()),
         };
-        let attempt = i32::try_from(r.attempt).unwrap_or(i32::MAX);
-        // `false`: a duplicate or late result; it wrote nothing.
-        run.attempt_ended(r.attempt_id, &r.step_id, attempt, result, status)
-            .await?;
-        Ok(std::mem::take(&mut run.emitted))
+        let input = Input::Result {
+            attempt_id: r.attempt_id,
+            step: r.step_id.clone(),
+            n: i32::try_from(r.attempt).unwrap_or(i32::MAX),
+            outcome,
+        };
+        // A duplicate or late result decides nothing and writes nothing.
+        engine::decide(tx, &exec, st, &def, input, engine::now()).await
     }
 }
 

@@ -55,6 +55,12 @@ pub enum Command {
         #[arg(long, env = "WEFT_API_URL", default_value = "http://127.0.0.1:8080")]
         api: String,
     },
+    /// Replay an execution's journal through the decision core and compare the result with the
+    /// state in the database (DATABASE_URL); exits non-zero when they differ.
+    Replay {
+        /// Execution id.
+        id: uuid::Uuid,
+    },
     /// Inspect executions.
     Runs {
         /// What to do.
@@ -107,6 +113,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("no service named `{service}`"))?;
             serve(&[service], None, false).await
         }
+        Command::Replay { id } => replay(id).await,
         Command::Apply { file, api } => {
             Client::new(&api)?.apply_path(&file).await?;
             Ok(ExitCode::SUCCESS)
@@ -198,4 +205,31 @@ async fn apply_and_route(
         .routed(&paths, std::time::Duration::from_secs(30))
         .await
         .map_err(anyhow::Error::msg)
+}
+
+/// `weft replay <id>`: says how many entries were replayed and whether the state matches.
+async fn replay(id: uuid::Uuid) -> anyhow::Result<ExitCode> {
+    let config: CommonConfig = weft_runtime::load().context("loading the configuration")?;
+    let store = weft_store::Store::connect(&config.database_url, 2)
+        .await
+        .context("connecting to the database")?;
+    let Some(report) = weft_router::replay::replay(&store, id).await? else {
+        anyhow::bail!("no execution {id}");
+    };
+    match report.divergence {
+        None => {
+            println!(
+                "execution {id}: {} journal entries replay to the recorded state ({})",
+                report.entries, report.recorded.status
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(d) => {
+            println!(
+                "execution {id}: the replay of {} journal entries diverges: {d}",
+                report.entries
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

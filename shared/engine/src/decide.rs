@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use weft_events::{ErrorCode, StepError, Task};
-use weft_flow::{ExprError, Limits, Workflow};
+use weft_flow::{ExprError, Limits, StepKind, When, Workflow};
 
 use crate::{
     AttemptStatus, Effect, Entry, ExecutionStatus, Input, Outcome, StepStatus, Timer, TimerKind,
@@ -40,7 +40,7 @@ impl Settings {
 }
 
 /// Room left for the CloudEvent envelope around a task's JSON (attributes, trace context).
-pub const TASK_ENVELOPE_BYTES: usize = 512;
+pub const TASK_ENVELOPE_BYTES: usize = 1024;
 
 /// An expression needed more than the fast budget: decide again with [`Settings::STEP`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +92,7 @@ pub fn decide(
             step,
             attempt_id,
         } => d.timer(*timer, step.as_deref(), *attempt_id)?,
+        Input::Refuse { error } => d.end(ExecutionStatus::Failed, None, Some(error.clone())),
         Input::Cancel { reason } => {
             let error = json!({"code": "cancelled", "message": reason});
             d.end(ExecutionStatus::Cancelled, None, Some(error));
@@ -166,12 +167,23 @@ impl Decider<'_> {
                     ),
                 };
                 self.emit(Effect::Stop {
-                    agent: def.uses.clone(),
+                    agent: def.agent().unwrap_or_default().to_string(),
                     attempt_id: a.id,
                     reason: message.clone(),
                 });
                 let error = StepError::retryable(ErrorCode::Timeout, message);
                 self.attempt_ended(a.id, step, a.n, Err(error), AttemptStatus::TimedOut)?;
+            }
+            (TimerKind::Wake, Some(step)) => {
+                let sleeping = self
+                    .st
+                    .step(step)
+                    .is_some_and(|s| s.status == StepStatus::Running && s.attempt.is_none());
+                if sleeping {
+                    let output = json!({"woke_at": self.at});
+                    self.set_step(step, StepStatus::Succeeded, Some(output), None);
+                    self.advance()?;
+                }
             }
             (TimerKind::WorkflowTimeout, _) => {
                 let limit = humanize(self.wf.timeout.unwrap_or_default());
@@ -318,14 +330,8 @@ impl Decider<'_> {
                     continue;
                 }
                 changed = true;
-                let blocked = step
-                    .needs
-                    .iter()
-                    .zip(&needs)
-                    .find(|(n, s)| !self.satisfied(n, **s));
-                if let Some((need, _)) = blocked {
-                    let why = json!({"reason": format!("needs `{need}`, which did not succeed")});
-                    self.set_step(id, StepStatus::Skipped, None, Some(why));
+                if let Some(why) = self.not_run(id, step, &needs) {
+                    self.set_step(id, StepStatus::Skipped, None, Some(json!({"reason": why})));
                     continue;
                 }
                 self.dispatch(id, 1)?;
@@ -338,6 +344,60 @@ impl Decider<'_> {
             self.finish()?;
         }
         Ok(())
+    }
+
+    /// Why a step whose needs have all ended does not run (it is skipped), if it does not: a
+    /// `switch` it needs took another branch, or its needs ended in a way its `when` excludes.
+    fn not_run(
+        &self,
+        id: &str,
+        step: &weft_flow::Step,
+        needs: &[Option<StepStatus>],
+    ) -> Option<String> {
+        for need in &step.needs {
+            if let Some(case) = self.branch_not_taken(need, id) {
+                return Some(format!("switch `{need}` took {case}"));
+            }
+        }
+        match step.when {
+            When::Always => None,
+            When::Failure => {
+                let failed = needs
+                    .iter()
+                    .any(|s| matches!(s, Some(StepStatus::Failed | StepStatus::TimedOut)));
+                (!failed).then(|| "`when: failure` and no need failed".to_string())
+            }
+            When::Success => step
+                .needs
+                .iter()
+                .zip(needs)
+                .find(|(n, s)| !self.satisfied(n, **s))
+                .map(|(need, _)| format!("needs `{need}`, which did not succeed")),
+        }
+    }
+
+    /// When `switch` is a switch step that succeeded and `id` is in one of its branches but not
+    /// in the one it took: that branch, for the reason.
+    fn branch_not_taken(&self, switch: &str, id: &str) -> Option<String> {
+        let def = self.wf.steps.get(switch)?;
+        def.switch.as_ref()?;
+        let state = self.st.step(switch)?;
+        if state.status != StepStatus::Succeeded || !def.branch_steps().any(|t| t == id) {
+            return None;
+        }
+        let case = state.output.as_ref().and_then(|o| o["case"].as_str());
+        let taken = match case {
+            Some("default") if !def.cases.contains_key("default") => def.default.as_ref(),
+            Some(key) => def.cases.get(key),
+            None => None,
+        };
+        if taken.is_some_and(|ids| ids.iter().any(|t| t == id)) {
+            return None;
+        }
+        Some(match case {
+            Some(key) => format!("case `{key}`"),
+            None => "no branch".to_string(),
+        })
     }
 
     /// A need lets its dependents run when it succeeded, or failed with `continue_on_error`.
@@ -400,6 +460,46 @@ impl Decider<'_> {
                 }
             }
         }
+        let agent = match step.kind() {
+            Some(StepKind::Agent(agent)) => agent,
+            Some(StepKind::Sleep(d)) => {
+                let due = self.due(d);
+                self.sleep_until(id, due);
+                return Ok(());
+            }
+            Some(StepKind::Until(expr)) => {
+                let rendered = self.checked(weft_flow::render_within(
+                    &Value::String(expr.to_string()),
+                    &ctx,
+                    limits,
+                ))?;
+                match rendered.map_err(|e| expr_error(&e)).and_then(|v| until(&v)) {
+                    Ok(due) => self.sleep_until(id, due),
+                    Err(error) => self.set_step(id, StepStatus::Failed, None, Some(error)),
+                }
+                return Ok(());
+            }
+            Some(StepKind::Switch(expr)) => {
+                let rendered = self.checked(weft_flow::render_within(
+                    &Value::String(expr.to_string()),
+                    &ctx,
+                    limits,
+                ))?;
+                match rendered
+                    .map_err(|e| expr_error(&e))
+                    .and_then(|v| branch(step, v))
+                {
+                    Ok(output) => self.set_step(id, StepStatus::Succeeded, Some(output), None),
+                    Err(error) => self.set_step(id, StepStatus::Failed, None, Some(error)),
+                }
+                return Ok(());
+            }
+            None => {
+                let error = json!({"code": "bad_input", "message": "the step has no kind"});
+                self.set_step(id, StepStatus::Failed, None, Some(error));
+                return Ok(());
+            }
+        };
         let with = match self.checked(weft_flow::render_within(&step.with, &ctx, limits))? {
             Ok(v) => v,
             Err(e) => {
@@ -414,7 +514,7 @@ impl Decider<'_> {
             workflow: self.st.workflow.clone(),
             step_id: id.to_string(),
             attempt: n as u32,
-            agent: step.uses.clone(),
+            agent: agent.to_string(),
             with,
             timeout_ms: step.timeout.map(|d| d.as_millis() as u64),
             traceparent: None,
@@ -477,15 +577,41 @@ impl Decider<'_> {
         Ok(())
     }
 
+    /// A `sleep`/`until` step waits (durably) for `due`; one already due succeeds now.
+    fn sleep_until(&mut self, id: &str, due: DateTime<Utc>) {
+        if due <= self.at {
+            let output = json!({"woke_at": self.at});
+            self.set_step(id, StepStatus::Succeeded, Some(output), None);
+            return;
+        }
+        self.set_step(id, StepStatus::Running, None, None);
+        let timer = Timer {
+            id: timer_id(self.st.id, &format!("wake/{id}")),
+            kind: TimerKind::Wake,
+            step: Some(id.to_string()),
+            attempt_id: None,
+            due_at: due,
+        };
+        self.emit(Effect::TimerSet(timer));
+    }
+
     /// Every step has ended: decide the execution's status and output.
     fn finish(&mut self) -> Result<(), Heavy> {
-        let failed = self.wf.steps.iter().find(|(id, s)| {
-            !s.continue_on_error
-                && matches!(
-                    self.st.status_of(id),
-                    Some(StepStatus::Failed | StepStatus::TimedOut)
-                )
-        });
+        // The failed step named is the first by id: a workflow's step order is not kept
+        // everywhere it is stored (PostgreSQL's jsonb sorts keys), so no decision may depend
+        // on it.
+        let failed = self
+            .wf
+            .steps
+            .iter()
+            .filter(|(id, s)| {
+                !s.continue_on_error
+                    && matches!(
+                        self.st.status_of(id),
+                        Some(StepStatus::Failed | StepStatus::TimedOut)
+                    )
+            })
+            .min_by_key(|(id, _)| id.as_str());
         let (status, output, error) = match failed {
             Some((id, _)) => {
                 let cause = self
@@ -553,6 +679,9 @@ impl Decider<'_> {
         self.st.status = status;
         self.st.output = output;
         self.st.error = error;
+        // An execution that ends before it started (refused, cancelled while queued) started
+        // and ended at once.
+        self.st.started_at.get_or_insert(self.at);
     }
 
     fn cancel_unfinished(&mut self, status: ExecutionStatus) {
@@ -575,9 +704,9 @@ impl Decider<'_> {
                         output: None,
                         error: Some(reason.clone()),
                     });
-                    if let Some(def) = self.wf.steps.get(&id) {
+                    if let Some(agent) = self.wf.steps.get(&id).and_then(|d| d.agent()) {
                         self.emit(Effect::Stop {
-                            agent: def.uses.clone(),
+                            agent: agent.to_string(),
                             attempt_id: a.id,
                             reason: format!("execution {status}"),
                         });
@@ -606,13 +735,48 @@ impl Decider<'_> {
     }
 }
 
+/// The time an `until:` value names (RFC 3339).
+fn until(v: &Value) -> Result<DateTime<Utc>, Value> {
+    let text = v.as_str().unwrap_or_default();
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            let message = format!("`until` must be an RFC 3339 time, got {v}: {e}");
+            json!({"code": "bad_input", "message": message, "retryable": false})
+        })
+}
+
+/// A switch's output for `value`: `{value, case}`, the case being the matching `cases` key or
+/// `default`; no match without a `default` is an error.
+fn branch(step: &weft_flow::Step, value: Value) -> Result<Value, Value> {
+    let key = match &value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if step.cases.contains_key(&key) {
+        return Ok(json!({"value": value, "case": key}));
+    }
+    if step.default.is_some() {
+        return Ok(json!({"value": value, "case": "default"}));
+    }
+    let known: Vec<&str> = step.cases.keys().map(String::as_str).collect();
+    let message = format!(
+        "the switch value {value} matches no case ({}) and there is no `default`",
+        known.join(", ")
+    );
+    Err(json!({"code": "no_matching_case", "message": message, "retryable": false}))
+}
+
 /// Whether executions of `wf` can have timers (a timeout, a step timeout or retries).
 fn may_have_timers(wf: &Workflow) -> bool {
     wf.timeout.is_some()
-        || wf
-            .steps
-            .values()
-            .any(|s| s.timeout.is_some() || s.heartbeat_timeout.is_some() || s.retry.attempts > 1)
+        || wf.steps.values().any(|s| {
+            s.timeout.is_some()
+                || s.heartbeat_timeout.is_some()
+                || s.retry.attempts > 1
+                || s.sleep.is_some()
+                || s.until.is_some()
+        })
 }
 
 fn expr_error(e: &ExprError) -> Value {

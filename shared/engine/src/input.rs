@@ -45,6 +45,12 @@ pub enum Input {
         /// Its attempt (step and heartbeat timeouts).
         attempt_id: Option<Uuid>,
     },
+    /// Fail it before it starts (its workflow `if` could not be evaluated, its workflow was
+    /// deleted while it waited).
+    Refuse {
+        /// The execution's error.
+        error: Value,
+    },
     /// An operator (or an overlap policy) cancels it.
     Cancel {
         /// Why, shown as the execution's error message.

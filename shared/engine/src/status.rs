@@ -109,5 +109,7 @@ text_enum!(
         /// An attempt sent no heartbeat within its step's `heartbeat_timeout` (each heartbeat
         /// pushes the timer back).
         HeartbeatTimeout = "heartbeat_timeout",
+        /// A `sleep` or `until` step's time came: it succeeds.
+        Wake = "wake",
     }
 );

@@ -394,7 +394,7 @@ fn the_workflow_timeout_times_the_execution_out() {
 #[test]
 fn a_task_too_large_for_the_bus_fails_its_step_before_sending() {
     let settings = Settings {
-        max_task_bytes: 600,
+        max_task_bytes: 1500,
         ..Settings::STEP
     };
     let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  a: { uses: http, with: { body: \"${{ event.data }}\" } }\n";
@@ -413,7 +413,13 @@ fn a_task_too_large_for_the_bus_fails_its_step_before_sending() {
     .unwrap();
     assert_eq!(
         names(&d.effects)[2..],
-        ["refused a", "a=failed", "drop timers", "ended failed", "lifecycle failed"]
+        [
+            "refused a",
+            "a=failed",
+            "drop timers",
+            "ended failed",
+            "lifecycle failed"
+        ]
     );
     let error = &d.state.step("a").unwrap().error;
     assert_eq!(error.as_ref().unwrap()["code"], "payload_too_large");
@@ -456,5 +462,196 @@ fn an_expression_over_the_fast_budget_asks_for_the_larger_one() {
     };
     let d = decide(&w, &created(), &entry, &roomy).unwrap();
     let effects = names(&d.effects);
-    assert!(effects.contains(&"dispatch a#1".to_string()), "{effects:?} {:?}", d.state.step("a"));
+    assert!(
+        effects.contains(&"dispatch a#1".to_string()),
+        "{effects:?} {:?}",
+        d.state.step("a")
+    );
+}
+
+#[test]
+fn the_failed_step_named_does_not_depend_on_the_order_steps_are_written_in() {
+    // PostgreSQL's jsonb sorts keys, so a definition read back may list steps in another order.
+    for yaml in [
+        "name: w\non: { webhook: { path: w } }\nsteps:\n  zed: { uses: http }\n  abe: { uses: http }\n",
+        "name: w\non: { webhook: { path: w } }\nsteps:\n  abe: { uses: http }\n  zed: { uses: http }\n",
+    ] {
+        let (_, st) = run(
+            &wf(yaml),
+            &[
+                (0, Input::Start),
+                (1, err("zed", 1, false)),
+                (2, err("abe", 1, false)),
+            ],
+        );
+        assert_eq!(st.error.as_ref().unwrap()["step"], "abe", "{yaml}");
+    }
+}
+
+#[test]
+fn sleep_waits_for_its_wake_timer_and_until_in_the_past_goes_on_at_once() {
+    let yaml = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  nap: { sleep: 10m }
+  past: { until: "2001-01-01T00:00:00Z", needs: nap }
+  after: { uses: http, needs: past }
+"#;
+    let (d, st) = run(
+        &wf(yaml),
+        &[
+            (0, Input::Start),
+            (600, timer(TimerKind::Wake, Some("nap"), None)),
+            (601, ok("after", 1, json!(1))),
+        ],
+    );
+    assert_eq!(
+        d[0],
+        ["started", "lifecycle running", "nap=running", "timer wake"]
+    );
+    assert_eq!(
+        d[1],
+        ["nap=succeeded", "past=succeeded", "dispatch after#1"]
+    );
+    assert_eq!(
+        st.step("nap").unwrap().output,
+        Some(json!({"woke_at": at(600)}))
+    );
+    assert_eq!(st.status, ExecutionStatus::Succeeded);
+}
+
+#[test]
+fn the_wake_timer_is_due_after_the_sleep_and_an_until_expression_sets_it() {
+    let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  nap: { sleep: 90s }\n  at: { until: \"${{ event.data.when }}\" }\n";
+    let w = wf(yaml);
+    let mut st = created();
+    st.event = json!({"data": {"when": at(3600).to_rfc3339()}});
+    let d = decide(
+        &w,
+        &st,
+        &Entry {
+            at: at(0),
+            input: Input::Start,
+        },
+        &Settings::STEP,
+    )
+    .unwrap();
+    let due: Vec<_> = d
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::TimerSet(t) => Some((t.step.clone().unwrap(), t.due_at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        due,
+        [("nap".to_string(), at(90)), ("at".to_string(), at(3600))]
+    );
+    st.event = json!({"data": {"when": "tomorrow"}});
+    let d = decide(
+        &w,
+        &st,
+        &Entry {
+            at: at(0),
+            input: Input::Start,
+        },
+        &Settings::STEP,
+    )
+    .unwrap();
+    let error = d.state.step("at").unwrap().error.clone().unwrap();
+    assert_eq!(error["code"], "bad_input", "{error}");
+}
+
+const SWITCH: &str = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  route: { switch: "${{ event.data.kind }}", cases: { refund: [refund], "1": [one] }, default: [other] }
+  refund: { uses: http }
+  one: { uses: http }
+  other: { uses: http }
+  after_refund: { uses: http, needs: refund }
+"#;
+
+fn switch_on(kind: Value) -> (Vec<Vec<String>>, Execution) {
+    let w = wf(SWITCH);
+    let mut st = created();
+    st.event = json!({"data": {"kind": kind}});
+    let entry = Entry {
+        at: at(0),
+        input: Input::Start,
+    };
+    let d = decide(&w, &st, &entry, &Settings::STEP).unwrap();
+    (vec![names(&d.effects)], d.state)
+}
+
+#[test]
+fn a_switch_runs_the_branch_it_matches_and_skips_the_others_and_their_dependents() {
+    let (d, st) = switch_on(json!("refund"));
+    assert_eq!(
+        d[0][2..],
+        [
+            "route=succeeded",
+            "dispatch refund#1",
+            "one=skipped",
+            "other=skipped"
+        ]
+    );
+    assert_eq!(
+        st.step("route").unwrap().output,
+        Some(json!({"value": "refund", "case": "refund"}))
+    );
+    let (d, st) = switch_on(json!(1));
+    assert!(d[0].contains(&"dispatch one#1".to_string()), "{d:?}");
+    assert_eq!(
+        st.status_of("after_refund"),
+        Some(StepStatus::Skipped),
+        "skips propagate"
+    );
+    let (d, st) = switch_on(json!("other thing"));
+    assert!(d[0].contains(&"dispatch other#1".to_string()), "{d:?}");
+    assert_eq!(
+        st.step("route").unwrap().output.as_ref().unwrap()["case"],
+        "default"
+    );
+}
+
+#[test]
+fn a_switch_value_matching_no_case_without_default_fails_the_step() {
+    let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  s: { switch: \"${{ event.data.n }}\", cases: { a: [x] } }\n  x: { uses: http }\n";
+    let (_, st) = run(&wf(yaml), &[(0, Input::Start)]);
+    let error = st.step("s").unwrap().error.clone().unwrap();
+    assert_eq!(error["code"], "no_matching_case", "{error}");
+    assert_eq!(st.status, ExecutionStatus::Failed);
+}
+
+#[test]
+fn when_failure_runs_only_after_a_failure_and_when_always_runs_anyway() {
+    let yaml = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  a: { uses: http }
+  cleanup: { uses: http, needs: a, when: always }
+  alert: { uses: http, needs: a, when: failure }
+  next: { uses: http, needs: a }
+"#;
+    let (d, st) = run(&wf(yaml), &[(0, Input::Start), (1, err("a", 1, false))]);
+    assert_eq!(
+        d[1],
+        [
+            "a attempt failed, step failed",
+            "dispatch cleanup#1",
+            "dispatch alert#1",
+            "next=skipped"
+        ]
+    );
+    assert_eq!(st.status, ExecutionStatus::Running);
+    let (d, _) = run(&wf(yaml), &[(0, Input::Start), (1, ok("a", 1, json!(1)))]);
+    assert_eq!(
+        d[1][1..],
+        ["dispatch cleanup#1", "alert=skipped", "dispatch next#1"]
+    );
 }

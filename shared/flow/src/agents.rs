@@ -84,14 +84,16 @@ impl Catalog {
             }
         };
         for (id, step) in &wf.steps {
-            let Some(schema) = self.agents.get(&step.uses) else {
+            let Some(agent) = step.agent() else {
+                continue; // a built-in kind (sleep, until, switch): no agent to check
+            };
+            let Some(schema) = self.agents.get(agent) else {
                 let known = self.names().join(", ");
                 return Err(error(
                     path(&["steps", id, "uses"]),
                     format!(
-                        "unknown agent `{}`: neither built in nor announced by a running executor \
-                         (known: {known})",
-                        step.uses
+                        "unknown agent `{agent}`: neither built in nor announced by a running \
+                         executor (known: {known})"
                     ),
                 ));
             };
@@ -106,7 +108,7 @@ impl Catalog {
                 field.extend(at);
                 return Err(error(field, message));
             }
-            if let Some(Err((at, message))) = self.checks.get(&step.uses).map(|c| c(&with)) {
+            if let Some(Err((at, message))) = self.checks.get(agent).map(|c| c(&with)) {
                 let mut field = path(&["steps", id, "with"]);
                 field.extend(at.split('.').filter(|k| !k.is_empty()).map(Seg::from));
                 return Err(error(field, message));

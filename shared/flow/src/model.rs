@@ -253,12 +253,44 @@ pub enum InputType {
     Array,
 }
 
-/// One step of the DAG.
+/// One step of the DAG: an agent's call (`uses`), or one of the built-in kinds — `sleep` /
+/// `until` (a durable wait) or `switch` (a branch). Exactly one of `uses`, `sleep`, `until` and
+/// `switch` is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// The agent that runs it, e.g. `http`.
-    pub uses: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<String>,
+    /// Wait this long, durably (a router restart does not shorten or lose it), then succeed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::option"
+    )]
+    #[schemars(with = "Option<crate::duration::DurationString>")]
+    pub sleep: Option<Duration>,
+    /// Wait until this time (RFC 3339, usually `${{ … }}`), durably, then succeed; a time in
+    /// the past succeeds at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Branch on this value (`${{ … }}`): the steps listed under the matching `cases` key (or
+    /// under `default`) run; the steps of the other branches are skipped, and so are the steps
+    /// that need them. The step's output is `{value, case}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<String>,
+    /// For a `switch`: a value (as text; other JSON values as their JSON text, e.g. `1`,
+    /// `true`) → the ids of the steps of that branch.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub cases: IndexMap<String, Vec<String>>,
+    /// For a `switch`: the ids of the steps that run when no case matches. Without it, a value
+    /// that matches no case fails the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Vec<String>>,
+    /// When the step runs, given how its needs ended: `success` (the default: every need
+    /// succeeded), `failure` (some need failed or timed out) or `always` (once they all ended).
+    #[serde(default, skip_serializing_if = "When::is_success")]
+    pub when: When,
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -300,6 +332,68 @@ pub struct Step {
     /// When true, a failure of this step neither skips its dependents nor fails the execution.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_on_error: bool,
+}
+
+/// `when:` of a step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    /// Every need succeeded (or failed with `continue_on_error`).
+    #[default]
+    Success,
+    /// Some need failed or timed out.
+    Failure,
+    /// Every need ended, however.
+    Always,
+}
+
+impl When {
+    fn is_success(&self) -> bool {
+        *self == When::Success
+    }
+}
+
+/// What a step does, from its fields.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepKind<'a> {
+    /// Call an agent.
+    Agent(&'a str),
+    /// Wait this long.
+    Sleep(Duration),
+    /// Wait until the time this expression gives.
+    Until(&'a str),
+    /// Branch on this expression's value.
+    Switch(&'a str),
+}
+
+impl Step {
+    /// What the step does (`None` when no kind is set: validation refuses it).
+    pub fn kind(&self) -> Option<StepKind<'_>> {
+        if let Some(agent) = &self.uses {
+            return Some(StepKind::Agent(agent));
+        }
+        if let Some(d) = self.sleep {
+            return Some(StepKind::Sleep(d));
+        }
+        if let Some(t) = &self.until {
+            return Some(StepKind::Until(t));
+        }
+        self.switch.as_deref().map(StepKind::Switch)
+    }
+
+    /// The agent, for an agent step.
+    pub fn agent(&self) -> Option<&str> {
+        self.uses.as_deref()
+    }
+
+    /// For a `switch`: every step id of every branch (cases, then default).
+    pub fn branch_steps(&self) -> impl Iterator<Item = &str> {
+        self.cases
+            .values()
+            .flatten()
+            .chain(self.default.iter().flatten())
+            .map(String::as_str)
+    }
 }
 
 /// `retry:` of a step.

@@ -43,8 +43,32 @@ pub fn parse(source: &str, format: Format) -> Result<Workflow, ValidationError> 
         })?,
     };
     refuse_nul(source, format)?;
+    let mut wf = wf;
+    branch_needs(&mut wf);
     crate::validate::validate(&wf, Some(source))?;
     Ok(wf)
+}
+
+/// The steps of a `switch`'s branches need the switch: add it to their `needs` (where the step
+/// exists and does not list it yet), so that the DAG, its cycle check and the engine see the
+/// edge. Unknown ids are left for validation to report.
+pub fn branch_needs(wf: &mut Workflow) {
+    let edges: Vec<(String, String)> = wf
+        .steps
+        .iter()
+        .filter(|(_, s)| s.switch.is_some())
+        .flat_map(|(id, s)| s.branch_steps().map(move |t| (t.to_string(), id.clone())))
+        .collect();
+    for (target, switch) in edges {
+        if target == switch {
+            continue;
+        }
+        if let Some(step) = wf.steps.get_mut(&target)
+            && !step.needs.contains(&switch)
+        {
+            step.needs.push(switch);
+        }
+    }
 }
 
 /// The message of the error for a workflow file holding U+0000 (the API answers it with code

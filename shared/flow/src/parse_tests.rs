@@ -154,7 +154,7 @@ fn wrong_shapes_say_what_is_expected() {
 
     let e = err("name: a\non: {}\nsteps:\n  a:\n    with: {}\n");
     assert_eq!(e.field.as_deref(), Some("steps.a"));
-    assert!(e.message.contains("missing field `uses`"), "{e}");
+    assert!(e.message.contains("a step needs `uses`"), "{e}");
 }
 
 #[test]

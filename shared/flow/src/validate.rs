@@ -133,18 +133,7 @@ impl Validator<'_> {
                 ),
             ));
         }
-        if !is_agent_name(&step.uses) {
-            let message = if step.uses.trim().is_empty() {
-                "`uses` must name an agent, e.g. `http`".to_string()
-            } else {
-                format!(
-                    "invalid agent name `{}`: use lowercase letters, digits and `-`, starting \
-                     with a letter",
-                    step.uses
-                )
-            };
-            return Err(self.error(field(&["uses"]), message));
-        }
+        self.step_kind(wf, id, step, &field)?;
         for (i, need) in step.needs.iter().enumerate() {
             let mut at = field(&["needs"]);
             if step.needs.len() > 1 || self.needs_is_list(&at) {
@@ -174,6 +163,96 @@ impl Validator<'_> {
             self.expr_str(cond, field(&["if"]), true)?;
         }
         self.template(&step.with, &mut field(&["with"]))
+    }
+
+    /// Exactly one kind (`uses`, `sleep`, `until`, `switch`), with the fields that go with it.
+    fn step_kind(
+        &self,
+        wf: &Workflow,
+        id: &str,
+        step: &crate::Step,
+        field: &dyn Fn(&[&str]) -> Vec<Seg>,
+    ) -> Result<(), ValidationError> {
+        let set: Vec<&str> = [
+            ("uses", step.uses.is_some()),
+            ("sleep", step.sleep.is_some()),
+            ("until", step.until.is_some()),
+            ("switch", step.switch.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, on)| on.then_some(k))
+        .collect();
+        match set.as_slice() {
+            [] => {
+                let message = "a step needs `uses` (an agent, e.g. `http`) or one of `sleep`, \
+                               `until`, `switch`";
+                return Err(self.error(field(&[]), message.into()));
+            }
+            [_] => {}
+            [first, second, ..] => {
+                return Err(self.error(
+                    field(&[second]),
+                    format!("a step is one kind: `{first}` and `{second}` cannot go together"),
+                ));
+            }
+        }
+        if let Some(agent) = &step.uses
+            && !is_agent_name(agent)
+        {
+            let message = if agent.trim().is_empty() {
+                "`uses` must name an agent, e.g. `http`".to_string()
+            } else {
+                format!(
+                    "invalid agent name `{agent}`: use lowercase letters, digits and `-`, starting \
+                     with a letter"
+                )
+            };
+            return Err(self.error(field(&["uses"]), message));
+        }
+        if step.uses.is_none() && !step.with.is_null() {
+            return Err(self.error(
+                field(&["with"]),
+                format!("`with` is for agent steps; `{}` takes none", set[0]),
+            ));
+        }
+        if step.switch.is_none() && (!step.cases.is_empty() || step.default.is_some()) {
+            let key = if step.cases.is_empty() {
+                "default"
+            } else {
+                "cases"
+            };
+            return Err(self.error(field(&[key]), format!("`{key}` goes with `switch`")));
+        }
+        if let Some(until) = &step.until {
+            self.expr_str(until, field(&["until"]), false)?;
+        }
+        if let Some(switch) = &step.switch {
+            self.expr_str(switch, field(&["switch"]), false)?;
+            if step.cases.is_empty() && step.default.is_none() {
+                return Err(self.error(
+                    field(&["switch"]),
+                    "a `switch` needs `cases` (and/or `default`): the steps of each branch".into(),
+                ));
+            }
+            let branches = step
+                .cases
+                .iter()
+                .map(|(k, v)| (vec!["cases", k.as_str()], v));
+            let branches = branches.chain(step.default.iter().map(|v| (vec!["default"], v)));
+            for (at, ids) in branches {
+                for (i, target) in ids.iter().enumerate() {
+                    let mut p = field(&at);
+                    p.push(Seg::Index(i));
+                    if target == id {
+                        return Err(self.error(p, "a switch cannot branch to itself".into()));
+                    }
+                    if !wf.steps.contains_key(target) {
+                        return Err(self.error(p, format!("unknown step `{target}`")));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether `needs` is written as a list (so its items have their own positions).

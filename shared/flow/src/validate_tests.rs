@@ -365,3 +365,63 @@ fn workflow_trigger_problems_name_the_field() {
         .is_ok()
     );
 }
+
+#[test]
+fn a_step_is_exactly_one_kind_with_the_fields_that_go_with_it() {
+    let cases = [
+        ("  a: {needs: []}\n", "steps.a", "a step needs `uses`"),
+        (
+            "  a: {uses: http, sleep: 1s}\n",
+            "steps.a.sleep",
+            "cannot go together",
+        ),
+        (
+            "  a: {sleep: 1s, with: {x: 1}}\n",
+            "steps.a.with",
+            "`with` is for agent steps",
+        ),
+        (
+            "  a: {uses: http, cases: {x: []}}\n",
+            "steps.a.cases",
+            "goes with `switch`",
+        ),
+        (
+            "  a: {switch: \"${{ event.data }}\"}\n",
+            "steps.a.switch",
+            "needs `cases`",
+        ),
+        (
+            "  a: {switch: \"${{ event.data }}\", cases: {x: [nope]}}\n",
+            "steps.a.cases.x[0]",
+            "unknown step `nope`",
+        ),
+        (
+            "  a: {switch: \"${{ event.data }}\", default: [a]}\n",
+            "steps.a.default[0]",
+            "cannot branch to itself",
+        ),
+        ("  a: {until: \"${{ event. }}\"}\n", "steps.a.until", ""),
+    ];
+    for (steps, field, message) in cases {
+        let e = err(&with_steps(steps));
+        assert_eq!(e.field.as_deref(), Some(field), "{steps}: {e}");
+        assert!(e.message.contains(message), "{steps}: {e}");
+    }
+}
+
+#[test]
+fn branch_steps_need_their_switch_and_cycles_through_it_are_found() {
+    let wf = parse(
+        &with_steps(
+            "  s: {switch: \"${{ event.data.kind }}\", cases: {a: [x]}, default: [y]}\n  x: {uses: http}\n  y: {sleep: 1s}\n",
+        ),
+        Format::Yaml,
+    )
+    .expect("valid");
+    assert_eq!(wf.steps["x"].needs, ["s"]);
+    assert_eq!(wf.steps["y"].needs, ["s"]);
+    let e = err(&with_steps(
+        "  s: {switch: \"${{ 1 }}\", cases: {a: [x]}, needs: x}\n  x: {uses: http}\n",
+    ));
+    assert!(e.message.contains("cycle"), "{e}");
+}

@@ -2,6 +2,7 @@
 //! transaction that first locked the execution row ([`lock_execution`]), which serialises all
 //! changes to one execution across router replicas and the admin API.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -61,6 +62,95 @@ pub async fn lock_execution(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Executio
     .ctx("locking an execution")
 }
 
+/// A step as the router decides on it: its row and its latest attempt.
+#[derive(Debug, Clone)]
+pub struct LiveStep {
+    /// Step id.
+    pub step_id: String,
+    /// Status text.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Output once succeeded.
+    pub output: Option<Value>,
+    /// Error once failed.
+    pub error: Option<Value>,
+    /// Its latest attempt's id.
+    pub attempt_id: Option<Uuid>,
+    /// Its latest attempt's status text.
+    pub attempt_status: Option<String>,
+}
+
+/// Every step of an execution with its latest attempt.
+pub async fn live_steps(tx: &mut Tx<'_>, id: Uuid) -> Result<Vec<LiveStep>, StoreError> {
+    sqlx::query_as!(
+        LiveStep,
+        "SELECT s.step_id, s.status, s.attempts, s.output, s.error, \
+                a.id AS \"attempt_id?\", a.status AS \"attempt_status?\" \
+         FROM steps s LEFT JOIN attempts a \
+           ON a.execution_id = s.execution_id AND a.step_id = s.step_id AND a.n = s.attempts \
+         WHERE s.execution_id = $1",
+        id,
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .ctx("reading steps")
+}
+
+/// The decision core's view of an execution: its row and steps, the steps in `order` (the
+/// workflow's). A status the core does not know is [`StoreError::Corrupt`].
+pub fn state<'a>(
+    exec: &ExecutionRow,
+    steps: Vec<LiveStep>,
+    order: impl Iterator<Item = &'a str>,
+) -> Result<weft_engine::Execution, StoreError> {
+    let corrupt = |what: &'static str, text: &str| StoreError::Corrupt {
+        what,
+        message: text.to_string(),
+    };
+    let status = ExecutionStatus::parse(&exec.status)
+        .ok_or_else(|| corrupt("execution status", &exec.status))?;
+    let mut by_id: std::collections::HashMap<String, LiveStep> =
+        steps.into_iter().map(|s| (s.step_id.clone(), s)).collect();
+    let mut out = Vec::with_capacity(by_id.len());
+    for id in order {
+        let Some(s) = by_id.remove(id) else {
+            continue; // not created yet (a queued execution)
+        };
+        let attempt = match (s.attempt_id, s.attempt_status.as_deref()) {
+            (Some(id), Some(text)) => Some(weft_engine::Attempt {
+                id,
+                n: s.attempts,
+                status: AttemptStatus::parse(text)
+                    .ok_or_else(|| corrupt("attempt status", text))?,
+            }),
+            _ => None,
+        };
+        out.push(weft_engine::Step {
+            status: StepStatus::parse(&s.status)
+                .ok_or_else(|| corrupt("step status", &s.status))?,
+            id: s.step_id,
+            attempts: s.attempts,
+            output: s.output,
+            error: s.error,
+            attempt,
+        });
+    }
+    Ok(weft_engine::Execution {
+        id: exec.id,
+        workflow: exec.workflow.clone(),
+        version: exec.version,
+        event_id: exec.event_id.clone(),
+        event: exec.event.clone(),
+        inputs: exec.inputs.clone(),
+        status,
+        started_at: exec.started_at,
+        steps: out,
+        output: exec.output.clone(),
+        error: exec.error.clone(),
+    })
+}
+
 /// Lock an execution, then read its steps.
 ///
 /// Two statements on purpose: under READ COMMITTED a `SELECT … FOR UPDATE` that waited for a
@@ -71,19 +161,25 @@ pub async fn lock_execution(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Executio
 pub async fn lock_execution_with_steps(
     tx: &mut Tx<'_>,
     id: Uuid,
-) -> Result<Option<(ExecutionRow, Vec<StepRow>)>, StoreError> {
+) -> Result<Option<(ExecutionRow, Vec<LiveStep>)>, StoreError> {
     let Some(exec) = lock_execution(tx, id).await? else {
         return Ok(None);
     };
-    let steps = steps(tx, id).await?;
+    let steps = live_steps(tx, id).await?;
     Ok(Some((exec, steps)))
 }
 
-/// Mark an execution running and create its steps as `queued`.
-pub async fn start_execution(tx: &mut Tx<'_>, id: Uuid, steps: &[&str]) -> Result<(), StoreError> {
+/// Mark an execution running since `at` and create its steps as `queued`.
+pub async fn start_execution(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    steps: &[&str],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE executions SET status = 'running', started_at = clock_timestamp() WHERE id = $1",
+        "UPDATE executions SET status = 'running', started_at = $2 WHERE id = $1",
         id,
+        at,
     )
     .execute(&mut **tx)
     .await
@@ -107,15 +203,17 @@ pub async fn finish_execution(
     status: ExecutionStatus,
     output: Option<&Value>,
     error: Option<&Value>,
+    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE executions SET status = $2, output = $3, error = $4, \
-         started_at = coalesce(started_at, clock_timestamp()), finished_at = clock_timestamp() \
+         started_at = coalesce(started_at, $5), finished_at = $5 \
          WHERE id = $1",
         id,
         status.as_str(),
         output,
         error,
+        at,
     )
     .execute(&mut **tx)
     .await
@@ -147,6 +245,8 @@ pub async fn set_step(
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE steps SET status = $3, output = $4, error = $5, \
+         started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, clock_timestamp()) \
+                      ELSE started_at END, \
          finished_at = CASE WHEN $6 THEN clock_timestamp() ELSE NULL END \
          WHERE execution_id = $1 AND step_id = $2",
         id,
@@ -162,14 +262,14 @@ pub async fn set_step(
     Ok(())
 }
 
-/// Record attempt `n` of a step as running; the step becomes `running`.
+/// Record attempt `n` of a step, with its id, as running; the step becomes `running`.
 pub async fn insert_attempt(
     tx: &mut Tx<'_>,
     execution_id: Uuid,
     step: &str,
     n: i32,
-) -> Result<Uuid, StoreError> {
-    let id = Uuid::now_v7();
+    id: Uuid,
+) -> Result<(), StoreError> {
     sqlx::query!(
         "WITH a AS (INSERT INTO attempts (id, execution_id, step_id, n, status) \
                     VALUES ($1, $2, $3, $4, 'running')) \
@@ -184,7 +284,7 @@ pub async fn insert_attempt(
     .execute(&mut **tx)
     .await
     .ctx("recording an attempt")?;
-    Ok(id)
+    Ok(())
 }
 
 /// One attempt.
@@ -259,17 +359,19 @@ pub async fn finish_running_attempt(
     Ok(updated == 1)
 }
 
-/// Create an execution already `running`, with its steps `queued`, unless one with this id
-/// exists; returns whether it was created. The creating transaction holds the new row's lock.
+/// Create an execution already `running` since `at`, with its steps `queued`, unless one with
+/// this id exists; returns whether it was created. The creating transaction holds the new row's
+/// lock.
 pub async fn create_running_execution(
     tx: &mut Tx<'_>,
     e: &NewExecution<'_>,
     steps: &[&str],
+    at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let created: i64 = sqlx::query_scalar!(
         "WITH e AS (INSERT INTO executions \
                       (id, workflow, version, status, event_id, event, inputs, started_at) \
-                    VALUES ($1, $2, $3, 'running', $4, $5, $6, clock_timestamp()) \
+                    VALUES ($1, $2, $3, 'running', $4, $5, $6, $8) \
                     ON CONFLICT (id) DO NOTHING RETURNING id), \
               s AS (INSERT INTO steps (execution_id, step_id, status) \
                     SELECT e.id, s, 'queued' FROM e, unnest($7::text[]) AS s) \
@@ -281,6 +383,7 @@ pub async fn create_running_execution(
         e.event,
         e.inputs,
         steps as &[&str],
+        at,
     )
     .fetch_one(&mut **tx)
     .await

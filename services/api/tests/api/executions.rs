@@ -103,17 +103,19 @@ async fn detail_has_steps_and_attempts() {
     let env = common::env().await;
     let id = insert(&env.store, "a", ExecutionStatus::Queued, "ev-detail").await;
     let mut tx = env.store.begin().await.unwrap();
-    engine::start_execution(&mut tx, id, &["first", "second"])
+    engine::start_execution(&mut tx, id, &["first", "second"], chrono::Utc::now())
         .await
         .unwrap();
-    let a1 = engine::insert_attempt(&mut tx, id, "first", 1)
+    let a1 = uuid::Uuid::now_v7();
+    engine::insert_attempt(&mut tx, id, "first", 1, a1)
         .await
         .unwrap();
     let err = json!({"message": "boom"});
     engine::finish_attempt(&mut tx, a1, AttemptStatus::Failed, None, Some(&err))
         .await
         .unwrap();
-    let a2 = engine::insert_attempt(&mut tx, id, "first", 2)
+    let a2 = uuid::Uuid::now_v7();
+    engine::insert_attempt(&mut tx, id, "first", 2, a2)
         .await
         .unwrap();
     let out = json!({"status": 200});

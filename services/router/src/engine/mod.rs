@@ -1,203 +1,174 @@
-//! The execution state machine.
+//! Deciding and applying: the router's side of the decision core (`weft_engine`).
 //!
-//! Every function here runs inside one transaction that first locked the execution row, reads
-//! the steps, decides, writes, and queues the messages it emits in the outbox (returned in
-//! [`Emitted`] so the caller publishes them right after commit). Because the decision and its
-//! messages commit together, a crash at any point either loses the whole step (the triggering
-//! message is redelivered and handled again) or keeps all of it (the outbox sweeper publishes
-//! what was not yet published).
+//! Every decision runs inside one transaction that first locked the execution row: the
+//! execution and its steps are read, the core decides on one input, and the effects are
+//! written, the input appended to the execution's journal and the emitted messages queued in
+//! the outbox — all in that transaction. A crash at any point either loses the whole decision
+//! (the triggering message is redelivered and decided again) or keeps all of it (the outbox
+//! sweeper publishes what was not yet published).
+//!
+//! Expressions are first evaluated inline under the small fast budget; a decision with an
+//! expression over it is decided again on a blocking thread under the step budget (decisions
+//! are pure, so deciding twice is safe), so one workflow's expensive expressions never hold
+//! an async worker.
 
-mod dispatch;
-mod outcome;
+mod apply;
 
-use chrono::Utc;
-use serde_json::{Value, json};
-use uuid::Uuid;
-use weft_flow::Workflow;
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use weft_engine::{Decision, Entry, Execution, Input, Settings};
+use weft_flow::{Limits, Workflow};
 use weft_store::{
-    ExecutionStatus, StepStatus, Tx, engine as db,
-    executions::{ExecutionRow, StepRow},
+    Tx,
+    engine::LiveStep,
+    executions::ExecutionRow,
+    journal::{self, NewEntry},
     outbox::{self, OutboxMessage},
-    timers::{self, Timer, TimerKind},
 };
 
-use crate::{RouterError, lifecycle};
+use crate::{RouterError, cancel::Stop};
 
 /// Messages queued in the outbox by one transaction.
 pub type Emitted = Vec<OutboxMessage>;
 
-/// Commit a decision, then publish what it emitted at once (the outbox sweeper publishes
-/// anything this misses, e.g. when the process dies right after the commit).
+/// What the decisions of one transaction leave to do at and after its commit.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Messages for the outbox.
+    pub emitted: Emitted,
+    /// Attempts whose executors should stop (published after the commit).
+    pub stops: Vec<Stop>,
+    /// Journal entries.
+    pub journal: Vec<NewEntry>,
+}
+
+impl Batch {
+    /// Add another batch's work after this one's.
+    pub fn extend(&mut self, other: Batch) {
+        self.emitted.extend(other.emitted);
+        self.stops.extend(other.stops);
+        self.journal.extend(other.journal);
+    }
+}
+
+/// Commit the decisions of a transaction, then publish what they emitted at once (the outbox
+/// sweeper publishes anything this misses, e.g. when the process dies right after the commit)
+/// and tell executors to stop what they ended.
 pub async fn commit(
     store: &weft_store::Store,
     bus: &weft_bus::Bus,
     mut tx: Tx<'_>,
-    emitted: Emitted,
+    batch: Batch,
     what: &'static str,
 ) -> Result<(), RouterError> {
-    outbox::enqueue_all(&mut tx, &emitted).await?;
+    outbox::enqueue_all(&mut tx, &batch.emitted).await?;
+    journal::append_all(&mut tx, &batch.journal).await?;
     weft_store::commit(tx, what).await?;
-    store.flush_outbox(bus, emitted).await;
+    store.flush_outbox(bus, batch.emitted).await;
+    crate::cancel::publish(bus, batch.stops).await;
     Ok(())
 }
 
-/// The execution being worked on, with its steps, inside a transaction.
-pub struct Run<'t, 'c> {
-    pub tx: &'t mut Tx<'c>,
-    pub exec: ExecutionRow,
-    pub wf: &'t Workflow,
-    steps: Vec<StepRow>,
-    pub emitted: Emitted,
-    /// Attempts this transaction ended whose executors should stop (publish after commit).
-    pub stops: Vec<crate::cancel::Stop>,
+/// The time of a decision: now, at the database's precision (microseconds), so that what the
+/// journal says and what the rows hold are the same instant.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
 }
 
-impl<'t, 'c> Run<'t, 'c> {
-    /// Work on a locked execution whose steps were read with the lock.
-    pub fn new(
-        tx: &'t mut Tx<'c>,
-        exec: ExecutionRow,
-        steps: Vec<StepRow>,
-        wf: &'t Workflow,
-    ) -> Self {
-        Self {
-            tx,
-            exec,
-            wf,
-            steps,
-            emitted: Vec::new(),
-            stops: Vec::new(),
+/// The core's view of a locked execution.
+pub fn state(
+    exec: &ExecutionRow,
+    steps: Vec<LiveStep>,
+    wf: &Workflow,
+) -> Result<Execution, RouterError> {
+    Ok(weft_store::engine::state(
+        exec,
+        steps,
+        wf.steps.keys().map(String::as_str),
+    )?)
+}
+
+/// Decide `input` at `at` for the locked execution `exec` (whose state is `st`), apply the
+/// effects inside `tx` and return what is left for the commit. A decision that changes nothing
+/// (a duplicate or late result) writes nothing, not even a journal entry.
+pub async fn decide(
+    tx: &mut Tx<'_>,
+    exec: &ExecutionRow,
+    st: Execution,
+    wf: &std::sync::Arc<Workflow>,
+    input: Input,
+    at: DateTime<Utc>,
+) -> Result<Batch, RouterError> {
+    let entry = Entry { at, input };
+    let decision = decide_budgeted(wf, st, &entry).await?;
+    let mut batch = Batch::default();
+    if decision.is_empty() {
+        return Ok(batch);
+    }
+    apply::apply(tx, exec, wf, &decision.effects, at, &mut batch).await?;
+    batch.journal.push(NewEntry {
+        execution_id: exec.id,
+        entry,
+    });
+    Ok(batch)
+}
+
+/// Decide under the fast budget inline, or (when an expression needs more, now or before) under
+/// the step budget on a blocking thread.
+async fn decide_budgeted(
+    wf: &std::sync::Arc<Workflow>,
+    st: Execution,
+    entry: &Entry,
+) -> Result<Decision, RouterError> {
+    let max_task_bytes = crate::cancel::max_task_bytes();
+    let key = (wf.name.clone(), st.version);
+    if !is_heavy(&key) {
+        let fast = Settings {
+            limits: &Limits::FAST,
+            escalate: true,
+            max_task_bytes,
+        };
+        if let Ok(d) = weft_engine::decide(wf, &st, entry, &fast) {
+            return Ok(d);
         }
+        remember_heavy(key);
     }
+    metrics::counter!("weft_expressions_slow_total").increment(1);
+    let settings = Settings {
+        max_task_bytes,
+        ..Settings::STEP
+    };
+    let (wf, entry) = (wf.clone(), entry.clone());
+    tokio::task::spawn_blocking(move || weft_engine::decide(&wf, &st, &entry, &settings))
+        .await
+        .map_err(|e| RouterError::Internal(format!("a decision stopped: {e}")))?
+        .map_err(|_| RouterError::Internal("a decision escalated twice".into()))
+}
 
-    /// A step as known in this transaction.
-    pub fn step(&self, id: &str) -> Option<&StepRow> {
-        self.steps.iter().find(|s| s.step_id == id)
-    }
+/// Workflow versions (name, version) whose decisions needed the step budget; emptied when full.
+type HeavySet = Mutex<HashSet<(String, i32)>>;
 
-    /// Keep the in-memory copy of a step in line with what was just written.
-    fn remember(
-        &mut self,
-        id: &str,
-        status: StepStatus,
-        output: Option<Value>,
-        error: Option<Value>,
-    ) {
-        if let Some(s) = self.steps.iter_mut().find(|s| s.step_id == id) {
-            s.status = status.as_str().to_string();
-            s.output = output;
-            s.error = error;
+/// Most workflow versions remembered as heavy.
+const HEAVY_LIMIT: usize = 1024;
+
+fn heavy() -> &'static HeavySet {
+    static HEAVY: OnceLock<HeavySet> = OnceLock::new();
+    HEAVY.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+fn is_heavy(key: &(String, i32)) -> bool {
+    heavy()
+        .lock()
+        .is_ok_and(|h| !h.is_empty() && h.contains(key))
+}
+
+fn remember_heavy(key: (String, i32)) {
+    if let Ok(mut h) = heavy().lock() {
+        if h.len() >= HEAVY_LIMIT {
+            h.clear();
         }
-    }
-
-    fn status(&self, id: &str) -> Option<StepStatus> {
-        self.step(id).and_then(|s| StepStatus::parse(&s.status))
-    }
-
-    /// Queue a message; [`commit`] writes every queued message to the outbox in one statement.
-    fn emit(&mut self, msg: OutboxMessage) {
-        self.emitted.push(msg);
-    }
-
-    /// Record a step's new state in the database and in memory.
-    async fn set_step(
-        &mut self,
-        id: &str,
-        status: StepStatus,
-        output: Option<Value>,
-        error: Option<Value>,
-    ) -> Result<(), RouterError> {
-        db::set_step(
-            self.tx,
-            self.exec.id,
-            id,
-            status,
-            output.as_ref(),
-            error.as_ref(),
-        )
-        .await?;
-        self.remember(id, status, output, error);
-        Ok(())
-    }
-
-    /// Start a queued execution (a manual run the API created): mark it running, create its
-    /// steps, then [`Run::begin`].
-    pub async fn start(&mut self) -> Result<(), RouterError> {
-        let ids: Vec<&str> = self.wf.steps.keys().map(String::as_str).collect();
-        db::start_execution(self.tx, self.exec.id, &ids).await?;
-        self.exec.status = ExecutionStatus::Running.as_str().into();
-        self.exec.started_at = Some(Utc::now());
-        self.steps = queued_steps(self.wf);
-        self.begin().await
-    }
-
-    /// An execution that is running with every step queued: emit `started`, schedule the
-    /// workflow timeout, dispatch the first steps.
-    pub async fn begin(&mut self) -> Result<(), RouterError> {
-        let started = lifecycle::event(&self.exec, ExecutionStatus::Running, None, None);
-        self.emit(started);
-        if let Some(limit) = self.wf.timeout {
-            let timer = new_timer(self.exec.id, TimerKind::WorkflowTimeout, None, None, limit);
-            timers::insert(self.tx, &timer).await?;
-        }
-        metrics::counter!("weft_executions_started_total").increment(1);
-        self.advance().await
-    }
-
-    async fn fail_step(
-        &mut self,
-        id: &str,
-        status: StepStatus,
-        error: Value,
-    ) -> Result<(), RouterError> {
-        self.set_step(id, status, None, Some(error)).await
-    }
-}
-
-/// Steps of a just-started execution: all queued.
-pub fn queued_steps(wf: &Workflow) -> Vec<StepRow> {
-    wf.steps
-        .keys()
-        .map(|id| StepRow {
-            step_id: id.clone(),
-            status: StepStatus::Queued.as_str().into(),
-            attempts: 0,
-            output: None,
-            error: None,
-            started_at: None,
-            finished_at: None,
-        })
-        .collect()
-}
-
-/// Whether executions of `wf` can have timers (a timeout, a step timeout or retries); a failed
-/// one can have a pending retry timer only if some step retries.
-fn may_have_timers(wf: &Workflow) -> bool {
-    wf.timeout.is_some()
-        || wf
-            .steps
-            .values()
-            .any(|s| s.timeout.is_some() || s.heartbeat_timeout.is_some() || s.retry.attempts > 1)
-}
-
-fn expr_error(e: &weft_flow::ExprError) -> Value {
-    json!({"code": e.code().as_str(), "message": e.to_string(), "retryable": false})
-}
-
-fn new_timer(
-    execution_id: Uuid,
-    kind: TimerKind,
-    step: Option<&str>,
-    attempt: Option<Uuid>,
-    after: std::time::Duration,
-) -> Timer {
-    let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
-    Timer {
-        id: Uuid::now_v7(),
-        execution_id,
-        kind,
-        step_id: step.map(str::to_string),
-        attempt_id: attempt,
-        due_at: Utc::now() + after,
+        h.insert(key);
     }
 }

@@ -23,6 +23,8 @@ pub struct Env {
     pub base: String,
     pub http: reqwest::Client,
     pub upstream: Upstream,
+    /// The configuration the services run with.
+    pub config: CommonConfig,
 }
 
 impl Env {
@@ -62,7 +64,19 @@ impl Env {
             base,
             http,
             upstream,
+            config,
         }
+    }
+
+    /// Stop every service, then start them again on the same bus and database (a new
+    /// listener address).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let running = host::start(&Service::all(), &self.config, Shutdown::new())
+            .await
+            .expect("weft starts again");
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
     }
 
     /// Apply a YAML workflow; panics unless 200/201. `{upstream}` in the text becomes the
@@ -199,6 +213,62 @@ impl Env {
             r.stop().await;
         }
     }
+}
+
+/// Every execution a test produced must replay from its journal to the state it ended the test
+/// in: checked when the test's [`Env`] goes away (unless the test already failed).
+impl Drop for Env {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let url = self.db.url.clone();
+        let checked = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(replay_all(&url))
+        })
+        .join();
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{e}"),
+            Err(_) => panic!("replaying the executions panicked"),
+        }
+    }
+}
+
+/// Replay every execution in the database; `Err` names the first that diverges.
+async fn replay_all(url: &str) -> Result<(), String> {
+    let store = weft_store::Store::connect(url, 2)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM executions")
+        .fetch_all(store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+    for id in ids {
+        let report = weft_router::replay::replay(&store, id)
+            .await
+            .map_err(|e| format!("replaying {id}: {e}"))?;
+        if let Some(r) = report
+            && let Some(d) = &r.divergence
+        {
+            let journal = store.journal(id).await.unwrap_or_default();
+            let lines: Vec<String> = journal
+                .iter()
+                .map(|e| format!("  {} {}", e.at, serde_json::json!(e.input)))
+                .collect();
+            return Err(format!(
+                "execution {id} does not replay to its state: {d}\njournal:\n{}\nrecorded: {:?}\nreplayed: {:?}",
+                lines.join("\n"),
+                r.recorded,
+                r.replayed
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Env {

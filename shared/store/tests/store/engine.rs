@@ -62,7 +62,7 @@ async fn steps_attempts_and_cancel() {
     let row = engine::lock_execution(&mut tx, id).await.unwrap().unwrap();
     assert_eq!(row.status, "queued");
     assert!(row.started_at.is_none());
-    engine::start_execution(&mut tx, id, &["a", "b", "c"])
+    engine::start_execution(&mut tx, id, &["a", "b", "c"], chrono::Utc::now())
         .await
         .unwrap();
     let mut steps = engine::steps(&mut tx, id).await.unwrap();
@@ -77,7 +77,10 @@ async fn steps_attempts_and_cancel() {
     );
 
     // a: attempt 1 fails, attempt 2 runs. b: attempt 1 succeeds. c: never dispatched.
-    let a1 = engine::insert_attempt(&mut tx, id, "a", 1).await.unwrap();
+    let a1 = uuid::Uuid::now_v7();
+    engine::insert_attempt(&mut tx, id, "a", 1, a1)
+        .await
+        .unwrap();
     let step_a = |steps: Vec<weft_store::executions::StepRow>| {
         steps.into_iter().find(|s| s.step_id == "a").unwrap()
     };
@@ -93,7 +96,10 @@ async fn steps_attempts_and_cancel() {
     )
     .await
     .unwrap();
-    let a2 = engine::insert_attempt(&mut tx, id, "a", 2).await.unwrap();
+    let a2 = uuid::Uuid::now_v7();
+    engine::insert_attempt(&mut tx, id, "a", 2, a2)
+        .await
+        .unwrap();
     let a = step_a(engine::steps(&mut tx, id).await.unwrap());
     assert_eq!((a.status.as_str(), a.attempts), ("running", 2));
     let attempt = engine::attempt(&mut tx, a2).await.unwrap().unwrap();
@@ -102,7 +108,10 @@ async fn steps_attempts_and_cancel() {
         ("a", 2, "running")
     );
 
-    let b1 = engine::insert_attempt(&mut tx, id, "b", 1).await.unwrap();
+    let b1 = uuid::Uuid::now_v7();
+    engine::insert_attempt(&mut tx, id, "b", 1, b1)
+        .await
+        .unwrap();
     let out = json!({"ok": true});
     engine::finish_attempt(&mut tx, b1, AttemptStatus::Succeeded, Some(&out), None)
         .await
@@ -121,9 +130,16 @@ async fn steps_attempts_and_cancel() {
     engine::cancel_unfinished(&mut tx, id, &reason)
         .await
         .unwrap();
-    engine::finish_execution(&mut tx, id, ExecutionStatus::Cancelled, None, Some(&reason))
-        .await
-        .unwrap();
+    engine::finish_execution(
+        &mut tx,
+        id,
+        ExecutionStatus::Cancelled,
+        None,
+        Some(&reason),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     weft_store::commit(tx, "cancelling").await.unwrap();
 
     let (steps, attempts) = store.execution_steps(id).await.unwrap();
@@ -176,7 +192,7 @@ async fn lock_execution_serialises_transactions() {
         .await
         .unwrap()
         .unwrap();
-    engine::start_execution(&mut first, id, &["a"])
+    engine::start_execution(&mut first, id, &["a"], chrono::Utc::now())
         .await
         .unwrap();
 
@@ -208,7 +224,7 @@ async fn steps_read_with_the_lock_are_fresh_after_waiting() {
         .await
         .unwrap()
         .unwrap();
-    engine::start_execution(&mut setup, id, &["left", "right"])
+    engine::start_execution(&mut setup, id, &["left", "right"], chrono::Utc::now())
         .await
         .unwrap();
     weft_store::commit(setup, "setup").await.unwrap();

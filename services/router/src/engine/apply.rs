@@ -1,0 +1,158 @@
+//! Applying a decision's effects inside the execution's transaction.
+//!
+//! Consumes [`weft_engine::Effect`]s; writes executions, steps, attempts and timers through
+//! `weft_store`; queues tasks and lifecycle events for the outbox and stops for after the
+//! commit (in the [`Batch`]). Counts `weft_steps_dispatched_total`,
+//! `weft_executions_started_total`, `weft_executions_finished_total{status}` and
+//! `weft_expressions_over_limit_total`.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use weft_engine::{Effect, ExecutionStatus};
+use weft_events::{Task, subjects, trace, types};
+use weft_flow::Workflow;
+use weft_store::{
+    AttemptStatus, Tx, engine as db,
+    executions::ExecutionRow,
+    outbox::OutboxMessage,
+    timers::{self, Timer},
+};
+
+use super::Batch;
+use crate::{RouterError, cancel::Stop, lifecycle};
+
+/// Write `effects` in order.
+pub(super) async fn apply(
+    tx: &mut Tx<'_>,
+    exec: &ExecutionRow,
+    wf: &Workflow,
+    effects: &[Effect],
+    at: DateTime<Utc>,
+    batch: &mut Batch,
+) -> Result<(), RouterError> {
+    let id = exec.id;
+    for effect in effects {
+        match effect {
+            Effect::ExecutionStarted => {
+                let steps: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
+                db::start_execution(tx, id, &steps, at).await?;
+            }
+            Effect::StepSet {
+                step,
+                status,
+                output,
+                error,
+            } => {
+                if error
+                    .as_ref()
+                    .is_some_and(|e| e["code"] == "expression_limit")
+                {
+                    metrics::counter!("weft_expressions_over_limit_total").increment(1);
+                }
+                db::set_step(tx, id, step, *status, output.as_ref(), error.as_ref()).await?;
+            }
+            Effect::Dispatch(task) => {
+                let n = i32::try_from(task.attempt).unwrap_or(i32::MAX);
+                db::insert_attempt(tx, id, &task.step_id, n, task.attempt_id).await?;
+                batch.emitted.push(task_message(exec, task));
+                metrics::counter!("weft_steps_dispatched_total").increment(1);
+            }
+            Effect::AttemptRefused {
+                attempt_id,
+                step,
+                n,
+                error,
+            } => {
+                db::insert_attempt(tx, id, step, *n, *attempt_id).await?;
+                let status = AttemptStatus::Failed;
+                db::finish_attempt(tx, *attempt_id, status, None, Some(error)).await?;
+            }
+            Effect::AttemptEnded {
+                attempt_id,
+                step,
+                status,
+                step_status,
+                output,
+                error,
+            } => {
+                let (output, error) = (output.as_ref(), error.as_ref());
+                let applied = db::finish_running_attempt(
+                    tx,
+                    *attempt_id,
+                    *status,
+                    id,
+                    step,
+                    *step_status,
+                    output,
+                    error,
+                )
+                .await?;
+                if !applied {
+                    // The core read it as running under this lock: the rows disagree.
+                    tracing::error!(execution = %id, attempt = %attempt_id, "attempt was not running");
+                }
+            }
+            Effect::TimerSet(t) => {
+                let timer = Timer {
+                    id: t.id,
+                    execution_id: id,
+                    kind: t.kind,
+                    step_id: t.step.clone(),
+                    attempt_id: t.attempt_id,
+                    due_at: t.due_at,
+                };
+                timers::insert(tx, &timer).await?;
+            }
+            Effect::TimersDroppedForAttempt(attempt) => {
+                timers::cancel_for_attempt(tx, *attempt).await?;
+            }
+            Effect::TimersDropped => timers::cancel_for_execution(tx, id).await?,
+            Effect::Stop {
+                agent,
+                attempt_id,
+                reason,
+            } => batch
+                .stops
+                .push(Stop::new(agent, *attempt_id, reason.clone())),
+            Effect::ExecutionEnded {
+                status,
+                output,
+                error,
+            } => {
+                let (output, error) = (output.as_ref(), error.as_ref());
+                db::finish_execution(tx, id, *status, output, error, at).await?;
+                metrics::counter!("weft_executions_finished_total", "status" => status.as_str())
+                    .increment(1);
+            }
+            Effect::Lifecycle {
+                status,
+                output,
+                error,
+            } => {
+                if *status == ExecutionStatus::Running {
+                    metrics::counter!("weft_executions_started_total").increment(1);
+                }
+                let msg = lifecycle::event(exec, *status, output.as_ref(), error.as_ref());
+                batch.emitted.push(msg);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The task CloudEvent for the outbox, in the trace of the execution's event.
+fn task_message(exec: &ExecutionRow, task: &Task) -> OutboxMessage {
+    let mut task = task.clone();
+    let tp = trace::child_of(trace::from_json(&exec.event));
+    task.traceparent = Some(tp.clone());
+    let data = serde_json::to_value(&task).unwrap_or(Value::Null);
+    let mut event = weft_events::new_event(
+        task.attempt_id.to_string(),
+        types::TASK,
+        types::SOURCE_ROUTER,
+        Some(&task.step_id),
+        data,
+    );
+    trace::set(&mut event, &tp);
+    OutboxMessage::event(subjects::task_subject(&task.agent), &event)
+}
