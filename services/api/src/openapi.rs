@@ -28,7 +28,7 @@ use utoipa::{
 };
 
 use crate::{
-    agents, error::ErrorBody, executions, history, retry, runs, secrets, triggers, workflows,
+    agents, error::ErrorBody, executions, history, live, retry, runs, secrets, triggers, workflows,
 };
 
 /// The admin API's OpenAPI document (without the workflow file schema: see [`document_json`]).
@@ -49,6 +49,7 @@ use crate::{
         executions::get,
         executions::cancel,
         history::history,
+        live::events,
         retry::retry,
         secrets::put,
         secrets::list,

@@ -159,38 +159,99 @@ impl Client {
         Ok(())
     }
 
-    /// Print step changes until the execution ends.
+    /// Follow an execution until it ends: its steps now, then every step as it moves (the
+    /// server-sent events of `GET /executions/{id}/events`; polling when they are not
+    /// available), then its end. Exits non-zero unless it succeeded.
     pub async fn watch(&self, id: &str) -> anyhow::Result<ExitCode> {
+        let path = format!("/executions/{id}");
+        let body = self.send(self.http.get(self.url(&path))).await?;
+        for step in body["steps"].as_array().into_iter().flatten() {
+            println!("{}", step_line(step));
+        }
+        if is_running(&body) && self.follow(id).await.is_err() {
+            return self.poll(id).await;
+        }
+        let body = self.send(self.http.get(self.url(&path))).await?;
+        if is_running(&body) {
+            return self.poll(id).await; // the stream broke off early
+        }
+        Ok(ended(id, &body))
+    }
+
+    /// Print each live step event of `id` until the run's end closes the stream.
+    async fn follow(&self, id: &str) -> anyhow::Result<()> {
+        let url = self.url(&format!("/executions/{id}/events"));
+        let mut resp = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(24 * 3600))
+            .send()
+            .await?;
+        anyhow::ensure!(resp.status().is_success(), "events: {}", resp.status());
+        let mut buffer = String::new();
+        while let Some(chunk) = resp.chunk().await? {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(at) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..at + 2).collect();
+                let data = block.lines().find_map(|l| l.strip_prefix("data:"));
+                let Some(event) = data.and_then(|d| serde_json::from_str::<Value>(d.trim()).ok())
+                else {
+                    continue; // a keep-alive
+                };
+                let data = &event["data"];
+                if let Some(step) = data["step"].as_str() {
+                    println!("  {step:<24} {}", data["status"].as_str().unwrap_or(""));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Poll `id` until it ends, printing each step line once.
+    async fn poll(&self, id: &str) -> anyhow::Result<ExitCode> {
         let mut seen: Vec<String> = Vec::new();
         loop {
             let body = self
                 .send(self.http.get(self.url(&format!("/executions/{id}"))))
                 .await?;
             for step in body["steps"].as_array().into_iter().flatten() {
-                let line = format!(
-                    "  {:<24} {} ({} attempts)",
-                    step["id"].as_str().unwrap_or(""),
-                    step["status"].as_str().unwrap_or(""),
-                    step["attempts"].as_array().map_or(0, Vec::len)
-                );
+                let line = step_line(step);
                 if !seen.contains(&line) {
                     println!("{line}");
                     seen.push(line);
                 }
             }
-            let status = body["status"].as_str().unwrap_or("").to_string();
-            if !matches!(status.as_str(), "queued" | "running") {
-                println!("{id} {status}");
-                if !body["error"].is_null() {
-                    println!("error: {}", body["error"]);
-                }
-                return Ok(if status == "succeeded" {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                });
+            if !is_running(&body) {
+                return Ok(ended(id, &body));
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+}
+
+/// A step of an execution detail as one line.
+fn step_line(step: &Value) -> String {
+    format!(
+        "  {:<24} {} ({} attempts)",
+        step["id"].as_str().unwrap_or(""),
+        step["status"].as_str().unwrap_or(""),
+        step["attempts"].as_array().map_or(0, Vec::len)
+    )
+}
+
+fn is_running(body: &Value) -> bool {
+    matches!(body["status"].as_str(), Some("queued" | "running"))
+}
+
+/// Print how the execution ended; success only when it succeeded.
+fn ended(id: &str, body: &Value) -> ExitCode {
+    let status = body["status"].as_str().unwrap_or("");
+    println!("{id} {status}");
+    if !body["error"].is_null() {
+        println!("error: {}", body["error"]);
+    }
+    match status {
+        "succeeded" => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
 }

@@ -154,3 +154,156 @@ steps:
     assert_eq!(alert.len(), 1);
     assert_eq!(alert[0].body["code"], "http_status", "{:?}", alert[0].body);
 }
+
+#[tokio::test]
+async fn on_failure_steps_run_with_the_error_and_the_execution_stays_failed() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: handled
+on: { webhook: { path: handled } }
+steps:
+  charge: { uses: http, with: { method: POST, url: "{upstream}/status/502" } }
+on_failure:
+  report:
+    uses: http
+    with: { method: POST, url: "{upstream}/echo/report", json: "${{ execution.error }}" }
+"#,
+    )
+    .await;
+    let done = env.finished(&env.trigger("handled", json!({})).await).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["step"], "charge", "{done}");
+    assert_eq!(Env::step(&done, "report")["status"], "succeeded", "{done}");
+    let report = env.upstream.seen("/echo/report");
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].body["step"], "charge", "{:?}", report[0].body);
+    assert_eq!(
+        report[0].body["cause"]["code"], "http_status",
+        "{:?}",
+        report[0].body
+    );
+}
+
+/// The server-sent events of `GET /api/v1/executions/{id}/events` until the stream closes:
+/// `(event type, data)` pairs.
+async fn live_events(env: &Env, id: &str) -> Vec<(String, serde_json::Value)> {
+    let url = format!("{}/api/v1/executions/{id}/events", env.base);
+    let mut resp = env.http.get(url).send().await.expect("events");
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut text = String::new();
+    let read = async {
+        while let Some(chunk) = resp.chunk().await.expect("chunk") {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("the stream closes once the run ended");
+    text.split("\n\n")
+        .filter_map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            };
+            Some((
+                field("event:")?,
+                serde_json::from_str(&field("data:")?).ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_run_can_be_followed_live_step_by_step_until_it_ends() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: live
+on: { webhook: { path: live } }
+steps:
+  nap: { sleep: 1s }
+  call: { uses: http, needs: nap, with: { method: POST, url: "{upstream}/echo/live" } }
+"#,
+    )
+    .await;
+    let event_id = env.trigger("live", json!({})).await;
+    let id = env.execution_id_of(&event_id).await;
+    let events = live_events(&env, &id).await;
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    let wanted = [
+        "dev.weft.step.succeeded",
+        "dev.weft.step.started",
+        "dev.weft.step.succeeded",
+        "dev.weft.execution.succeeded",
+    ];
+    assert!(types.ends_with(&wanted), "{types:?}");
+    let steps: Vec<&str> = events
+        .iter()
+        .filter_map(|(_, e)| e["data"]["step"].as_str())
+        .collect();
+    assert!(steps.ends_with(&["nap", "call", "call"]), "{steps:?}");
+    assert_eq!(events[events.len() - 2].1["data"]["status"], "succeeded");
+    // An execution that has ended gives its end at once, then the stream closes.
+    let again = live_events(&env, &id).await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].0, "dev.weft.execution.succeeded");
+    let (status, _) = env
+        .get_json("/api/v1/executions/00000000-0000-0000-0000-000000000000/events")
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn weft_runs_watch_prints_each_step_as_it_moves_and_exits_with_the_outcome() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: watched
+on: { webhook: { path: watched } }
+steps:
+  nap: { sleep: 1s }
+  call: { uses: http, needs: nap, with: { method: POST, url: "{upstream}/status/500" } }
+"#,
+    )
+    .await;
+    let id = env
+        .execution_id_of(&env.trigger("watched", json!({})).await)
+        .await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["runs", "watch", &id, "--api", &env.base])
+        .output()
+        .await
+        .expect("weft runs watch");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "the run failed, so does watch: {stdout}"
+    );
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("nap") && l.ends_with("succeeded")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("call") && l.ends_with("started")),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("call") && l.ends_with("failed")),
+        "{stdout}"
+    );
+    let end = format!("{id} failed");
+    assert!(lines.contains(&end.as_str()), "{stdout}");
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("error:")),
+        "{stdout}"
+    );
+}

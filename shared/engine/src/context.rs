@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use crate::state::Execution;
 
 /// `{event, inputs, steps: {<id>: {status, output, error}}, execution: {id, workflow, version,
-/// started_at}}`.
+/// started_at, error}}` (`error` is set while `on_failure` steps run).
 pub fn build(exec: &Execution) -> Value {
     let mut by_id = Map::with_capacity(exec.steps.len());
     for s in &exec.steps {
@@ -27,6 +27,7 @@ pub fn build(exec: &Execution) -> Value {
             "workflow": exec.workflow,
             "version": exec.version,
             "started_at": exec.started_at,
+            "error": exec.error,
         },
     })
 }

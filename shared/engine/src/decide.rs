@@ -151,7 +151,7 @@ impl Decider<'_> {
                 let Some(a) = running.filter(|a| Some(a.id) == attempt) else {
                     return Ok(()); // the attempt ended first
                 };
-                let Some(def) = self.wf.steps.get(step) else {
+                let Some(def) = self.wf.step(step) else {
                     return Ok(());
                 };
                 let message = match kind {
@@ -252,7 +252,7 @@ impl Decider<'_> {
         result: Result<Value, StepError>,
         status: AttemptStatus,
     ) -> Result<(), Heavy> {
-        let Some(step) = self.wf.steps.get(step_id) else {
+        let Some(step) = self.wf.step(step_id) else {
             return Ok(());
         };
         let running = self.st.step(step_id).and_then(Step::running_attempt);
@@ -317,7 +317,8 @@ impl Decider<'_> {
     fn advance(&mut self) -> Result<(), Heavy> {
         loop {
             let mut changed = false;
-            for (id, step) in &self.wf.steps {
+            let handlers = self.handlers_started().then_some(&self.wf.on_failure);
+            for (id, step) in self.wf.steps.iter().chain(handlers.into_iter().flatten()) {
                 if self.st.status_of(id) != Some(StepStatus::Queued) {
                     continue;
                 }
@@ -379,15 +380,16 @@ impl Decider<'_> {
     /// When `switch` is a switch step that succeeded and `id` is in one of its branches but not
     /// in the one it took: that branch, for the reason.
     fn branch_not_taken(&self, switch: &str, id: &str) -> Option<String> {
-        let def = self.wf.steps.get(switch)?;
+        let def = self.wf.step(switch)?;
         def.switch.as_ref()?;
         let state = self.st.step(switch)?;
         if state.status != StepStatus::Succeeded || !def.branch_steps().any(|t| t == id) {
             return None;
         }
         let case = state.output.as_ref().and_then(|o| o["case"].as_str());
+        // `default` is never a case key (validation refuses it).
         let taken = match case {
-            Some("default") if !def.cases.contains_key("default") => def.default.as_ref(),
+            Some("default") => def.default.as_ref(),
             Some(key) => def.cases.get(key),
             None => None,
         };
@@ -402,7 +404,7 @@ impl Decider<'_> {
 
     /// A need lets its dependents run when it succeeded, or failed with `continue_on_error`.
     fn satisfied(&self, need: &str, status: Option<StepStatus>) -> bool {
-        let tolerant = self.wf.steps.get(need).is_some_and(|s| s.continue_on_error);
+        let tolerant = self.wf.step(need).is_some_and(|s| s.continue_on_error);
         match status {
             Some(StepStatus::Succeeded) => true,
             Some(StepStatus::Failed | StepStatus::TimedOut) => tolerant,
@@ -441,7 +443,7 @@ impl Decider<'_> {
     /// Evaluate the step's `if`, render its `with` and send attempt `n`; a false `if` skips it,
     /// an expression error fails it (no retry can fix an expression).
     fn dispatch(&mut self, id: &str, n: i32) -> Result<(), Heavy> {
-        let Some(step) = self.wf.steps.get(id) else {
+        let Some(step) = self.wf.step(id) else {
             return Ok(());
         };
         let limits = self.settings.limits;
@@ -468,27 +470,14 @@ impl Decider<'_> {
                 return Ok(());
             }
             Some(StepKind::Until(expr)) => {
-                let rendered = self.checked(weft_flow::render_within(
-                    &Value::String(expr.to_string()),
-                    &ctx,
-                    limits,
-                ))?;
-                match rendered.map_err(|e| expr_error(&e)).and_then(|v| until(&v)) {
+                match self.render_text(expr, &ctx)?.and_then(|v| until(&v)) {
                     Ok(due) => self.sleep_until(id, due),
                     Err(error) => self.set_step(id, StepStatus::Failed, None, Some(error)),
                 }
                 return Ok(());
             }
             Some(StepKind::Switch(expr)) => {
-                let rendered = self.checked(weft_flow::render_within(
-                    &Value::String(expr.to_string()),
-                    &ctx,
-                    limits,
-                ))?;
-                match rendered
-                    .map_err(|e| expr_error(&e))
-                    .and_then(|v| branch(step, v))
-                {
+                match self.render_text(expr, &ctx)?.and_then(|v| branch(step, v)) {
                     Ok(output) => self.set_step(id, StepStatus::Succeeded, Some(output), None),
                     Err(error) => self.set_step(id, StepStatus::Failed, None, Some(error)),
                 }
@@ -577,6 +566,13 @@ impl Decider<'_> {
         Ok(())
     }
 
+    /// Render one expression-bearing text; an expression error is the step's error.
+    fn render_text(&self, text: &str, ctx: &Value) -> Result<Result<Value, Value>, Heavy> {
+        let template = Value::String(text.to_string());
+        let rendered = weft_flow::render_within(&template, ctx, self.settings.limits);
+        Ok(self.checked(rendered)?.map_err(|e| expr_error(&e)))
+    }
+
     /// A `sleep`/`until` step waits (durably) for `due`; one already due succeeds now.
     fn sleep_until(&mut self, id: &str, due: DateTime<Utc>) {
         if due <= self.at {
@@ -595,8 +591,34 @@ impl Decider<'_> {
         self.emit(Effect::TimerSet(timer));
     }
 
+    /// Whether the `on_failure` steps have started (their rows exist).
+    fn handlers_started(&self) -> bool {
+        self.wf
+            .on_failure
+            .keys()
+            .any(|id| self.st.step(id).is_some())
+    }
+
+    /// The execution failed and has `on_failure` steps: keep it running with its error, add
+    /// those steps and run them; it ends (failed) once they have all ended.
+    fn start_handlers(&mut self, error: Option<Value>) -> Result<(), Heavy> {
+        let ids: Vec<String> = self.wf.on_failure.keys().cloned().collect();
+        self.emit(Effect::Failing {
+            error: error.clone(),
+            steps: ids.clone(),
+        });
+        self.st.error = error;
+        self.st.steps.extend(ids.iter().map(|id| Step::queued(id)));
+        self.advance()
+    }
+
     /// Every step has ended: decide the execution's status and output.
     fn finish(&mut self) -> Result<(), Heavy> {
+        if self.handlers_started() {
+            let error = self.st.error.clone();
+            self.end(ExecutionStatus::Failed, None, error);
+            return Ok(());
+        }
         // The failed step named is the first by id: a workflow's step order is not kept
         // everywhere it is stored (PostgreSQL's jsonb sorts keys), so no decision may depend
         // on it.
@@ -628,6 +650,9 @@ impl Decider<'_> {
                 Err(e) => (ExecutionStatus::Failed, None, Some(expr_error(&e))),
             },
         };
+        if status == ExecutionStatus::Failed && !self.wf.on_failure.is_empty() {
+            return self.start_handlers(error);
+        }
         self.end(status, output, error);
         Ok(())
     }
@@ -704,7 +729,7 @@ impl Decider<'_> {
                         output: None,
                         error: Some(reason.clone()),
                     });
-                    if let Some(agent) = self.wf.steps.get(&id).and_then(|d| d.agent()) {
+                    if let Some(agent) = self.wf.step(&id).and_then(|d| d.agent()) {
                         self.emit(Effect::Stop {
                             agent: agent.to_string(),
                             attempt_id: a.id,
@@ -770,7 +795,7 @@ fn branch(step: &weft_flow::Step, value: Value) -> Result<Value, Value> {
 /// Whether executions of `wf` can have timers (a timeout, a step timeout or retries).
 fn may_have_timers(wf: &Workflow) -> bool {
     wf.timeout.is_some()
-        || wf.steps.values().any(|s| {
+        || wf.steps.values().chain(wf.on_failure.values()).any(|s| {
             s.timeout.is_some()
                 || s.heartbeat_timeout.is_some()
                 || s.retry.attempts > 1

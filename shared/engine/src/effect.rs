@@ -70,6 +70,14 @@ pub enum Effect {
         /// Why.
         reason: String,
     },
+    /// The execution failed and runs its `on_failure` steps: it keeps running with `error`, and
+    /// `steps` are created `queued`.
+    Failing {
+        /// The execution's error.
+        error: Option<Value>,
+        /// The `on_failure` step ids.
+        steps: Vec<String>,
+    },
     /// The execution ends.
     ExecutionEnded {
         /// How.

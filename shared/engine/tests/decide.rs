@@ -47,6 +47,7 @@ fn names(effects: &[Effect]) -> Vec<String> {
             Effect::TimerSet(t) => format!("timer {}", t.kind),
             Effect::TimersDroppedForAttempt(_) => "drop attempt timers".into(),
             Effect::TimersDropped => "drop timers".into(),
+            Effect::Failing { .. } => "failing".into(),
             Effect::Stop { .. } => "stop".into(),
             Effect::ExecutionEnded { status, .. } => format!("ended {status}"),
             Effect::Lifecycle { status, .. } => format!("lifecycle {status}"),
@@ -72,6 +73,26 @@ fn run(w: &Workflow, inputs: &[(i64, Input)]) -> (Vec<Vec<String>>, Execution) {
     let replayed = replay::replay(w, created(), &journal, &Settings::STEP);
     assert_eq!(replay::compare(&st, &replayed), None, "replay diverges");
     (all, st)
+}
+
+/// The task of the first dispatch among `effects`.
+fn dispatched(effects: &[Effect]) -> &weft_events::Task {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Dispatch(t) => Some(&**t),
+            _ => None,
+        })
+        .expect("a dispatch")
+}
+
+/// Decide the start of `st` at time 0.
+fn start(w: &Workflow, st: &Execution) -> weft_engine::Decision {
+    let entry = Entry {
+        at: at(0),
+        input: Input::Start,
+    };
+    decide(w, st, &entry, &Settings::STEP).unwrap()
 }
 
 fn ok(step: &str, n: i32, output: Value) -> Input {
@@ -144,20 +165,8 @@ fn a_chain_runs_step_by_step_and_succeeds_with_the_sinks_output() {
 fn with_is_rendered_from_the_event_and_earlier_outputs() {
     let w = wf(CHAIN);
     let st = created();
-    let d = decide(
-        &w,
-        &st,
-        &Entry {
-            at: at(0),
-            input: Input::Start,
-        },
-        &Settings::STEP,
-    )
-    .unwrap();
-    let Some(Effect::Dispatch(task)) = d.effects.iter().find(|e| matches!(e, Effect::Dispatch(_)))
-    else {
-        panic!("no dispatch");
-    };
+    let d = start(&w, &st);
+    let task = dispatched(&d.effects);
     assert_eq!(task.with, json!({"url": "http://x/2"}));
     assert_eq!(task.attempt_id, state::attempt_id(ID, "a", 1));
     let e = Entry {
@@ -165,10 +174,7 @@ fn with_is_rendered_from_the_event_and_earlier_outputs() {
         input: ok("a", 1, json!({"k": "v"})),
     };
     let d = decide(&w, &d.state, &e, &Settings::STEP).unwrap();
-    let Some(Effect::Dispatch(task)) = d.effects.iter().find(|e| matches!(e, Effect::Dispatch(_)))
-    else {
-        panic!("no dispatch");
-    };
+    let task = dispatched(&d.effects);
     assert_eq!(task.with, json!({"json": {"k": "v"}}));
 }
 
@@ -527,16 +533,7 @@ fn the_wake_timer_is_due_after_the_sleep_and_an_until_expression_sets_it() {
     let w = wf(yaml);
     let mut st = created();
     st.event = json!({"data": {"when": at(3600).to_rfc3339()}});
-    let d = decide(
-        &w,
-        &st,
-        &Entry {
-            at: at(0),
-            input: Input::Start,
-        },
-        &Settings::STEP,
-    )
-    .unwrap();
+    let d = start(&w, &st);
     let due: Vec<_> = d
         .effects
         .iter()
@@ -550,16 +547,7 @@ fn the_wake_timer_is_due_after_the_sleep_and_an_until_expression_sets_it() {
         [("nap".to_string(), at(90)), ("at".to_string(), at(3600))]
     );
     st.event = json!({"data": {"when": "tomorrow"}});
-    let d = decide(
-        &w,
-        &st,
-        &Entry {
-            at: at(0),
-            input: Input::Start,
-        },
-        &Settings::STEP,
-    )
-    .unwrap();
+    let d = start(&w, &st);
     let error = d.state.step("at").unwrap().error.clone().unwrap();
     assert_eq!(error["code"], "bad_input", "{error}");
 }
@@ -579,11 +567,7 @@ fn switch_on(kind: Value) -> (Vec<Vec<String>>, Execution) {
     let w = wf(SWITCH);
     let mut st = created();
     st.event = json!({"data": {"kind": kind}});
-    let entry = Entry {
-        at: at(0),
-        input: Input::Start,
-    };
-    let d = decide(&w, &st, &entry, &Settings::STEP).unwrap();
+    let d = start(&w, &st);
     (vec![names(&d.effects)], d.state)
 }
 
@@ -654,4 +638,98 @@ steps:
         d[1][1..],
         ["dispatch cleanup#1", "alert=skipped", "dispatch next#1"]
     );
+}
+
+const HANDLED: &str = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  a: { uses: http }
+on_failure:
+  notify: { uses: http, with: { text: "${{ execution.error.step }} failed" } }
+  tidy: { uses: http, needs: notify }
+"#;
+
+#[test]
+fn on_failure_steps_run_with_the_error_then_the_execution_fails() {
+    let (d, st) = run(
+        &wf(HANDLED),
+        &[
+            (0, Input::Start),
+            (1, err("a", 1, false)),
+            (2, ok("notify", 1, json!(1))),
+            (3, err("tidy", 1, false)),
+        ],
+    );
+    assert_eq!(
+        d[1],
+        [
+            "a attempt failed, step failed",
+            "failing",
+            "dispatch notify#1"
+        ]
+    );
+    assert_eq!(
+        d[2],
+        [
+            "notify attempt succeeded, step succeeded",
+            "dispatch tidy#1"
+        ]
+    );
+    assert_eq!(
+        d[3][1..],
+        ["drop timers", "ended failed", "lifecycle failed"]
+    );
+    assert_eq!(st.status, ExecutionStatus::Failed);
+    assert_eq!(
+        st.error.as_ref().unwrap()["step"],
+        "a",
+        "the first failure stays the error"
+    );
+    let w = wf(HANDLED);
+    let (_, mid) = run(&w, &[(0, Input::Start), (1, err("a", 1, false))]);
+    assert_eq!(
+        mid.status,
+        ExecutionStatus::Running,
+        "running while its handlers run"
+    );
+    let task = dispatched(
+        &decide(
+            &w,
+            &created(),
+            &Entry {
+                at: at(0),
+                input: Input::Start,
+            },
+            &Settings::STEP,
+        )
+        .unwrap()
+        .effects,
+    )
+    .clone();
+    assert_eq!(task.step_id, "a");
+    let (_, st) = run(&w, &[(0, Input::Start), (1, ok("a", 1, json!(1)))]);
+    assert_eq!(
+        st.status,
+        ExecutionStatus::Succeeded,
+        "no failure, no handlers"
+    );
+    assert!(st.step("notify").is_none());
+}
+
+#[test]
+fn on_failure_steps_see_the_error_in_their_expressions() {
+    let w = wf(HANDLED);
+    let (_, st) = run(&w, &[(0, Input::Start)]);
+    let d = decide(
+        &w,
+        &st,
+        &Entry {
+            at: at(1),
+            input: err("a", 1, false),
+        },
+        &Settings::STEP,
+    )
+    .unwrap();
+    assert_eq!(dispatched(&d.effects).with, json!({"text": "a failed"}));
 }

@@ -81,6 +81,12 @@ pub fn cancel_subject(agent: &str) -> String {
     format!("weft.cancel.{agent}")
 }
 
+/// `weft.steps.<execution id>`: core NATS (no stream) subject where the router tells live views
+/// how the steps of one execution move (`dev.weft.step.*`), best effort, after each commit.
+pub fn step_events_subject(execution_id: &uuid::Uuid) -> String {
+    format!("weft.steps.{execution_id}")
+}
+
 /// Key-value bucket of the agent registry: one key `<agent>.<replica>` per live executor
 /// replica, refreshed by its heartbeat and expiring when the replica stops refreshing it.
 pub const AGENTS_BUCKET: &str = "weft_agents";

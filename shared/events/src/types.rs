@@ -35,6 +35,9 @@ pub const TASK_CANCEL: &str = "dev.weft.task.cancel";
 
 /// An execution started.
 pub const EXECUTION_STARTED: &str = "dev.weft.execution.started";
+/// A step moved (started, retrying, succeeded, failed, timed out, skipped, cancelled): the
+/// suffix is its new status. Live only, on `weft.steps.<execution id>`.
+pub const STEP_PREFIX: &str = "dev.weft.step.";
 /// An execution ended with every required step succeeded.
 pub const EXECUTION_SUCCEEDED: &str = "dev.weft.execution.succeeded";
 /// An execution ended with a failed step.

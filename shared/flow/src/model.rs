@@ -36,6 +36,18 @@ pub struct Workflow {
     pub output: Option<Value>,
     /// The steps, by id. Ids: letters, digits, `_` and `-`, starting with a letter.
     pub steps: IndexMap<String, Step>,
+    /// Steps (shaped like `steps:`, with ids of their own) that run when the execution fails —
+    /// once every step has ended and one failed — with the error as `execution.error`. Their
+    /// `needs` name each other. The execution stays failed whatever they do.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub on_failure: IndexMap<String, Step>,
+}
+
+impl Workflow {
+    /// A step of `steps:` or `on_failure:` by id.
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.get(id).or_else(|| self.on_failure.get(id))
+    }
 }
 
 /// The `on:` block. Each kind takes one object or a list of them.

@@ -53,8 +53,12 @@ pub fn parse(source: &str, format: Format) -> Result<Workflow, ValidationError> 
 /// exists and does not list it yet), so that the DAG, its cycle check and the engine see the
 /// edge. Unknown ids are left for validation to report.
 pub fn branch_needs(wf: &mut Workflow) {
-    let edges: Vec<(String, String)> = wf
-        .steps
+    add_branch_needs(&mut wf.steps);
+    add_branch_needs(&mut wf.on_failure);
+}
+
+fn add_branch_needs(steps: &mut indexmap::IndexMap<String, crate::Step>) {
+    let edges: Vec<(String, String)> = steps
         .iter()
         .filter(|(_, s)| s.switch.is_some())
         .flat_map(|(id, s)| s.branch_steps().map(move |t| (t.to_string(), id.clone())))
@@ -63,7 +67,7 @@ pub fn branch_needs(wf: &mut Workflow) {
         if target == switch {
             continue;
         }
-        if let Some(step) = wf.steps.get_mut(&target)
+        if let Some(step) = steps.get_mut(&target)
             && !step.needs.contains(&switch)
         {
             step.needs.push(switch);

@@ -32,18 +32,24 @@ pub fn validate(wf: &Workflow, source: Option<&str>) -> Result<(), ValidationErr
         ));
     }
     for id in wf.steps.keys() {
-        v.step(wf, id)?;
+        v.step(&wf.steps, "steps", id)?;
     }
-    if let Err(cycle) = dag::topo_order(wf) {
-        let first = cycle.first().cloned().unwrap_or_default();
-        let mut shown = cycle.clone();
-        shown.push(first.clone());
-        return Err(v.error(
-            path(&["steps", &first, "needs"]),
-            format!("steps form a cycle: {}", shown.join(" → ")),
-        ));
+    v.cycles(wf, "steps")?;
+    for id in wf.on_failure.keys() {
+        if wf.steps.contains_key(id) {
+            return Err(v.error(
+                path(&["on_failure", id]),
+                format!("`{id}` is already a step id: `on_failure` steps need ids of their own"),
+            ));
+        }
+        v.step(&wf.on_failure, "on_failure", id)?;
     }
-    Ok(())
+    let handlers = Workflow {
+        steps: wf.on_failure.clone(),
+        on_failure: Default::default(),
+        ..wf.clone()
+    };
+    v.cycles(&handlers, "on_failure")
 }
 
 /// The first mapping key written twice in the same mapping, with the line of the second.
@@ -116,12 +122,32 @@ impl Validator<'_> {
         ))
     }
 
-    fn step(&self, wf: &Workflow, id: &str) -> Result<(), ValidationError> {
-        let Some(step) = wf.steps.get(id) else {
+    /// `needs` (with the implicit edges of switches) must not go round in a circle.
+    fn cycles(&self, wf: &Workflow, section: &str) -> Result<(), ValidationError> {
+        let Err(cycle) = dag::topo_order(wf) else {
+            return Ok(());
+        };
+        let first = cycle.first().cloned().unwrap_or_default();
+        let mut shown = cycle.clone();
+        shown.push(first.clone());
+        Err(self.error(
+            path(&[section, &first, "needs"]),
+            format!("steps form a cycle: {}", shown.join(" → ")),
+        ))
+    }
+
+    /// One step of `steps` (the `steps:` or `on_failure:` map, named by `section`).
+    fn step(
+        &self,
+        steps: &indexmap::IndexMap<String, crate::Step>,
+        section: &str,
+        id: &str,
+    ) -> Result<(), ValidationError> {
+        let Some(step) = steps.get(id) else {
             return Ok(());
         };
         let field = |rest: &[&str]| {
-            let mut p = path(&["steps", id]);
+            let mut p = path(&[section, id]);
             p.extend(rest.iter().map(|k| Seg::from(*k)));
             p
         };
@@ -133,7 +159,7 @@ impl Validator<'_> {
                 ),
             ));
         }
-        self.step_kind(wf, id, step, &field)?;
+        self.step_kind(steps, id, step, &field)?;
         for (i, need) in step.needs.iter().enumerate() {
             let mut at = field(&["needs"]);
             if step.needs.len() > 1 || self.needs_is_list(&at) {
@@ -142,8 +168,8 @@ impl Validator<'_> {
             if need == id {
                 return Err(self.error(at, format!("step `{id}` cannot need itself")));
             }
-            if !wf.steps.contains_key(need) {
-                return Err(self.error(at, format!("unknown step `{need}`")));
+            if !steps.contains_key(need) {
+                return Err(self.error(at, format!("unknown step `{need}` in `{section}`")));
             }
         }
         let retry = &step.retry;
@@ -168,7 +194,7 @@ impl Validator<'_> {
     /// Exactly one kind (`uses`, `sleep`, `until`, `switch`), with the fields that go with it.
     fn step_kind(
         &self,
-        wf: &Workflow,
+        steps: &indexmap::IndexMap<String, crate::Step>,
         id: &str,
         step: &crate::Step,
         field: &dyn Fn(&[&str]) -> Vec<Seg>,
@@ -234,6 +260,14 @@ impl Validator<'_> {
                     "a `switch` needs `cases` (and/or `default`): the steps of each branch".into(),
                 ));
             }
+            if step.cases.contains_key("default") {
+                return Err(self.error(
+                    field(&["cases", "default"]),
+                    "`default` is not a case value: write the branch taken when no case \
+                     matches as `default:` beside `cases`"
+                        .into(),
+                ));
+            }
             let branches = step
                 .cases
                 .iter()
@@ -246,7 +280,7 @@ impl Validator<'_> {
                     if target == id {
                         return Err(self.error(p, "a switch cannot branch to itself".into()));
                     }
-                    if !wf.steps.contains_key(target) {
+                    if !steps.contains_key(target) {
                         return Err(self.error(p, format!("unknown step `{target}`")));
                     }
                 }

@@ -401,6 +401,11 @@ fn a_step_is_exactly_one_kind_with_the_fields_that_go_with_it() {
             "cannot branch to itself",
         ),
         ("  a: {until: \"${{ event. }}\"}\n", "steps.a.until", ""),
+        (
+            "  a: {switch: \"${{ 1 }}\", cases: {default: [b]}}\n  b: {uses: http}\n",
+            "steps.a.cases.default",
+            "not a case value",
+        ),
     ];
     for (steps, field, message) in cases {
         let e = err(&with_steps(steps));
@@ -424,4 +429,20 @@ fn branch_steps_need_their_switch_and_cycles_through_it_are_found() {
         "  s: {switch: \"${{ 1 }}\", cases: {a: [x]}, needs: x}\n  x: {uses: http}\n",
     ));
     assert!(e.message.contains("cycle"), "{e}");
+}
+
+#[test]
+fn on_failure_steps_have_ids_of_their_own_and_need_each_other() {
+    let e = err("name: a\non: {}\nsteps:\n  a: {uses: http}\non_failure:\n  a: {uses: http}\n");
+    assert_eq!(e.field.as_deref(), Some("on_failure.a"), "{e}");
+    assert!(e.message.contains("already a step id"), "{e}");
+    let e = err(
+        "name: a\non: {}\nsteps:\n  a: {uses: http}\non_failure:\n  n: {uses: http, needs: a}\n",
+    );
+    assert_eq!(e.field.as_deref(), Some("on_failure.n.needs"), "{e}");
+    let e = err(
+        "name: a\non: {}\nsteps:\n  a: {uses: http}\non_failure:\n  n: {uses: http, needs: m}\n  m: {uses: http, needs: n}\n",
+    );
+    assert!(e.message.contains("cycle"), "{e}");
+    assert_eq!(e.line, Some(6), "{e}");
 }

@@ -196,6 +196,28 @@ pub async fn start_execution(
     Ok(())
 }
 
+/// A failed execution that runs its `on_failure` steps: record its error (it stays running)
+/// and create those steps `queued`.
+pub async fn fail_and_add_steps(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    error: Option<&Value>,
+    steps: &[&str],
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "WITH e AS (UPDATE executions SET error = $2 WHERE id = $1) \
+         INSERT INTO steps (execution_id, step_id, status) \
+         SELECT $1, s, 'queued' FROM unnest($3::text[]) AS s ON CONFLICT DO NOTHING",
+        id,
+        error,
+        steps as &[&str],
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("starting on_failure steps")?;
+    Ok(())
+}
+
 /// End an execution.
 pub async fn finish_execution(
     tx: &mut Tx<'_>,

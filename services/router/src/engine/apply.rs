@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use weft_engine::{Effect, ExecutionStatus};
+use weft_engine::{Effect, ExecutionStatus, StepStatus};
 use weft_events::{Task, subjects, trace, types};
 use weft_flow::Workflow;
 use weft_store::{
@@ -18,7 +18,7 @@ use weft_store::{
     timers::{self, Timer},
 };
 
-use super::Batch;
+use super::{Batch, LiveEvent};
 use crate::{RouterError, cancel::Stop, lifecycle};
 
 /// Write `effects` in order.
@@ -50,11 +50,22 @@ pub(super) async fn apply(
                     metrics::counter!("weft_expressions_over_limit_total").increment(1);
                 }
                 db::set_step(tx, id, step, *status, output.as_ref(), error.as_ref()).await?;
+                // A step that starts without an attempt (a sleep) is `started`, as a dispatch.
+                let moved = match status {
+                    StepStatus::Running => "started",
+                    other => other.as_str(),
+                };
+                batch
+                    .live
+                    .push(live(exec, step, moved, None, error.as_ref()));
             }
             Effect::Dispatch(task) => {
                 let n = i32::try_from(task.attempt).unwrap_or(i32::MAX);
                 db::insert_attempt(tx, id, &task.step_id, n, task.attempt_id).await?;
                 batch.emitted.push(task_message(exec, task));
+                batch
+                    .live
+                    .push(live(exec, &task.step_id, "started", Some(n), None));
                 metrics::counter!("weft_steps_dispatched_total").increment(1);
             }
             Effect::AttemptRefused {
@@ -66,6 +77,9 @@ pub(super) async fn apply(
                 db::insert_attempt(tx, id, step, *n, *attempt_id).await?;
                 let status = AttemptStatus::Failed;
                 db::finish_attempt(tx, *attempt_id, status, None, Some(error)).await?;
+                batch
+                    .live
+                    .push(live(exec, step, "failed", Some(*n), Some(error)));
             }
             Effect::AttemptEnded {
                 attempt_id,
@@ -91,6 +105,8 @@ pub(super) async fn apply(
                     // The core read it as running under this lock: the rows disagree.
                     tracing::error!(execution = %id, attempt = %attempt_id, "attempt was not running");
                 }
+                let moved = step_status.map_or("retrying", |s| s.as_str());
+                batch.live.push(live(exec, step, moved, None, error));
             }
             Effect::TimerSet(t) => {
                 let timer = Timer {
@@ -107,6 +123,10 @@ pub(super) async fn apply(
                 timers::cancel_for_attempt(tx, *attempt).await?;
             }
             Effect::TimersDropped => timers::cancel_for_execution(tx, id).await?,
+            Effect::Failing { error, steps } => {
+                let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+                db::fail_and_add_steps(tx, id, error.as_ref(), &steps).await?;
+            }
             Effect::Stop {
                 agent,
                 attempt_id,
@@ -121,6 +141,7 @@ pub(super) async fn apply(
             } => {
                 let (output, error) = (output.as_ref(), error.as_ref());
                 db::finish_execution(tx, id, *status, output, error, at).await?;
+                batch.live.push(ended(exec, *status, error));
                 metrics::counter!("weft_executions_finished_total", "status" => status.as_str())
                     .increment(1);
             }
@@ -138,6 +159,50 @@ pub(super) async fn apply(
         }
     }
     Ok(())
+}
+
+/// A live step event (`dev.weft.step.<status>` on `weft.steps.<execution id>`), for the views
+/// that follow one run; published after the commit, best effort.
+fn live(
+    exec: &ExecutionRow,
+    step: &str,
+    status: &str,
+    attempt: Option<i32>,
+    error: Option<&Value>,
+) -> LiveEvent {
+    let ty = format!("{}{status}", types::STEP_PREFIX);
+    let data = serde_json::json!({
+        "execution_id": exec.id,
+        "workflow": exec.workflow,
+        "step": step,
+        "status": status,
+        "attempt": attempt,
+        "error": error,
+    });
+    let id = weft_events::ids::derive(&["step", &exec.id.to_string(), step, status]).to_string();
+    let event = weft_events::new_event(id, &ty, types::SOURCE_ROUTER, Some(step), data);
+    LiveEvent {
+        subject: subjects::step_events_subject(&exec.id),
+        payload: weft_events::encode_event(&event).into(),
+    }
+}
+
+/// The live event that ends a run's stream: `dev.weft.execution.<status>` (no output: the API
+/// has it).
+fn ended(exec: &ExecutionRow, status: ExecutionStatus, error: Option<&Value>) -> LiveEvent {
+    let ty = format!("dev.weft.execution.{status}");
+    let data = serde_json::json!({
+        "execution_id": exec.id,
+        "workflow": exec.workflow,
+        "status": status.as_str(),
+        "error": error,
+    });
+    let id = weft_events::ids::derive(&["live", &exec.id.to_string(), status.as_str()]);
+    let event = weft_events::new_event(id.to_string(), &ty, types::SOURCE_ROUTER, None, data);
+    LiveEvent {
+        subject: subjects::step_events_subject(&exec.id),
+        payload: weft_events::encode_event(&event).into(),
+    }
 }
 
 /// The task CloudEvent for the outbox, in the trace of the execution's event.

@@ -42,6 +42,17 @@ pub struct Batch {
     pub stops: Vec<Stop>,
     /// Journal entries.
     pub journal: Vec<NewEntry>,
+    /// Live step events (published after the commit, best effort).
+    pub live: Vec<LiveEvent>,
+}
+
+/// A step event for live views (core NATS, not stored).
+#[derive(Debug)]
+pub struct LiveEvent {
+    /// `weft.steps.<execution id>`.
+    pub subject: String,
+    /// The CloudEvent.
+    pub payload: bytes::Bytes,
 }
 
 impl Batch {
@@ -50,6 +61,7 @@ impl Batch {
         self.emitted.extend(other.emitted);
         self.stops.extend(other.stops);
         self.journal.extend(other.journal);
+        self.live.extend(other.live);
     }
 }
 
@@ -68,6 +80,12 @@ pub async fn commit(
     weft_store::commit(tx, what).await?;
     store.flush_outbox(bus, batch.emitted).await;
     crate::cancel::publish(bus, batch.stops).await;
+    for event in batch.live {
+        // Best effort: a live view that misses one reads the execution from the API.
+        if let Err(e) = bus.client().publish(event.subject, event.payload).await {
+            tracing::debug!(error = %e, "live step event not sent");
+        }
+    }
     Ok(())
 }
 
@@ -83,10 +101,11 @@ pub fn state(
     steps: Vec<LiveStep>,
     wf: &Workflow,
 ) -> Result<Execution, RouterError> {
+    let order = wf.steps.keys().chain(wf.on_failure.keys());
     Ok(weft_store::engine::state(
         exec,
         steps,
-        wf.steps.keys().map(String::as_str),
+        order.map(String::as_str),
     )?)
 }
 
