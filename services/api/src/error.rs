@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The request contradicts the resource's state (409 `conflict`).
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not do this (403 `forbidden`).
+    #[error("{0}")]
+    Forbidden(String),
     /// The body's content type is not accepted (415 `unsupported_media_type`).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -81,7 +84,7 @@ pub enum ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Machine-readable code: `invalid_workflow`, `bad_request`, `invalid_text`,
-    /// `invalid_name`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`,
+    /// `invalid_name`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`,
     /// `unsupported_media_type`, `unprocessable_entity`, `request_timeout`, `headers_too_large`,
     /// `unavailable`, `internal`.
     pub code: &'static str,
@@ -114,6 +117,7 @@ impl ApiError {
             | Self::InvalidName(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable { .. } | Self::Bus(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -150,6 +154,7 @@ impl ApiError {
             Self::InvalidName(m) => plain(ErrorCode::InvalidName, m.clone()),
             Self::NotFound(m) => plain(ErrorCode::NotFound, m.clone()),
             Self::Conflict(m) => plain(ErrorCode::Conflict, m.clone()),
+            Self::Forbidden(m) => plain(ErrorCode::Forbidden, m.clone()),
             Self::MethodNotAllowed => plain(ErrorCode::MethodNotAllowed, self.to_string()),
             Self::UnsupportedMediaType(m) => plain(ErrorCode::UnsupportedMediaType, m.clone()),
             Self::Unavailable { message, cause } => {

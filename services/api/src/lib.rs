@@ -1,5 +1,5 @@
 //! The admin API: workflows (apply, list, get, versions, delete, run) and executions (list,
-//! get, cancel, retry, history, live events), secrets (put, list, delete), trigger health and agents under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
+//! get, cancel, retry, history, live events, approve/reject a step), secrets (put, list, delete), trigger health and agents under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
 //!
 //! Consumes HTTP requests; reads and writes workflow definitions and executions in PostgreSQL
 //! through `weft_store`; produces the `weft_workflows` key-value bucket (the active workflows
@@ -14,6 +14,7 @@
 //! ```
 
 mod agents;
+mod approvals;
 mod config;
 mod digest;
 mod error;
@@ -185,6 +186,14 @@ impl ApiService {
             .route(&format!("{ex}/cancel"), post(executions::cancel))
             .route(&format!("{ex}/history"), get(history::history))
             .route(&format!("{ex}/events"), get(live::events))
+            .route(
+                &format!("{ex}/steps/{{step}}/approve"),
+                post(approvals::approve),
+            )
+            .route(
+                &format!("{ex}/steps/{{step}}/reject"),
+                post(approvals::reject),
+            )
             .route(&format!("{ex}/retry"), post(retry::retry))
             .route("/api/v1/secrets", get(secrets::list))
             .route(

@@ -28,7 +28,8 @@ use utoipa::{
 };
 
 use crate::{
-    agents, error::ErrorBody, executions, history, live, retry, runs, secrets, triggers, workflows,
+    agents, approvals, error::ErrorBody, executions, history, live, retry, runs, secrets, triggers,
+    workflows,
 };
 
 /// The admin API's OpenAPI document (without the workflow file schema: see [`document_json`]).
@@ -50,6 +51,8 @@ use crate::{
         executions::cancel,
         history::history,
         live::events,
+        approvals::approve,
+        approvals::reject,
         retry::retry,
         secrets::put,
         secrets::list,

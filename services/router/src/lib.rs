@@ -23,7 +23,7 @@ pub mod replay;
 mod results;
 mod service;
 
-pub use api::{CancelOutcome, cancel_execution};
+pub use api::{CancelOutcome, DecisionOutcome, cancel_execution, decide_approval};
 pub use config::RouterConfig;
 pub use error::RouterError;
 pub use service::{RouterDeps, RouterService};

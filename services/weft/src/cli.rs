@@ -102,6 +102,32 @@ pub enum RunsCommand {
         /// Execution id.
         id: String,
     },
+    /// Approve a step waiting for a decision (`approval:`).
+    Approve {
+        /// Execution id.
+        id: String,
+        /// Step id.
+        step: String,
+        /// Who decides (default: $USER).
+        #[arg(long, env = "USER")]
+        by: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject a step waiting for a decision (`approval:`); the step fails.
+    Reject {
+        /// Execution id.
+        id: String,
+        /// Step id.
+        step: String,
+        /// Who decides (default: $USER).
+        #[arg(long, env = "USER")]
+        by: String,
+        /// Why.
+        #[arg(long)]
+        comment: Option<String>,
+    },
 }
 
 /// Run a parsed command line.
@@ -148,6 +174,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 RunsCommand::Get { id } => client.get(&id).await?,
                 RunsCommand::Watch { id } => return client.watch(&id).await,
+                RunsCommand::Approve {
+                    id,
+                    step,
+                    by,
+                    comment,
+                } => client.decide(&id, &step, true, &by, comment).await?,
+                RunsCommand::Reject {
+                    id,
+                    step,
+                    by,
+                    comment,
+                } => client.decide(&id, &step, false, &by, comment).await?,
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -151,6 +151,26 @@ impl Client {
     }
 
     /// Print one execution as JSON.
+    /// Approve (`approved`) or reject a step waiting for a decision; prints the decision.
+    pub async fn decide(
+        &self,
+        id: &str,
+        step: &str,
+        approved: bool,
+        by: &str,
+        comment: Option<String>,
+    ) -> anyhow::Result<()> {
+        let verb = if approved { "approve" } else { "reject" };
+        let url = self.url(&format!("/executions/{id}/steps/{step}/{verb}"));
+        let body = serde_json::json!({"by": by, "comment": comment});
+        let answer = self.send(self.http.post(url).json(&body)).await?;
+        println!(
+            "{id} {step} {}",
+            answer["decision"].as_str().unwrap_or(verb)
+        );
+        Ok(())
+    }
+
     pub async fn get(&self, id: &str) -> anyhow::Result<()> {
         let body = self
             .send(self.http.get(self.url(&format!("/executions/{id}"))))

@@ -307,3 +307,146 @@ steps:
         "{stdout}"
     );
 }
+
+async fn decide(
+    env: &Env,
+    id: &str,
+    step: &str,
+    verb: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}/api/v1/executions/{id}/steps/{step}/{verb}", env.base);
+    let resp = env
+        .http
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("decision");
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn an_approval_step_waits_for_an_approver_and_records_who_decided() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: payout
+on: { webhook: { path: payout } }
+steps:
+  check:
+    approval: { message: "Pay ${{ event.data.body.amount }} EUR?", approvers: [ana, bo] }
+  pay: { uses: http, needs: check, with: { method: POST, url: "{upstream}/echo/pay" } }
+"#,
+    )
+    .await;
+    let id = env
+        .execution_id_of(&env.trigger("payout", json!({"amount": 120})).await)
+        .await;
+    let mut waiting = json!(null);
+    for _ in 0..100 {
+        waiting = Env::step(&env.execution(&id).await, "check").clone();
+        if waiting["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting["output"]["message"], "Pay 120 EUR?", "{waiting}");
+    // Not an approver, not an approval step, no such step, no `by`.
+    let (status, body) = decide(&env, &id, "check", "approve", json!({"by": "eve"})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    let (status, _) = decide(&env, &id, "pay", "approve", json!({"by": "ana"})).await;
+    assert_eq!(status, 409);
+    let (status, _) = decide(&env, &id, "nope", "approve", json!({"by": "ana"})).await;
+    assert_eq!(status, 404);
+    let (status, _) = decide(&env, &id, "check", "approve", json!({"by": " "})).await;
+    assert_eq!(status, 400);
+    assert!(
+        env.upstream.seen("/echo/pay").is_empty(),
+        "nothing paid yet"
+    );
+    // The CLI approves, as ana.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "runs",
+            "approve",
+            &id,
+            "check",
+            "--by",
+            "ana",
+            "--comment",
+            "ok",
+            "--api",
+            &env.base,
+        ])
+        .output()
+        .await
+        .expect("weft runs approve");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = env
+        .finished(
+            &env.execution(&id).await["event_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let check = Env::step(&done, "check");
+    assert_eq!(check["output"]["by"], "ana", "{check}");
+    assert_eq!(check["output"]["comment"], "ok", "{check}");
+    assert_eq!(env.upstream.seen("/echo/pay").len(), 1);
+    let (status, _) = decide(&env, &id, "check", "reject", json!({"by": "bo"})).await;
+    assert_eq!(status, 409, "decided already");
+}
+
+#[tokio::test]
+async fn a_rejected_approval_fails_the_run_with_who_and_why() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: refund
+on: { webhook: { path: refund } }
+steps:
+  check: { approval: { message: "Refund?" } }
+  pay: { uses: http, needs: check, with: { method: POST, url: "{upstream}/echo/refund" } }
+"#,
+    )
+    .await;
+    let event_id = env.trigger("refund", json!({})).await;
+    let id = env.execution_id_of(&event_id).await;
+    let mut status = 0;
+    for _ in 0..100 {
+        let (s, _) = decide(
+            &env,
+            &id,
+            "check",
+            "reject",
+            json!({"by": "carla", "comment": "duplicate"}),
+        )
+        .await;
+        status = s;
+        if s == 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 202);
+    let done = env.finished(&event_id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = &Env::step(&done, "check")["error"];
+    assert_eq!(error["code"], "rejected", "{error}");
+    assert_eq!(error["message"], "rejected by carla: duplicate", "{error}");
+    assert!(env.upstream.seen("/echo/refund").is_empty());
+}

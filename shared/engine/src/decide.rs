@@ -92,6 +92,12 @@ pub fn decide(
             step,
             attempt_id,
         } => d.timer(*timer, step.as_deref(), *attempt_id)?,
+        Input::Decision {
+            step,
+            approved,
+            by,
+            comment,
+        } => d.decision(step, *approved, by, comment.as_deref())?,
         Input::Refuse { error } => d.end(ExecutionStatus::Failed, None, Some(error.clone())),
         Input::Cancel { reason } => {
             let error = json!({"code": "cancelled", "message": reason});
@@ -184,6 +190,16 @@ impl Decider<'_> {
                     self.set_step(step, StepStatus::Succeeded, Some(output), None);
                     self.advance()?;
                 }
+            }
+            (TimerKind::ApprovalTimeout, Some(step)) => {
+                let Some(approval) = self.awaiting(step) else {
+                    return Ok(()); // decided first
+                };
+                let limit = humanize(approval.timeout.unwrap_or_default());
+                let message = format!("no decision within {limit}");
+                let error = json!({"code": "timeout", "message": message, "retryable": false});
+                self.set_step(step, StepStatus::TimedOut, None, Some(error));
+                self.advance()?;
             }
             (TimerKind::WorkflowTimeout, _) => {
                 let limit = humanize(self.wf.timeout.unwrap_or_default());
@@ -483,6 +499,13 @@ impl Decider<'_> {
                 }
                 return Ok(());
             }
+            Some(StepKind::Approval(approval)) => {
+                match self.render_text(&approval.message, &ctx)? {
+                    Ok(message) => self.ask(id, approval, message),
+                    Err(error) => self.set_step(id, StepStatus::Failed, None, Some(error)),
+                }
+                return Ok(());
+            }
             None => {
                 let error = json!({"code": "bad_input", "message": "the step has no kind"});
                 self.set_step(id, StepStatus::Failed, None, Some(error));
@@ -571,6 +594,66 @@ impl Decider<'_> {
         let template = Value::String(text.to_string());
         let rendered = weft_flow::render_within(&template, ctx, self.settings.limits);
         Ok(self.checked(rendered)?.map_err(|e| expr_error(&e)))
+    }
+
+    /// An `approval` step waits for a decision, showing what it asks (and its timer, if it
+    /// has a timeout).
+    fn ask(&mut self, id: &str, approval: &weft_flow::Approval, message: Value) {
+        let asked = json!({"message": message, "approvers": approval.approvers});
+        self.set_step(id, StepStatus::Running, Some(asked), None);
+        if let Some(limit) = approval.timeout {
+            let timer = Timer {
+                id: timer_id(self.st.id, &format!("approval/{id}")),
+                kind: TimerKind::ApprovalTimeout,
+                step: Some(id.to_string()),
+                attempt_id: None,
+                due_at: self.due(limit),
+            };
+            self.emit(Effect::TimerSet(timer));
+        }
+    }
+
+    /// The `approval` of step `id` when it is waiting for a decision.
+    fn awaiting(&self, id: &str) -> Option<&weft_flow::Approval> {
+        let approval = self.wf.step(id)?.approval.as_ref()?;
+        let waiting = self.st.step(id)?.status == StepStatus::Running;
+        waiting.then_some(approval)
+    }
+
+    /// A person decided approval step `id`: it succeeds with the decision, or fails as
+    /// `rejected`. Nothing happens when it is not waiting or `by` may not decide it (the API
+    /// refuses those first).
+    fn decision(
+        &mut self,
+        id: &str,
+        approved: bool,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<(), Heavy> {
+        let Some(approval) = self.awaiting(id) else {
+            return Ok(());
+        };
+        if !approval.approvers.is_empty() && !approval.approvers.iter().any(|a| a == by) {
+            return Ok(());
+        }
+        let message = self
+            .st
+            .step(id)
+            .and_then(|s| s.output.as_ref())
+            .map_or(Value::Null, |o| o["message"].clone());
+        let decided = json!({"approved": approved, "by": by, "comment": comment,
+                             "at": self.at, "message": message});
+        if approved {
+            self.set_step(id, StepStatus::Succeeded, Some(decided), None);
+        } else {
+            let why = comment.map_or(String::new(), |c| format!(": {c}"));
+            let mut error = decided;
+            error["code"] = json!("rejected");
+            error["message"] = json!(format!("rejected by {by}{why}"));
+            error["retryable"] = json!(false);
+            self.set_step(id, StepStatus::Failed, None, Some(error));
+        }
+        self.advance()
     }
 
     /// A `sleep`/`until` step waits (durably) for `due`; one already due succeeds now.
@@ -801,6 +884,7 @@ fn may_have_timers(wf: &Workflow) -> bool {
                 || s.retry.attempts > 1
                 || s.sleep.is_some()
                 || s.until.is_some()
+                || s.approval.as_ref().is_some_and(|a| a.timeout.is_some())
         })
 }
 

@@ -45,6 +45,17 @@ pub enum Input {
         /// Its attempt (step and heartbeat timeouts).
         attempt_id: Option<Uuid>,
     },
+    /// A person decided an `approval` step.
+    Decision {
+        /// The step.
+        step: String,
+        /// Approved (`true`) or rejected.
+        approved: bool,
+        /// Who decided.
+        by: String,
+        /// Their comment.
+        comment: Option<String>,
+    },
     /// Fail it before it starts (its workflow `if` could not be evaluated, its workflow was
     /// deleted while it waited).
     Refuse {

@@ -111,5 +111,7 @@ text_enum!(
         HeartbeatTimeout = "heartbeat_timeout",
         /// A `sleep` or `until` step's time came: it succeeds.
         Wake = "wake",
+        /// An `approval` step got no decision in time: it times out.
+        ApprovalTimeout = "approval_timeout",
     }
 );

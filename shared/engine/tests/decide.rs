@@ -733,3 +733,62 @@ fn on_failure_steps_see_the_error_in_their_expressions() {
     .unwrap();
     assert_eq!(dispatched(&d.effects).with, json!({"text": "a failed"}));
 }
+
+const APPROVAL: &str = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  ok: { approval: { message: "ship order ${{ event.data.n }}?", approvers: [ana, bo], timeout: 1h } }
+  ship: { uses: http, needs: ok }
+"#;
+
+fn decision(step: &str, approved: bool, by: &str) -> Input {
+    Input::Decision {
+        step: step.into(),
+        approved,
+        by: by.into(),
+        comment: Some("looks fine".into()),
+    }
+}
+
+#[test]
+fn an_approval_waits_for_a_decision_by_an_approver() {
+    let (d, st) = run(
+        &wf(APPROVAL),
+        &[
+            (0, Input::Start),
+            (5, decision("ok", true, "eve")),
+            (6, decision("ok", true, "ana")),
+        ],
+    );
+    assert_eq!(d[0][2..], ["ok=running", "timer approval_timeout"]);
+    assert!(d[1].is_empty(), "eve is not an approver");
+    assert_eq!(d[2], ["ok=succeeded", "dispatch ship#1"]);
+    let out = st.step("ok").unwrap().output.clone().unwrap();
+    assert_eq!(out["by"], "ana");
+    assert_eq!(out["message"], "ship order 2?");
+    assert_eq!(out["comment"], "looks fine");
+    assert_eq!(out["at"], json!(at(6)));
+}
+
+#[test]
+fn a_rejection_fails_the_step_and_a_silence_times_it_out() {
+    let (_, st) = run(
+        &wf(APPROVAL),
+        &[(0, Input::Start), (5, decision("ok", false, "bo"))],
+    );
+    let error = st.step("ok").unwrap().error.clone().unwrap();
+    assert_eq!(error["code"], "rejected");
+    assert_eq!(error["message"], "rejected by bo: looks fine");
+    assert_eq!(st.status, ExecutionStatus::Failed);
+    let (d, st) = run(
+        &wf(APPROVAL),
+        &[
+            (0, Input::Start),
+            (3600, timer(TimerKind::ApprovalTimeout, Some("ok"), None)),
+            (3601, decision("ok", true, "ana")),
+        ],
+    );
+    assert_eq!(st.status_of("ok"), Some(StepStatus::TimedOut));
+    assert!(d[2].is_empty(), "too late");
+}

@@ -266,8 +266,8 @@ pub enum InputType {
 }
 
 /// One step of the DAG: an agent's call (`uses`), or one of the built-in kinds — `sleep` /
-/// `until` (a durable wait) or `switch` (a branch). Exactly one of `uses`, `sleep`, `until` and
-/// `switch` is set.
+/// `until` (a durable wait), `switch` (a branch) or `approval` (a person's decision). Exactly
+/// one of `uses`, `sleep`, `until`, `switch` and `approval` is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
@@ -299,6 +299,11 @@ pub struct Step {
     /// that matches no case fails the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Vec<String>>,
+    /// Wait for a person's decision: `POST /api/v1/executions/{id}/steps/{step}/approve` (the
+    /// step succeeds with `{approved, by, comment, at, message}`) or `…/reject` (it fails with
+    /// code `rejected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
     /// When the step runs, given how its needs ended: `success` (the default: every need
     /// succeeded), `failure` (some need failed or timed out) or `always` (once they all ended).
     #[serde(default, skip_serializing_if = "When::is_success")]
@@ -346,6 +351,26 @@ pub struct Step {
     pub continue_on_error: bool,
 }
 
+/// `approval:` of a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// What is asked (may hold `${{ … }}`); shown with the step while it waits.
+    pub message: String,
+    /// Who may decide (names as given with the decision); empty: anyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// How long to wait for a decision; then the step is `timed_out`. Default: no limit
+    /// (the workflow's `timeout` still applies).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::option"
+    )]
+    #[schemars(with = "Option<crate::duration::DurationString>")]
+    pub timeout: Option<Duration>,
+}
+
 /// `when:` of a step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -376,6 +401,8 @@ pub enum StepKind<'a> {
     Until(&'a str),
     /// Branch on this expression's value.
     Switch(&'a str),
+    /// Wait for a person's decision.
+    Approval(&'a Approval),
 }
 
 impl Step {
@@ -390,7 +417,10 @@ impl Step {
         if let Some(t) = &self.until {
             return Some(StepKind::Until(t));
         }
-        self.switch.as_deref().map(StepKind::Switch)
+        if let Some(s) = &self.switch {
+            return Some(StepKind::Switch(s));
+        }
+        self.approval.as_ref().map(StepKind::Approval)
     }
 
     /// The agent, for an agent step.

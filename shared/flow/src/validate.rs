@@ -204,6 +204,7 @@ impl Validator<'_> {
             ("sleep", step.sleep.is_some()),
             ("until", step.until.is_some()),
             ("switch", step.switch.is_some()),
+            ("approval", step.approval.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, on)| on.then_some(k))
@@ -211,7 +212,7 @@ impl Validator<'_> {
         match set.as_slice() {
             [] => {
                 let message = "a step needs `uses` (an agent, e.g. `http`) or one of `sleep`, \
-                               `until`, `switch`";
+                               `until`, `switch`, `approval`";
                 return Err(self.error(field(&[]), message.into()));
             }
             [_] => {}
@@ -248,6 +249,9 @@ impl Validator<'_> {
                 "cases"
             };
             return Err(self.error(field(&[key]), format!("`{key}` goes with `switch`")));
+        }
+        if let Some(approval) = &step.approval {
+            self.expr_str(&approval.message, field(&["approval", "message"]), false)?;
         }
         if let Some(until) = &step.until {
             self.expr_str(until, field(&["until"]), false)?;

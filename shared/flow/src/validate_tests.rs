@@ -446,3 +446,15 @@ fn on_failure_steps_have_ids_of_their_own_and_need_each_other() {
     assert!(e.message.contains("cycle"), "{e}");
     assert_eq!(e.line, Some(6), "{e}");
 }
+
+#[test]
+fn an_approval_is_a_kind_of_its_own_with_a_checked_message() {
+    let e = err(&with_steps("  a: {approval: {message: hi}, uses: http}\n"));
+    assert_eq!(e.field.as_deref(), Some("steps.a.approval"), "{e}");
+    let e = err(&with_steps(
+        "  a: {approval: {message: \"${{ event. }}\"}}\n",
+    ));
+    assert_eq!(e.field.as_deref(), Some("steps.a.approval.message"), "{e}");
+    let e = err(&with_steps("  a: {approval: {message: hi, who: [x]}}\n"));
+    assert!(e.message.contains("who"), "{e}");
+}

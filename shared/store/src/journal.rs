@@ -5,11 +5,10 @@
 //! `GET /api/v1/executions/{id}/history` and replay. Touches the `journal` table.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use uuid::Uuid;
 use weft_engine::{Entry, Input};
 
-use crate::{Ctx, Store, StoreError, Tx};
+use crate::{Ctx, Store, StoreError, Tx, outbox::OutboxMessage};
 
 /// One journal row to write.
 #[derive(Debug, Clone)]
@@ -20,25 +19,40 @@ pub struct NewEntry {
     pub entry: Entry,
 }
 
-/// Append entries, in order, in one statement.
-pub async fn append_all(tx: &mut Tx<'_>, entries: &[NewEntry]) -> Result<(), StoreError> {
+/// Append entries, in order, and queue `outbox` messages, in one statement (a decision's
+/// transaction writes both; one round trip instead of two).
+pub async fn append_with_outbox(
+    tx: &mut Tx<'_>,
+    entries: &[NewEntry],
+    outbox: &[OutboxMessage],
+) -> Result<(), StoreError> {
     if entries.is_empty() {
-        return Ok(());
+        return crate::outbox::enqueue_all(tx, outbox).await;
     }
     let ids: Vec<Uuid> = entries.iter().map(|e| e.execution_id).collect();
     let at: Vec<DateTime<Utc>> = entries.iter().map(|e| e.entry.at).collect();
-    let inputs: Vec<Value> = entries
+    // As JSON text: no intermediate `Value` tree of every output a result carries.
+    let inputs: Vec<String> = entries
         .iter()
-        .map(|e| serde_json::to_value(&e.entry.input).unwrap_or(Value::Null))
+        .map(|e| serde_json::to_string(&e.entry.input).unwrap_or_else(|_| "null".into()))
         .collect();
+    let msg_ids: Vec<&str> = outbox.iter().map(|m| m.id.as_str()).collect();
+    let subjects: Vec<&str> = outbox.iter().map(|m| m.subject.as_str()).collect();
+    let payloads: Vec<&[u8]> = outbox.iter().map(|m| m.payload.as_slice()).collect();
     sqlx::query!(
-        "INSERT INTO journal (execution_id, at, input) \
-         SELECT execution_id, at, input \
-         FROM unnest($1::uuid[], $2::timestamptz[], $3::jsonb[]) WITH ORDINALITY \
+        "WITH o AS (INSERT INTO outbox (id, subject, payload) \
+                    SELECT * FROM unnest($4::text[], $5::text[], $6::bytea[]) \
+                    ON CONFLICT (id) DO NOTHING) \
+         INSERT INTO journal (execution_id, at, input) \
+         SELECT execution_id, at, input::jsonb \
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) WITH ORDINALITY \
            AS j(execution_id, at, input, n) ORDER BY n",
         &ids,
         &at,
         &inputs,
+        &msg_ids as &[&str],
+        &subjects as &[&str],
+        &payloads as &[&[u8]],
     )
     .execute(&mut **tx)
     .await

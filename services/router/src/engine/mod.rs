@@ -25,7 +25,7 @@ use weft_store::{
     engine::LiveStep,
     executions::ExecutionRow,
     journal::{self, NewEntry},
-    outbox::{self, OutboxMessage},
+    outbox::OutboxMessage,
 };
 
 use crate::{RouterError, cancel::Stop};
@@ -75,8 +75,7 @@ pub async fn commit(
     batch: Batch,
     what: &'static str,
 ) -> Result<(), RouterError> {
-    outbox::enqueue_all(&mut tx, &batch.emitted).await?;
-    journal::append_all(&mut tx, &batch.journal).await?;
+    journal::append_with_outbox(&mut tx, &batch.journal, &batch.emitted).await?;
     weft_store::commit(tx, what).await?;
     store.flush_outbox(bus, batch.emitted).await;
     crate::cancel::publish(bus, batch.stops).await;

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     InvalidName,
     /// 401: authentication failed.
     Unauthorized,
+    /// 403: the caller may not do this.
+    Forbidden,
     /// 404: no such route or resource.
     NotFound,
     /// 405: the route exists, not with this method.
@@ -58,6 +60,7 @@ impl ErrorCode {
             Self::InvalidText => "invalid_text",
             Self::InvalidName => "invalid_name",
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout => "request_timeout",
@@ -76,6 +79,7 @@ impl ErrorCode {
     pub fn for_status(status: StatusCode) -> Self {
         match status {
             StatusCode::UNAUTHORIZED => Self::Unauthorized,
+            StatusCode::FORBIDDEN => Self::Forbidden,
             StatusCode::NOT_FOUND => Self::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
             StatusCode::REQUEST_TIMEOUT => Self::RequestTimeout,
