@@ -394,13 +394,9 @@ steps:
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let detail = env.execution(&id).await;
     let done = env
-        .finished(
-            &env.execution(&id).await["event_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        )
+        .finished(detail["event_id"].as_str().unwrap_or_default())
         .await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let check = Env::step(&done, "check");
