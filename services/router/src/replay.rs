@@ -23,6 +23,20 @@ pub struct Replay {
     pub divergence: Option<Divergence>,
 }
 
+/// The outcome an ended attempt's row records.
+fn recorded_outcome(a: &weft_store::executions::AttemptRow) -> weft_engine::Outcome {
+    if a.status == weft_store::AttemptStatus::Succeeded.as_str() {
+        return weft_engine::Outcome::Succeeded(a.output.clone().unwrap_or_default());
+    }
+    let error = a.error.clone().unwrap_or_default();
+    weft_engine::Outcome::Failed(serde_json::from_value(error).unwrap_or_else(|e| {
+        weft_events::StepError::permanent(
+            weft_events::ErrorCode::Internal,
+            format!("the attempt's recorded error does not read back: {e}"),
+        )
+    }))
+}
+
 /// Replay execution `id`; `None` when there is no such execution.
 pub async fn replay(store: &Store, id: Uuid) -> Result<Option<Replay>, RouterError> {
     let mut tx = store.begin().await?;
@@ -34,8 +48,21 @@ pub async fn replay(store: &Store, id: Uuid) -> Result<Option<Replay>, RouterErr
         .get(store, &exec.workflow, exec.version)
         .await?;
     let recorded = crate::engine::state(&exec, steps, &wf)?;
-    let journal = weft_store::journal::read(&mut tx, id).await?;
+    let mut journal = weft_store::journal::read(&mut tx, id).await?;
     weft_store::commit(tx, "reading an execution to replay").await?;
+    // A result's outcome is its ended attempt's row (the journal does not copy it).
+    let (_, attempts) = store.execution_steps(id).await?;
+    for entry in &mut journal {
+        if let weft_engine::Input::Result {
+            attempt_id,
+            outcome,
+            ..
+        } = &mut entry.input
+            && outcome.is_none()
+        {
+            *outcome = attempts.iter().find(|a| a.id == *attempt_id).map(recorded_outcome);
+        }
+    }
     let created = Execution::created(
         exec.id,
         &exec.workflow,

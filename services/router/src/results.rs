@@ -77,7 +77,7 @@ impl ResultHandler {
             attempt_id: r.attempt_id,
             step: r.step_id.clone(),
             n: i32::try_from(r.attempt).unwrap_or(i32::MAX),
-            outcome,
+            outcome: Some(outcome),
         };
         // A duplicate or late result decides nothing and writes nothing.
         engine::decide(tx, &exec, st, &def, input, engine::now()).await

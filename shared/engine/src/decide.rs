@@ -86,7 +86,11 @@ pub fn decide(
             step,
             n,
             outcome,
-        } => d.result(*attempt_id, step, *n, outcome)?,
+        } => {
+            if let Some(outcome) = outcome {
+                d.result(*attempt_id, step, *n, outcome)?;
+            }
+        }
         Input::Timer {
             timer,
             step,

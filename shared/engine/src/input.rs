@@ -33,8 +33,10 @@ pub enum Input {
         step: String,
         /// Its number.
         n: i32,
-        /// What it returned.
-        outcome: Outcome,
+        /// What it returned. Left out of the journal (`None`): the ended attempt's row holds
+        /// it, and replay reads it from there. A result without it decides nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<Outcome>,
     },
     /// A durable timer fired.
     Timer {

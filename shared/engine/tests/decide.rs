@@ -100,7 +100,7 @@ fn ok(step: &str, n: i32, output: Value) -> Input {
         attempt_id: state::attempt_id(ID, step, n),
         step: step.into(),
         n,
-        outcome: Outcome::Succeeded(output),
+        outcome: Some(Outcome::Succeeded(output)),
     }
 }
 
@@ -113,7 +113,7 @@ fn err(step: &str, n: i32, retryable: bool) -> Input {
         attempt_id: state::attempt_id(ID, step, n),
         step: step.into(),
         n,
-        outcome: Outcome::Failed(e),
+        outcome: Some(Outcome::Failed(e)),
     }
 }
 

@@ -126,6 +126,11 @@ pub async fn decide(
         return Ok(batch);
     }
     apply::apply(tx, exec, wf, &decision.effects, at, &mut batch).await?;
+    let mut entry = entry;
+    if let Input::Result { outcome, .. } = &mut entry.input {
+        // The ended attempt's row holds it (see migrations/0005_journal.sql).
+        *outcome = None;
+    }
     batch.journal.push(NewEntry {
         execution_id: exec.id,
         entry,
