@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::{Json, extract::State, http::HeaderMap, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 use weft_router::DecisionOutcome;
 
@@ -18,20 +18,8 @@ use crate::{
     AppState,
     error::{ApiError, ErrorBody},
     extract::{Body, Path},
-    params::{execution_id, json_content_type},
+    params::{StepPath, execution_id, json_content_type, step_id},
 };
-
-/// The execution and the step of a decision (for the OpenAPI document; the handlers take the
-/// path as a pair).
-#[allow(dead_code)]
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub(crate) struct StepPath {
-    /// Execution id (a UUID).
-    id: String,
-    /// Step id.
-    step: String,
-}
 
 /// A decision.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -108,6 +96,7 @@ async fn decide(
     approved: bool,
 ) -> Result<(StatusCode, Json<DecisionResponse>), ApiError> {
     let id = execution_id(id)?;
+    step_id(&step)?;
     json_content_type(headers)?;
     let request: DecisionRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::BadRequest(format!(

@@ -57,6 +57,29 @@ pub(crate) struct AgentPath {
     name: String,
 }
 
+/// `{id}` and `{step}` of the step routes (documentation only; the handlers call
+/// [`execution_id`] and [`step_id`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct StepPath {
+    /// Execution id: a UUID in its hyphenated form.
+    id: Uuid,
+    /// Step id: letters, digits, `_` and `-`, starting with a letter.
+    #[param(pattern = "^[A-Za-z][A-Za-z0-9_-]*$")]
+    step: String,
+}
+
+/// A step id from a path, or 400.
+pub(crate) fn step_id(step: &str) -> Result<(), ApiError> {
+    if weft_flow::validate::is_step_id(step) {
+        return Ok(());
+    }
+    Err(ApiError::InvalidName(format!(
+        "`{step}` is not a step id: use letters, digits, `_` and `-`, starting with a letter"
+    )))
+}
+
 /// An agent name from a path, or 400.
 pub(crate) fn agent_name(name: &str) -> Result<(), ApiError> {
     if weft_flow::validate::is_agent_name(name) {

@@ -60,7 +60,10 @@ pub async fn replay(store: &Store, id: Uuid) -> Result<Option<Replay>, RouterErr
         } = &mut entry.input
             && outcome.is_none()
         {
-            *outcome = attempts.iter().find(|a| a.id == *attempt_id).map(recorded_outcome);
+            *outcome = attempts
+                .iter()
+                .find(|a| a.id == *attempt_id)
+                .map(recorded_outcome);
         }
     }
     let created = Execution::created(

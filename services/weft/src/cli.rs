@@ -103,31 +103,24 @@ pub enum RunsCommand {
         id: String,
     },
     /// Approve a step waiting for a decision (`approval:`).
-    Approve {
-        /// Execution id.
-        id: String,
-        /// Step id.
-        step: String,
-        /// Who decides (default: $USER).
-        #[arg(long, env = "USER")]
-        by: String,
-        /// Why.
-        #[arg(long)]
-        comment: Option<String>,
-    },
+    Approve(Decision),
     /// Reject a step waiting for a decision (`approval:`); the step fails.
-    Reject {
-        /// Execution id.
-        id: String,
-        /// Step id.
-        step: String,
-        /// Who decides (default: $USER).
-        #[arg(long, env = "USER")]
-        by: String,
-        /// Why.
-        #[arg(long)]
-        comment: Option<String>,
-    },
+    Reject(Decision),
+}
+
+/// A decision on an `approval` step.
+#[derive(Debug, clap::Args)]
+pub struct Decision {
+    /// Execution id.
+    id: String,
+    /// Step id.
+    step: String,
+    /// Who decides (default: $USER).
+    #[arg(long, env = "USER")]
+    by: String,
+    /// Why.
+    #[arg(long)]
+    comment: Option<String>,
 }
 
 /// Run a parsed command line.
@@ -174,18 +167,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 RunsCommand::Get { id } => client.get(&id).await?,
                 RunsCommand::Watch { id } => return client.watch(&id).await,
-                RunsCommand::Approve {
-                    id,
-                    step,
-                    by,
-                    comment,
-                } => client.decide(&id, &step, true, &by, comment).await?,
-                RunsCommand::Reject {
-                    id,
-                    step,
-                    by,
-                    comment,
-                } => client.decide(&id, &step, false, &by, comment).await?,
+                RunsCommand::Approve(d) => {
+                    client
+                        .decide(&d.id, &d.step, true, &d.by, d.comment)
+                        .await?
+                }
+                RunsCommand::Reject(d) => {
+                    client
+                        .decide(&d.id, &d.step, false, &d.by, d.comment)
+                        .await?
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

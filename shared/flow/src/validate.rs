@@ -87,7 +87,8 @@ pub fn is_name(s: &str) -> bool {
         && b.iter().all(|c| ok(c) || *c == b'-')
 }
 
-fn is_step_id(s: &str) -> bool {
+/// Whether `s` is a valid step id: letters, digits, `_` and `-`, starting with a letter.
+pub fn is_step_id(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
