@@ -13,7 +13,7 @@ use weft_events::{ids, types};
 use weft_flow::Published;
 use weft_store::{ExecutionStatus, Tx, engine as db, executions::ExecutionRow};
 
-use crate::{RouterError, engine, expr::Lane, index, overlap, service::Shared};
+use crate::{RouterError, engine, index, overlap, service::Shared};
 
 /// How often an event that names a workflow (webhook path, manual run) but matched none is
 /// retried: the router's view of the bucket may lag the webhook's by a moment.
@@ -54,7 +54,7 @@ impl EventHandler {
         let mut refused = None;
         if let (Some(cond), false) = (&wf.condition, manual) {
             let ctx = weft_engine::event_context(&event_json, &inputs);
-            match crate::expr::condition(cond, &ctx, Lane::Shared).await {
+            match crate::expr::condition(cond, &ctx).await {
                 Ok(true) => {}
                 Ok(false) => return Ok(()),
                 Err(e) => {

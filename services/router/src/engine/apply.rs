@@ -26,13 +26,21 @@ pub(super) async fn apply(
     tx: &mut Tx<'_>,
     exec: &ExecutionRow,
     wf: &Workflow,
-    effects: &[Effect],
+    effects: Vec<Effect>,
     at: DateTime<Utc>,
     batch: &mut Batch,
 ) -> Result<(), RouterError> {
     let id = exec.id;
     for effect in effects {
-        match effect {
+        // A task is moved into its message, not copied (its `with` may be large).
+        let effect = match effect {
+            Effect::Dispatch(task) => {
+                dispatch(tx, exec, *task, batch).await?;
+                continue;
+            }
+            other => other,
+        };
+        match &effect {
             Effect::ExecutionStarted => {
                 let steps: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
                 db::start_execution(tx, id, &steps, at).await?;
@@ -59,15 +67,7 @@ pub(super) async fn apply(
                     .live
                     .push(live(exec, step, moved, None, error.as_ref()));
             }
-            Effect::Dispatch(task) => {
-                let n = i32::try_from(task.attempt).unwrap_or(i32::MAX);
-                db::insert_attempt(tx, id, &task.step_id, n, task.attempt_id).await?;
-                batch.emitted.push(task_message(exec, task));
-                batch
-                    .live
-                    .push(live(exec, &task.step_id, "started", Some(n), None));
-                metrics::counter!("weft_steps_dispatched_total").increment(1);
-            }
+            Effect::Dispatch(_) => {} // applied above
             Effect::AttemptRefused {
                 attempt_id,
                 step,
@@ -205,9 +205,25 @@ fn ended(exec: &ExecutionRow, status: ExecutionStatus, error: Option<&Value>) ->
     }
 }
 
+/// Record attempt `n` of a step and queue its task.
+async fn dispatch(
+    tx: &mut Tx<'_>,
+    exec: &ExecutionRow,
+    task: Task,
+    batch: &mut Batch,
+) -> Result<(), RouterError> {
+    let n = i32::try_from(task.attempt).unwrap_or(i32::MAX);
+    db::insert_attempt(tx, exec.id, &task.step_id, n, task.attempt_id).await?;
+    batch
+        .live
+        .push(live(exec, &task.step_id, "started", Some(n), None));
+    batch.emitted.push(task_message(exec, task));
+    metrics::counter!("weft_steps_dispatched_total").increment(1);
+    Ok(())
+}
+
 /// The task CloudEvent for the outbox, in the trace of the execution's event.
-fn task_message(exec: &ExecutionRow, task: &Task) -> OutboxMessage {
-    let mut task = task.clone();
+fn task_message(exec: &ExecutionRow, mut task: Task) -> OutboxMessage {
     let tp = trace::child_of(trace::from_json(&exec.event));
     task.traceparent = Some(tp.clone());
     let data = serde_json::to_value(&task).unwrap_or(Value::Null);

@@ -14,9 +14,6 @@
 
 mod apply;
 
-use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
-
 use chrono::{DateTime, SubsecRound, Utc};
 use weft_engine::{Decision, Entry, Execution, Input, Settings};
 use weft_flow::{Limits, Workflow};
@@ -28,7 +25,10 @@ use weft_store::{
     outbox::OutboxMessage,
 };
 
-use crate::{RouterError, cancel::Stop};
+use crate::{RouterError, cancel::Stop, expr::HeavyMemo};
+
+/// Workflow versions whose decisions needed the step budget once.
+static HEAVY: HeavyMemo<(String, i32)> = HeavyMemo::new();
 
 /// Messages queued in the outbox by one transaction.
 pub type Emitted = Vec<OutboxMessage>;
@@ -125,7 +125,7 @@ pub async fn decide(
     if decision.is_empty() {
         return Ok(batch);
     }
-    apply::apply(tx, exec, wf, &decision.effects, at, &mut batch).await?;
+    apply::apply(tx, exec, wf, decision.effects, at, &mut batch).await?;
     let mut entry = entry;
     if let Input::Result { outcome, .. } = &mut entry.input {
         // The ended attempt's row holds it (see migrations/0005_journal.sql).
@@ -146,8 +146,9 @@ async fn decide_budgeted(
     entry: &Entry,
 ) -> Result<Decision, RouterError> {
     let max_task_bytes = crate::cancel::max_task_bytes();
-    let key = (wf.name.clone(), st.version);
-    if !is_heavy(&key) {
+    // Built only when some decision was heavy: no allocation per decision otherwise.
+    let key = || (wf.name.clone(), st.version);
+    if !HEAVY.contains(key) {
         let fast = Settings {
             limits: &Limits::FAST,
             escalate: true,
@@ -156,7 +157,7 @@ async fn decide_budgeted(
         if let Ok(d) = weft_engine::decide(wf, &st, entry, &fast) {
             return Ok(d);
         }
-        remember_heavy(key);
+        HEAVY.remember(key());
     }
     metrics::counter!("weft_expressions_slow_total").increment(1);
     let settings = Settings {
@@ -168,30 +169,4 @@ async fn decide_budgeted(
         .await
         .map_err(|e| RouterError::Internal(format!("a decision stopped: {e}")))?
         .map_err(|_| RouterError::Internal("a decision escalated twice".into()))
-}
-
-/// Workflow versions (name, version) whose decisions needed the step budget; emptied when full.
-type HeavySet = Mutex<HashSet<(String, i32)>>;
-
-/// Most workflow versions remembered as heavy.
-const HEAVY_LIMIT: usize = 1024;
-
-fn heavy() -> &'static HeavySet {
-    static HEAVY: OnceLock<HeavySet> = OnceLock::new();
-    HEAVY.get_or_init(|| Mutex::new(HashSet::new()))
-}
-
-fn is_heavy(key: &(String, i32)) -> bool {
-    heavy()
-        .lock()
-        .is_ok_and(|h| !h.is_empty() && h.contains(key))
-}
-
-fn remember_heavy(key: (String, i32)) {
-    if let Ok(mut h) = heavy().lock() {
-        if h.len() >= HEAVY_LIMIT {
-            h.clear();
-        }
-        h.insert(key);
-    }
 }
