@@ -7,8 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    AttemptStatus, Ctx, ExecutionStatus, StepStatus, StoreError, Tx,
-    executions::{AttemptRow, ExecutionRow, StepRow},
+    AttemptStatus, Ctx, ExecutionStatus, StepStatus, StoreError, Tx, executions::ExecutionRow,
 };
 
 /// A new execution.
@@ -243,19 +242,6 @@ pub async fn finish_execution(
     Ok(())
 }
 
-/// Every step of an execution.
-pub async fn steps(tx: &mut Tx<'_>, id: Uuid) -> Result<Vec<StepRow>, StoreError> {
-    sqlx::query_as!(
-        StepRow,
-        "SELECT step_id, status, attempts, output, error, started_at, finished_at \
-         FROM steps WHERE execution_id = $1",
-        id,
-    )
-    .fetch_all(&mut **tx)
-    .await
-    .ctx("reading steps")
-}
-
 /// Set a step's status (and output or error when it ended).
 pub async fn set_step(
     tx: &mut Tx<'_>,
@@ -307,19 +293,6 @@ pub async fn insert_attempt(
     .await
     .ctx("recording an attempt")?;
     Ok(())
-}
-
-/// One attempt.
-pub async fn attempt(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<AttemptRow>, StoreError> {
-    sqlx::query_as!(
-        AttemptRow,
-        "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at, \
-         logs, logs_dropped FROM attempts WHERE id = $1",
-        id,
-    )
-    .fetch_optional(&mut **tx)
-    .await
-    .ctx("reading an attempt")
 }
 
 /// End an attempt.
@@ -411,32 +384,6 @@ pub async fn create_running_execution(
     .await
     .ctx("creating an execution")?;
     Ok(created == 1)
-}
-
-/// Cancel every running attempt and every unfinished step of an execution; returns the
-/// attempts that were running, as `(attempt id, step id)` (their executors are told to stop).
-pub async fn cancel_unfinished(
-    tx: &mut Tx<'_>,
-    id: Uuid,
-    reason: &Value,
-) -> Result<Vec<(Uuid, String)>, StoreError> {
-    let running = sqlx::query!(
-        "UPDATE attempts SET status = 'cancelled', error = $2, finished_at = clock_timestamp() \
-         WHERE execution_id = $1 AND status = 'running' RETURNING id, step_id",
-        id,
-        reason,
-    )
-    .fetch_all(&mut **tx)
-    .await
-    .ctx("cancelling attempts")?;
-    sqlx::query!(
-        "UPDATE steps SET status = 'cancelled', finished_at = clock_timestamp() WHERE execution_id = $1 AND status IN ('queued', 'running')",
-        id,
-    )
-    .execute(&mut **tx)
-    .await
-    .ctx("cancelling steps")?;
-    Ok(running.into_iter().map(|r| (r.id, r.step_id)).collect())
 }
 
 /// Keep the log lines an attempt sent with its result (also for a late result: the attempt

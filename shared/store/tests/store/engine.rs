@@ -65,7 +65,7 @@ async fn steps_attempts_and_cancel() {
     engine::start_execution(&mut tx, id, &["a", "b", "c"], chrono::Utc::now())
         .await
         .unwrap();
-    let mut steps = engine::steps(&mut tx, id).await.unwrap();
+    let mut steps = engine::live_steps(&mut tx, id).await.unwrap();
     steps.sort_by(|x, y| x.step_id.cmp(&y.step_id));
     let got: Vec<(&str, &str, i32)> = steps
         .iter()
@@ -81,12 +81,18 @@ async fn steps_attempts_and_cancel() {
     engine::insert_attempt(&mut tx, id, "a", 1, a1)
         .await
         .unwrap();
-    let step_a = |steps: Vec<weft_store::executions::StepRow>| {
-        steps.into_iter().find(|s| s.step_id == "a").unwrap()
-    };
-    let a = step_a(engine::steps(&mut tx, id).await.unwrap());
+    let step_a =
+        |steps: Vec<engine::LiveStep>| steps.into_iter().find(|s| s.step_id == "a").unwrap();
+    let a = step_a(engine::live_steps(&mut tx, id).await.unwrap());
     assert_eq!((a.status.as_str(), a.attempts), ("running", 1));
-    assert!(a.started_at.is_some());
+    let started: bool = sqlx::query_scalar(
+        "SELECT started_at IS NOT NULL FROM steps WHERE execution_id = $1 AND step_id = 'a'",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert!(started);
     engine::finish_attempt(
         &mut tx,
         a1,
@@ -100,12 +106,12 @@ async fn steps_attempts_and_cancel() {
     engine::insert_attempt(&mut tx, id, "a", 2, a2)
         .await
         .unwrap();
-    let a = step_a(engine::steps(&mut tx, id).await.unwrap());
+    let a = step_a(engine::live_steps(&mut tx, id).await.unwrap());
     assert_eq!((a.status.as_str(), a.attempts), ("running", 2));
-    let attempt = engine::attempt(&mut tx, a2).await.unwrap().unwrap();
+    // The step's latest attempt comes with it.
     assert_eq!(
-        (attempt.step_id.as_str(), attempt.n, attempt.status.as_str()),
-        ("a", 2, "running")
+        (a.attempt_id, a.attempt_status.as_deref()),
+        (Some(a2), Some("running"))
     );
 
     let b1 = uuid::Uuid::now_v7();
@@ -127,7 +133,22 @@ async fn steps_attempts_and_cancel() {
     let reason = json!({"code": "cancelled"});
     let mut tx = store.begin().await.unwrap();
     engine::lock_execution(&mut tx, id).await.unwrap().unwrap();
-    engine::cancel_unfinished(&mut tx, id, &reason)
+    // What the router writes for a cancel: the running attempt and the unfinished steps end.
+    let cancelled = Some(StepStatus::Cancelled);
+    let ended = engine::finish_running_attempt(
+        &mut tx,
+        a2,
+        AttemptStatus::Cancelled,
+        id,
+        "a",
+        cancelled,
+        None,
+        Some(&reason),
+    )
+    .await
+    .unwrap();
+    assert!(ended);
+    engine::set_step(&mut tx, id, "c", StepStatus::Cancelled, None, Some(&reason))
         .await
         .unwrap();
     engine::finish_execution(
