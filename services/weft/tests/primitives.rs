@@ -54,12 +54,16 @@ steps:
     let id = env.execution_id_of(&event_id).await;
     // Asleep: the step runs with its wake timer in the database. Stop every service, then
     // start them again on the same bus and database.
+    let mut nap = json!(null);
     for _ in 0..100 {
-        if Env::step(&env.execution(&id).await, "nap")["status"] == "running" {
+        nap = Env::step(&env.execution(&id).await, "nap")["status"].clone();
+        if nap == "running" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The restart happens while the step sleeps (else this would test nothing).
+    assert_eq!(nap, "running");
     env.restart().await;
     let done = env.finished(&event_id).await;
     assert_eq!(done["status"], "succeeded", "{done}");
