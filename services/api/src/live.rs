@@ -17,7 +17,7 @@ use axum::{
     },
 };
 use futures::{Stream, StreamExt, stream};
-use serde_json::{Value, json};
+use serde_json::Value;
 use weft_engine::ExecutionStatus;
 use weft_events::subjects;
 
@@ -73,13 +73,14 @@ pub(crate) async fn events(
     let ended = ExecutionStatus::parse(&row.status).filter(|s| s.is_terminal());
     let stream: EventStream = match ended {
         Some(status) => {
-            let data = json!({"execution_id": id, "workflow": row.workflow,
-                                  "status": status.as_str(), "error": row.error});
             let ty = format!("dev.weft.execution.{status}");
-            let live_id = weft_events::ids::derive(&["live", &id.to_string(), status.as_str()]);
-            let source = weft_events::types::SOURCE_ROUTER;
-            let event = weft_events::new_event(live_id.to_string(), &ty, source, None, data);
-            let event = weft_events::event_json(&event);
+            let ended = weft_events::live::run_ended(
+                id,
+                &row.workflow,
+                status.as_str(),
+                row.error.as_ref(),
+            );
+            let event = weft_events::event_json(&ended);
             Box::pin(stream::once(async move { Ok(sse(&ty, &event)) }))
         }
         None => Box::pin(stream::unfold(

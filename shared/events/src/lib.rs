@@ -9,6 +9,7 @@
 pub mod envelope;
 pub mod errors;
 pub mod ids;
+pub mod live;
 pub mod subjects;
 pub mod task;
 pub mod text;

@@ -161,8 +161,7 @@ pub(super) async fn apply(
     Ok(())
 }
 
-/// A live step event (`dev.weft.step.<status>` on `weft.steps.<execution id>`), for the views
-/// that follow one run; published after the commit, best effort.
+/// A live step event for the views that follow one run; published after the commit.
 fn live(
     exec: &ExecutionRow,
     step: &str,
@@ -170,38 +169,21 @@ fn live(
     attempt: Option<i32>,
     error: Option<&Value>,
 ) -> LiveEvent {
-    let ty = format!("{}{status}", types::STEP_PREFIX);
-    let data = serde_json::json!({
-        "execution_id": exec.id,
-        "workflow": exec.workflow,
-        "step": step,
-        "status": status,
-        "attempt": attempt,
-        "error": error,
-    });
-    let id = weft_events::ids::derive(&["step", &exec.id.to_string(), step, status]).to_string();
-    let event = weft_events::new_event(id, &ty, types::SOURCE_ROUTER, Some(step), data);
-    LiveEvent {
-        subject: subjects::step_events_subject(&exec.id),
-        payload: weft_events::encode_event(&event).into(),
-    }
+    let event =
+        weft_events::live::step_moved(exec.id, &exec.workflow, step, status, attempt, error);
+    live_event(exec, &event)
 }
 
-/// The live event that ends a run's stream: `dev.weft.execution.<status>` (no output: the API
-/// has it).
+/// The live event that ends a run's stream.
 fn ended(exec: &ExecutionRow, status: ExecutionStatus, error: Option<&Value>) -> LiveEvent {
-    let ty = format!("dev.weft.execution.{status}");
-    let data = serde_json::json!({
-        "execution_id": exec.id,
-        "workflow": exec.workflow,
-        "status": status.as_str(),
-        "error": error,
-    });
-    let id = weft_events::ids::derive(&["live", &exec.id.to_string(), status.as_str()]);
-    let event = weft_events::new_event(id.to_string(), &ty, types::SOURCE_ROUTER, None, data);
+    let event = weft_events::live::run_ended(exec.id, &exec.workflow, status.as_str(), error);
+    live_event(exec, &event)
+}
+
+fn live_event(exec: &ExecutionRow, event: &cloudevents::Event) -> LiveEvent {
     LiveEvent {
         subject: subjects::step_events_subject(&exec.id),
-        payload: weft_events::encode_event(&event).into(),
+        payload: weft_events::encode_event(event).into(),
     }
 }
 
