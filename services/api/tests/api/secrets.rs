@@ -20,7 +20,7 @@ async fn put_list_delete_and_values_never_shown() {
         "PUT",
         "/api/v1/secrets/SMTP_PASSWORD",
         &[],
-        r#"{"value":"v2"}"#,
+        r#"{"value":"v2-secret"}"#,
     )
     .await;
     assert_eq!(status, 200);
@@ -29,14 +29,14 @@ async fn put_list_delete_and_values_never_shown() {
     let (status, list) = call(&env.app, "GET", "/api/v1/secrets", &[], "").await;
     assert_eq!(status, 200);
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
-    assert!(!list.to_string().contains("pa55") && !list.to_string().contains("v2\""));
+    assert!(!list.to_string().contains("pa55") && !list.to_string().contains("v2-secret"));
 
     // At rest the value is sealed.
     let kv = env.bus.kv(SECRETS_BUCKET).await.unwrap();
     let stored = kv.get("SMTP_PASSWORD").await.unwrap().unwrap();
     let stored = String::from_utf8_lossy(&stored);
     assert!(
-        stored.contains("ciphertext") && !stored.contains("v2\""),
+        stored.contains("ciphertext") && !stored.contains("v2-secret"),
         "{stored}"
     );
 
