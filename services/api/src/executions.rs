@@ -148,8 +148,25 @@ pub struct StepView {
     /// Why it failed or was skipped or cancelled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
-    /// Every attempt, in order (none for a `sleep`, `until` or `switch`).
+    /// Every attempt, in order (none for a `sleep`, `until` or `switch`; a `foreach` step's
+    /// items have theirs, not listed here).
     pub attempts: Vec<AttemptView>,
+    /// A `foreach` step's items, once it started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<ItemCounts>,
+}
+
+/// How far a `foreach` step's items got.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemCounts {
+    /// Items in all.
+    pub total: i32,
+    /// Items started.
+    pub started: i32,
+    /// Items that succeeded.
+    pub succeeded: i32,
+    /// Items that failed or timed out.
+    pub failed: i32,
 }
 
 /// An execution with its steps and attempts.
@@ -344,6 +361,12 @@ fn detail(r: ExecutionRow, steps: Vec<StepRow>, attempts: Vec<AttemptRow>) -> Ex
                 finished_at: s.finished_at,
                 output: s.output,
                 error: s.error,
+                items: s.items_total.map(|total| ItemCounts {
+                    total,
+                    started: s.items_next.unwrap_or(0),
+                    succeeded: s.items_succeeded.unwrap_or(0),
+                    failed: s.items_failed.unwrap_or(0),
+                }),
             }
         })
         .collect();

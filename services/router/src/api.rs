@@ -35,7 +35,7 @@ pub async fn cancel_execution(
     let def = Definitions::default()
         .get(store, &exec.workflow, exec.version)
         .await?;
-    let st = engine::state(&exec, steps, &def)?;
+    let st = engine::state(&mut tx, &exec, steps, &def).await?;
     let input = weft_engine::Input::Cancel {
         reason: "cancelled by an operator".into(),
     };
@@ -86,7 +86,7 @@ pub async fn decide_approval(
     let Some(approval) = &step_def.approval else {
         return Ok(DecisionOutcome::NotAnApproval);
     };
-    let st = engine::state(&exec, steps, &def)?;
+    let st = engine::state(&mut tx, &exec, steps, &def).await?;
     let status = st.step(step).map(|s| s.status);
     if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal)
         || status != Some(weft_store::StepStatus::Running)

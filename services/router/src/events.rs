@@ -137,7 +137,7 @@ impl EventHandler {
             .defs
             .get(store, &exec.workflow, exec.version)
             .await?;
-        let st = engine::state(&exec, steps, &def)?;
+        let st = engine::state(&mut tx, &exec, steps, &def).await?;
         let input = match error {
             Some(error) => Input::Refuse { error },
             None => Input::Start,

@@ -46,11 +46,12 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
         return Ok(weft_store::commit(tx, "dropping a stale timer").await?);
     }
     let def = shared.defs.get(store, &exec.workflow, exec.version).await?;
-    let st = engine::state(&exec, steps, &def)?;
+    let st = engine::state(&mut tx, &exec, steps, &def).await?;
     let input = Input::Timer {
         timer: timer.kind,
         step: timer.step_id.clone(),
         attempt_id: timer.attempt_id,
+        instance: timer.instance,
     };
     let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
     if batch.journal.is_empty() {

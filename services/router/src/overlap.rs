@@ -170,7 +170,7 @@ async fn change_locked(
             }
         }
     };
-    let st = engine::state(&exec, steps, &def)?;
+    let st = engine::state(tx, &exec, steps, &def).await?;
     engine::decide(tx, &exec, st, &def, input, engine::now()).await
 }
 

@@ -24,7 +24,7 @@ pub struct Replay {
 }
 
 /// The outcome an ended attempt's row records.
-fn recorded_outcome(a: &weft_store::executions::AttemptRow) -> weft_engine::Outcome {
+fn recorded_outcome(a: &weft_store::executions::EndedAttempt) -> weft_engine::Outcome {
     if a.status == weft_store::AttemptStatus::Succeeded.as_str() {
         return weft_engine::Outcome::Succeeded(a.output.clone().unwrap_or_default());
     }
@@ -47,11 +47,11 @@ pub async fn replay(store: &Store, id: Uuid) -> Result<Option<Replay>, RouterErr
     let wf = Definitions::default()
         .get(store, &exec.workflow, exec.version)
         .await?;
-    let recorded = crate::engine::state(&exec, steps, &wf)?;
+    let recorded = crate::engine::state(&mut tx, &exec, steps, &wf).await?;
     let mut journal = weft_store::journal::read(&mut tx, id).await?;
     weft_store::commit(tx, "reading an execution to replay").await?;
     // A result's outcome is its ended attempt's row (the journal does not copy it).
-    let (_, attempts) = store.execution_steps(id).await?;
+    let attempts = store.ended_attempts(id).await?;
     for entry in &mut journal {
         if let weft_engine::Input::Result {
             attempt_id,
@@ -60,10 +60,7 @@ pub async fn replay(store: &Store, id: Uuid) -> Result<Option<Replay>, RouterErr
         } = &mut entry.input
             && outcome.is_none()
         {
-            *outcome = attempts
-                .iter()
-                .find(|a| a.id == *attempt_id)
-                .map(recorded_outcome);
+            *outcome = attempts.get(attempt_id).map(recorded_outcome);
         }
     }
     let created = Execution::created(

@@ -68,7 +68,7 @@ impl ResultHandler {
             .defs
             .get(store, &exec.workflow, exec.version)
             .await?;
-        let st = engine::state(&exec, steps, &def)?;
+        let st = engine::state(tx, &exec, steps, &def).await?;
         let outcome = match &r.outcome {
             Outcome::Succeeded(v) => weft_engine::Outcome::Succeeded(v.clone()),
             Outcome::Failed(e) => weft_engine::Outcome::Failed(e.clone()),

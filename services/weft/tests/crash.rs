@@ -266,6 +266,7 @@ async fn spin(nats_url: &str) {
         execution_id: id,
         workflow: "spin".into(),
         step_id: "spin".into(),
+        instance: None,
         attempt: 1,
         agent: "code".into(),
         with: json!({"script": "while (true) {}", "timeout": "60s"}),

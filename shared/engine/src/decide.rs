@@ -14,7 +14,7 @@ use weft_flow::{ExprError, Limits, StepKind, When, Workflow};
 use crate::{
     AttemptStatus, Effect, Entry, ExecutionStatus, Input, Outcome, StepStatus, Timer, TimerKind,
     context::build as context_build,
-    state::{Attempt, Execution, Step, attempt_id, timer_id},
+    state::{Attempt, Execution, Step, attempt_id, instance_attempt_id, timer_id},
 };
 
 /// How a decision evaluates expressions and sizes tasks.
@@ -69,57 +69,98 @@ pub fn decide(
     entry: &Entry,
     settings: &Settings,
 ) -> Result<Decision, Heavy> {
-    let mut d = Decider {
-        wf,
-        st: state.clone(),
-        at: entry.at,
-        settings,
-        effects: Vec::new(),
-    };
-    if d.st.status.is_terminal() {
-        return Ok(d.into_decision()); // an ended execution takes no input
-    }
-    match &entry.input {
-        Input::Start => d.start()?,
-        Input::Result {
-            attempt_id,
-            step,
-            n,
-            outcome,
-        } => {
-            if let Some(outcome) = outcome {
-                d.result(*attempt_id, step, *n, outcome)?;
-            }
-        }
-        Input::Timer {
-            timer,
-            step,
-            attempt_id,
-        } => d.timer(*timer, step.as_deref(), *attempt_id)?,
-        Input::Decision {
-            step,
-            approved,
-            by,
-            comment,
-        } => d.decision(step, *approved, by, comment.as_deref())?,
-        Input::Refuse { error } => d.end(ExecutionStatus::Failed, None, Some(error.clone())),
-        Input::Cancel { reason } => {
-            let error = json!({"code": "cancelled", "message": reason});
-            d.end(ExecutionStatus::Cancelled, None, Some(error));
-        }
-    }
+    decide_owned(wf, state.clone(), entry, settings)
+}
+
+/// [`decide`], taking the state; an expression over the budget is [`Heavy`] when
+/// `settings.escalate`.
+pub fn decide_owned(
+    wf: &Workflow,
+    state: Execution,
+    entry: &Entry,
+    settings: &Settings,
+) -> Result<Decision, Heavy> {
+    let mut d = Decider::new(wf, state, entry, settings);
+    d.run(&entry.input)?;
     Ok(d.into_decision())
 }
 
-struct Decider<'a> {
-    wf: &'a Workflow,
-    st: Execution,
-    at: DateTime<Utc>,
-    settings: &'a Settings,
-    effects: Vec<Effect>,
+/// Decide for good, without escalation (an expression over the budget fails its step):
+/// replay's decision.
+pub fn decide_final(
+    wf: &Workflow,
+    state: Execution,
+    entry: &Entry,
+    settings: &Settings,
+) -> Decision {
+    let settings = Settings {
+        escalate: false,
+        ..*settings
+    };
+    let mut d = Decider::new(wf, state, entry, &settings);
+    // Without escalation nothing is `Heavy`; were it, the state so far is the decision.
+    let _ = d.run(&entry.input);
+    d.into_decision()
 }
 
-impl Decider<'_> {
+pub(crate) struct Decider<'a> {
+    pub(crate) wf: &'a Workflow,
+    pub(crate) st: Execution,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) settings: &'a Settings,
+    pub(crate) effects: Vec<Effect>,
+}
+
+impl<'a> Decider<'a> {
+    fn new(wf: &'a Workflow, st: Execution, entry: &Entry, settings: &'a Settings) -> Self {
+        Self {
+            wf,
+            st,
+            at: entry.at,
+            settings,
+            effects: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, input: &Input) -> Result<(), Heavy> {
+        if self.st.status.is_terminal() {
+            return Ok(()); // an ended execution takes no input
+        }
+        match input {
+            Input::Start => self.start(),
+            Input::Result {
+                attempt_id,
+                step,
+                n,
+                outcome,
+            } => match outcome {
+                Some(outcome) => self.result(*attempt_id, step, *n, outcome),
+                None => Ok(()),
+            },
+            Input::Timer {
+                timer,
+                step,
+                attempt_id,
+                instance,
+            } => self.timer(*timer, step.as_deref(), *attempt_id, *instance),
+            Input::Decision {
+                step,
+                approved,
+                by,
+                comment,
+            } => self.decision(step, *approved, by, comment.as_deref()),
+            Input::Refuse { error } => {
+                self.end(ExecutionStatus::Failed, None, Some(error.clone()));
+                Ok(())
+            }
+            Input::Cancel { reason } => {
+                let error = json!({"code": "cancelled", "message": reason});
+                self.end(ExecutionStatus::Cancelled, None, Some(error));
+                Ok(())
+            }
+        }
+    }
+
     fn into_decision(self) -> Decision {
         Decision {
             state: self.st,
@@ -127,11 +168,11 @@ impl Decider<'_> {
         }
     }
 
-    fn emit(&mut self, effect: Effect) {
+    pub(crate) fn emit(&mut self, effect: Effect) {
         self.effects.push(effect);
     }
 
-    fn due(&self, after: std::time::Duration) -> DateTime<Utc> {
+    pub(crate) fn due(&self, after: std::time::Duration) -> DateTime<Utc> {
         let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
         self.at
             .checked_add_signed(after)
@@ -143,8 +184,16 @@ impl Decider<'_> {
         kind: TimerKind,
         step: Option<&str>,
         attempt: Option<Uuid>,
+        instance: Option<u32>,
     ) -> Result<(), Heavy> {
         match (kind, step) {
+            (TimerKind::Retry, Some(step)) if instance.is_some() => {
+                self.retry_item(step, instance.unwrap_or_default())?;
+            }
+            (TimerKind::Continue, Some(step)) => {
+                self.fill(step)?;
+                self.advance()?;
+            }
             (TimerKind::Retry, Some(step)) => {
                 let next = self
                     .st
@@ -157,8 +206,8 @@ impl Decider<'_> {
                 }
             }
             (TimerKind::StepTimeout | TimerKind::HeartbeatTimeout, Some(step)) => {
-                let running = self.st.step(step).and_then(Step::running_attempt);
-                let Some(a) = running.filter(|a| Some(a.id) == attempt) else {
+                let running = attempt.and_then(|a| self.running_attempt(step, a));
+                let Some(a) = running else {
                     return Ok(()); // the attempt ended first
                 };
                 let Some(def) = self.wf.step(step) else {
@@ -237,6 +286,7 @@ impl Decider<'_> {
                 kind: TimerKind::WorkflowTimeout,
                 step: None,
                 attempt_id: None,
+                instance: None,
                 due_at: self.due(limit),
             };
             self.emit(Effect::TimerSet(timer));
@@ -275,6 +325,10 @@ impl Decider<'_> {
         let Some(step) = self.wf.step(step_id) else {
             return Ok(());
         };
+        let item = self.fanout(step_id).and_then(|f| f.running(attempt));
+        if let Some(index) = item.map(|i| i.index) {
+            return self.item_attempt_ended(step_id, index, attempt, n, result, status);
+        }
         let running = self.st.step(step_id).and_then(Step::running_attempt);
         if running.is_none_or(|a| a.id != attempt) {
             return Ok(());
@@ -299,6 +353,7 @@ impl Decider<'_> {
             attempt_id: attempt,
             step: step_id.to_string(),
             status: attempt_status,
+            instance: None,
             step_status,
             output: output.clone(),
             error: error.clone(),
@@ -312,6 +367,7 @@ impl Decider<'_> {
                 kind: TimerKind::Retry,
                 step: Some(step_id.to_string()),
                 attempt_id: None,
+                instance: None,
                 due_at: self.due(delay),
             };
             self.emit(Effect::TimerSet(timer));
@@ -334,7 +390,7 @@ impl Decider<'_> {
 
     /// Dispatch, skip or fail every queued step whose needs have all ended; repeat until
     /// nothing changes; finish the execution when every step has ended.
-    fn advance(&mut self) -> Result<(), Heavy> {
+    pub(crate) fn advance(&mut self) -> Result<(), Heavy> {
         loop {
             let mut changed = false;
             let handlers = self.handlers_started().then_some(&self.wf.on_failure);
@@ -432,7 +488,7 @@ impl Decider<'_> {
         }
     }
 
-    fn set_step(
+    pub(crate) fn set_step(
         &mut self,
         id: &str,
         status: StepStatus,
@@ -453,7 +509,10 @@ impl Decider<'_> {
     }
 
     /// Evaluate an expression result: over the budget while escalating is [`Heavy`].
-    fn checked<T>(&self, r: Result<T, ExprError>) -> Result<Result<T, ExprError>, Heavy> {
+    pub(crate) fn checked<T>(
+        &self,
+        r: Result<T, ExprError>,
+    ) -> Result<Result<T, ExprError>, Heavy> {
         match r {
             Err(ExprError::Limit { .. }) if self.settings.escalate => Err(Heavy),
             r => Ok(r),
@@ -482,8 +541,8 @@ impl Decider<'_> {
                 }
             }
         }
-        let agent = match step.kind() {
-            Some(StepKind::Agent(agent)) => agent,
+        match step.kind() {
+            Some(StepKind::Agent(_)) => {}
             Some(StepKind::Sleep(d)) => {
                 let due = self.due(d);
                 self.sleep_until(id, due);
@@ -516,35 +575,40 @@ impl Decider<'_> {
                 return Ok(());
             }
         };
-        let with = match self.checked(weft_flow::render_within(&step.with, &ctx, limits))? {
-            Ok(v) => v,
-            Err(e) => {
-                self.set_step(id, StepStatus::Failed, None, Some(expr_error(&e)));
-                return Ok(());
-            }
+        if let Some(expr) = &step.foreach {
+            return self.fan_out(id, expr, &ctx);
+        }
+        match self.checked(weft_flow::render_within(&step.with, &ctx, limits))? {
+            Ok(with) => self.send(id, None, n, with),
+            Err(e) => self.set_step(id, StepStatus::Failed, None, Some(expr_error(&e))),
+        }
+        Ok(())
+    }
+
+    /// Send attempt `n` of step `id` (of its item `instance`, for a `foreach` step) with its
+    /// rendered `with`; a task larger than the bus carries fails at once.
+    pub(crate) fn send(&mut self, id: &str, instance: Option<u32>, n: i32, with: Value) {
+        let Some(step) = self.wf.step(id) else {
+            return;
         };
-        let attempt = attempt_id(self.st.id, id, n);
+        let attempt = match instance {
+            Some(i) => instance_attempt_id(self.st.id, id, i, n),
+            None => attempt_id(self.st.id, id, n),
+        };
         let task = Task {
             attempt_id: attempt,
             execution_id: self.st.id,
             workflow: self.st.workflow.clone(),
             step_id: id.to_string(),
+            instance,
             attempt: n as u32,
-            agent: agent.to_string(),
+            agent: step.agent().unwrap_or_default().to_string(),
             with,
             timeout_ms: step.timeout.map(|d| d.as_millis() as u64),
             traceparent: None,
             heartbeat_timeout_ms: step.heartbeat_timeout.map(|d| d.as_millis() as u64),
         };
-        if let Some(s) = self.st.step_mut(id) {
-            s.status = StepStatus::Running;
-            s.attempts = n;
-            s.attempt = Some(Attempt {
-                id: attempt,
-                n,
-                status: AttemptStatus::Running,
-            });
-        }
+        self.set_attempt(id, instance, attempt, n);
         let bytes = serde_json::to_vec(&task).map_or(usize::MAX, |v| v.len());
         let size = bytes.saturating_add(TASK_ENVELOPE_BYTES);
         if size > self.settings.max_task_bytes {
@@ -558,17 +622,8 @@ impl Decider<'_> {
                 ),
             );
             let error = serde_json::to_value(&error).unwrap_or(Value::Null);
-            self.emit(Effect::AttemptRefused {
-                attempt_id: attempt,
-                step: id.to_string(),
-                n,
-                error: error.clone(),
-            });
-            if let Some(a) = self.st.step_mut(id).and_then(|s| s.attempt.as_mut()) {
-                a.status = AttemptStatus::Failed;
-            }
-            self.set_step(id, StepStatus::Failed, None, Some(error));
-            return Ok(());
+            self.refuse(id, instance, attempt, n, error);
+            return;
         }
         self.emit(Effect::Dispatch(Box::new(task)));
         for (kind, limit, what) in [
@@ -585,12 +640,76 @@ impl Decider<'_> {
                     kind,
                     step: Some(id.to_string()),
                     attempt_id: Some(attempt),
+                    instance: None,
                     due_at: self.due(limit),
                 };
                 self.emit(Effect::TimerSet(timer));
             }
         }
-        Ok(())
+    }
+
+    /// Attempt `n` (id `attempt`) of step `id`, or of its item `instance`, is running.
+    fn set_attempt(&mut self, id: &str, instance: Option<u32>, attempt: Uuid, n: i32) {
+        let a = Attempt {
+            id: attempt,
+            n,
+            status: AttemptStatus::Running,
+        };
+        match instance {
+            Some(i) => {
+                if let Some(item) = self.item_mut(id, i) {
+                    item.attempts = n;
+                    item.attempt = Some(a);
+                }
+            }
+            None => {
+                if let Some(s) = self.st.step_mut(id) {
+                    s.status = StepStatus::Running;
+                    s.attempts = n;
+                    s.attempt = Some(a);
+                }
+            }
+        }
+    }
+
+    /// Attempt `n` of step `id` (or of its item `instance`) fails before it is sent: the
+    /// step (or item) fails with `error`, without retries.
+    pub(crate) fn refuse(
+        &mut self,
+        id: &str,
+        instance: Option<u32>,
+        attempt: Uuid,
+        n: i32,
+        error: Value,
+    ) {
+        self.emit(Effect::AttemptRefused {
+            attempt_id: attempt,
+            step: id.to_string(),
+            n,
+            instance,
+            error: error.clone(),
+        });
+        match instance {
+            Some(i) => {
+                if let Some(a) = self.item_mut(id, i).and_then(|x| x.attempt.as_mut()) {
+                    a.status = AttemptStatus::Failed;
+                }
+                self.item_ended(id, i, StepStatus::Failed, None, Some(error));
+            }
+            None => {
+                if let Some(a) = self.st.step_mut(id).and_then(|s| s.attempt.as_mut()) {
+                    a.status = AttemptStatus::Failed;
+                }
+                self.set_step(id, StepStatus::Failed, None, Some(error));
+            }
+        }
+    }
+
+    /// The running attempt `attempt` of step `id` or of one of its items.
+    fn running_attempt(&self, id: &str, attempt: Uuid) -> Option<Attempt> {
+        let step = self.st.step(id)?;
+        let own = step.running_attempt().filter(|a| a.id == attempt);
+        own.or_else(|| step.fanout.as_ref()?.running(attempt)?.attempt)
     }
 
     /// Render one expression-bearing text; an expression error is the step's error.
@@ -611,6 +730,7 @@ impl Decider<'_> {
                 kind: TimerKind::ApprovalTimeout,
                 step: Some(id.to_string()),
                 attempt_id: None,
+                instance: None,
                 due_at: self.due(limit),
             };
             self.emit(Effect::TimerSet(timer));
@@ -673,6 +793,7 @@ impl Decider<'_> {
             kind: TimerKind::Wake,
             step: Some(id.to_string()),
             attempt_id: None,
+            instance: None,
             due_at: due,
         };
         self.emit(Effect::TimerSet(timer));
@@ -806,12 +927,16 @@ impl Decider<'_> {
             .map(|s| (s.id.clone(), s.running_attempt()))
             .collect();
         for (id, running) in unfinished {
+            if self.fanout(&id).is_some() {
+                self.cancel_items(&id, &format!("execution {status}"));
+            }
             match running {
                 Some(a) => {
                     self.emit(Effect::AttemptEnded {
                         attempt_id: a.id,
                         step: id.clone(),
                         status: AttemptStatus::Cancelled,
+                        instance: None,
                         step_status: Some(StepStatus::Cancelled),
                         output: None,
                         error: Some(reason.clone()),
@@ -887,12 +1012,13 @@ fn may_have_timers(wf: &Workflow) -> bool {
                 || s.heartbeat_timeout.is_some()
                 || s.retry.attempts > 1
                 || s.sleep.is_some()
+                || s.foreach.is_some()
                 || s.until.is_some()
                 || s.approval.as_ref().is_some_and(|a| a.timeout.is_some())
         })
 }
 
-fn expr_error(e: &ExprError) -> Value {
+pub(crate) fn expr_error(e: &ExprError) -> Value {
     json!({"code": e.code().as_str(), "message": e.to_string(), "retryable": false})
 }
 

@@ -25,7 +25,16 @@ pub enum Effect {
         /// Its error.
         error: Option<Value>,
     },
-    /// Attempt `n` of a step is sent to its executor; the step is `running`.
+    /// A `foreach` step starts: one instance per item, none started yet; the step is
+    /// `running`.
+    FanoutStarted {
+        /// The step.
+        step: String,
+        /// Its items.
+        items: Vec<Value>,
+    },
+    /// Attempt `n` of a step (or of one item of a `foreach` step: the task's `instance`) is
+    /// sent to its executor; the step (or item) is `running`.
     Dispatch(Box<Task>),
     /// Attempt `n` of a step failed before it was sent (e.g. its task is too large for the
     /// bus): recorded as ended at once.
@@ -36,6 +45,8 @@ pub enum Effect {
         step: String,
         /// Its number.
         n: i32,
+        /// Its item, for a `foreach` step (which stays `running`: the item failed).
+        instance: Option<u32>,
         /// Why.
         error: Value,
     },
@@ -48,7 +59,9 @@ pub enum Effect {
         step: String,
         /// How it ended.
         status: AttemptStatus,
-        /// The step's new status, when the step ended with it.
+        /// Its item, for a `foreach` step: `step_status` is then the item's.
+        instance: Option<u32>,
+        /// The step's (or item's) new status, when it ended with the attempt.
         step_status: Option<StepStatus>,
         /// Output.
         output: Option<Value>,
@@ -109,6 +122,8 @@ pub struct Timer {
     pub step: Option<String>,
     /// Its attempt.
     pub attempt_id: Option<Uuid>,
+    /// Its item (a retry of one item of a `foreach` step).
+    pub instance: Option<u32>,
     /// When it fires.
     pub due_at: DateTime<Utc>,
 }

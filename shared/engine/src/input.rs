@@ -46,6 +46,9 @@ pub enum Input {
         step: Option<String>,
         /// Its attempt (step and heartbeat timeouts).
         attempt_id: Option<Uuid>,
+        /// The item of a `foreach` step (its retries).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instance: Option<u32>,
     },
     /// A person decided an `approval` step.
     Decision {

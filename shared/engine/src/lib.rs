@@ -14,14 +14,17 @@
 mod context;
 mod decide;
 mod effect;
+mod fanout;
 mod input;
 pub mod replay;
 pub mod state;
 mod status;
 
 pub use context::{build as context, for_event as event_context};
-pub use decide::{Decision, Heavy, Settings, TASK_ENVELOPE_BYTES, decide};
+pub use decide::{
+    Decision, Heavy, Settings, TASK_ENVELOPE_BYTES, decide, decide_final, decide_owned,
+};
 pub use effect::{Effect, Timer};
 pub use input::{Entry, Input, Outcome};
-pub use state::{Attempt, Execution, Step};
+pub use state::{Attempt, Execution, Fanout, Instance, Step};
 pub use status::{AttemptStatus, ExecutionStatus, StepStatus, TimerKind};

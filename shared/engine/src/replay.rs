@@ -3,7 +3,7 @@
 
 use weft_flow::Workflow;
 
-use crate::{Entry, Execution, Settings, decide};
+use crate::{Entry, Execution, Settings, decide_final};
 
 /// Where replay and the recorded state part.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,15 +33,8 @@ pub fn replay(
     journal: &[Entry],
     settings: &Settings,
 ) -> Execution {
-    let settings = Settings {
-        escalate: false,
-        ..*settings
-    };
     journal.iter().fold(created, |state, entry| {
-        match decide(wf, &state, entry, &settings) {
-            Ok(d) => d.state,
-            Err(_) => state, // cannot happen: escalation is off
-        }
+        decide_final(wf, state, entry, settings).state
     })
 }
 
@@ -81,6 +74,14 @@ pub fn compare(recorded: &Execution, replayed: &Execution) -> Option<Divergence>
                         .or_else(|| differ(&f("output"), show(&a.output), show(&b.output)))
                         .or_else(|| differ(&f("error"), show(&a.error), show(&b.error)))
                         .or_else(|| differ(&f("attempt"), show(&a.attempt), show(&b.attempt)))
+                        .or_else(|| {
+                            let counts = |s: &crate::Step| {
+                                s.fanout
+                                    .as_ref()
+                                    .map(|f| (f.total, f.next, f.succeeded, f.failed))
+                            };
+                            differ(&f("items"), show(&counts(a)), show(&counts(b)))
+                        })
                 })
         })
 }

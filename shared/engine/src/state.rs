@@ -48,8 +48,62 @@ pub struct Step {
     pub output: Option<Value>,
     /// Its error once it failed, was skipped or cancelled.
     pub error: Option<Value>,
-    /// Its latest attempt, if any.
+    /// Its latest attempt, if any (none for a `foreach` step: its instances have attempts).
     pub attempt: Option<Attempt>,
+    /// A `foreach` step's items, once it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<Fanout>,
+}
+
+/// A started `foreach` step: counts, and the items a decision may touch. The router reads the
+/// items in flight and the next few to start (never all: a decision's cost stays flat in the
+/// number of items), and the outputs only when the step may end with this decision; replay
+/// holds them all.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Fanout {
+    /// Items in all.
+    pub total: u32,
+    /// Items `[0, next)` have started.
+    pub next: u32,
+    /// Items that succeeded.
+    pub succeeded: u32,
+    /// Items that failed or timed out.
+    pub failed: u32,
+    /// Started items that have not ended (running, or waiting to retry), by index.
+    pub open: Vec<Instance>,
+    /// Items from `next` on, as many as the decision may start.
+    pub pending: std::collections::VecDeque<Value>,
+    /// The outputs of the items that succeeded, by index, when the step may end with this
+    /// decision (`None` otherwise).
+    pub outputs: Option<std::collections::BTreeMap<u32, Value>>,
+}
+
+/// One started item of a `foreach` step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Its index in the list.
+    pub index: u32,
+    /// The item.
+    pub item: Value,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// Its latest attempt.
+    pub attempt: Option<Attempt>,
+}
+
+impl Fanout {
+    /// Whether every item has started and ended.
+    pub fn done(&self) -> bool {
+        self.next >= self.total && self.open.is_empty()
+    }
+
+    /// The open instance whose running attempt is `attempt`.
+    pub fn running(&self, attempt: Uuid) -> Option<&Instance> {
+        self.open.iter().find(|i| {
+            i.attempt
+                .is_some_and(|a| a.id == attempt && a.status == AttemptStatus::Running)
+        })
+    }
 }
 
 /// The latest attempt of a step.
@@ -73,6 +127,7 @@ impl Step {
             output: None,
             error: None,
             attempt: None,
+            fanout: None,
         }
     }
 
@@ -107,6 +162,11 @@ impl Execution {
 /// same attempt.
 pub fn attempt_id(execution: Uuid, step: &str, n: i32) -> Uuid {
     Uuid::new_v5(&execution, format!("attempt/{step}/{n}").as_bytes())
+}
+
+/// The id of attempt `n` of item `index` of a `foreach` step.
+pub fn instance_attempt_id(execution: Uuid, step: &str, index: u32, n: i32) -> Uuid {
+    Uuid::new_v5(&execution, format!("attempt/{step}/{index}/{n}").as_bytes())
 }
 
 /// The id of a timer: derived from what it is for, so a replayed decision names the same timer.

@@ -1,129 +1,14 @@
 //! The decision core, table by table, without a database: a workflow, a list of inputs, and
 //! what each decision must do. Replay of the same inputs must arrive at the same state.
 #![allow(clippy::unwrap_used)]
+mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
+use common::*;
 use serde_json::{Value, json};
-use uuid::Uuid;
 use weft_engine::{
-    AttemptStatus, Effect, Entry, Execution, ExecutionStatus, Input, Outcome, Settings, StepStatus,
-    TimerKind, decide, replay, state,
+    AttemptStatus, Effect, Entry, Execution, ExecutionStatus, Input, Settings, StepStatus,
+    TimerKind, decide, state,
 };
-use weft_events::{ErrorCode, StepError};
-use weft_flow::{Format, Workflow};
-
-const ID: Uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
-
-fn wf(yaml: &str) -> Workflow {
-    weft_flow::parse(yaml, Format::Yaml).unwrap()
-}
-
-fn at(s: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
-}
-
-fn created() -> Execution {
-    Execution::created(ID, "w", 1, "ev-1", json!({"data": {"n": 2}}), json!({}))
-}
-
-/// A short name for each effect, to compare decisions at a glance.
-fn names(effects: &[Effect]) -> Vec<String> {
-    effects
-        .iter()
-        .map(|e| match e {
-            Effect::ExecutionStarted => "started".into(),
-            Effect::StepSet { step, status, .. } => format!("{step}={status}"),
-            Effect::Dispatch(t) => format!("dispatch {}#{}", t.step_id, t.attempt),
-            Effect::AttemptRefused { step, .. } => format!("refused {step}"),
-            Effect::AttemptEnded {
-                step,
-                status,
-                step_status,
-                ..
-            } => match step_status {
-                Some(s) => format!("{step} attempt {status}, step {s}"),
-                None => format!("{step} attempt {status}, retry"),
-            },
-            Effect::TimerSet(t) => format!("timer {}", t.kind),
-            Effect::TimersDroppedForAttempt(_) => "drop attempt timers".into(),
-            Effect::TimersDropped => "drop timers".into(),
-            Effect::Failing { .. } => "failing".into(),
-            Effect::Stop { .. } => "stop".into(),
-            Effect::ExecutionEnded { status, .. } => format!("ended {status}"),
-            Effect::Lifecycle { status, .. } => format!("lifecycle {status}"),
-        })
-        .collect()
-}
-
-/// Run inputs one after another; returns each decision's effect names and the final state.
-fn run(w: &Workflow, inputs: &[(i64, Input)]) -> (Vec<Vec<String>>, Execution) {
-    let mut st = created();
-    let mut all = Vec::new();
-    let mut journal = Vec::new();
-    for (t, input) in inputs {
-        let entry = Entry {
-            at: at(*t),
-            input: input.clone(),
-        };
-        let d = decide(w, &st, &entry, &Settings::STEP).unwrap();
-        all.push(names(&d.effects));
-        st = d.state;
-        journal.push(entry);
-    }
-    let replayed = replay::replay(w, created(), &journal, &Settings::STEP);
-    assert_eq!(replay::compare(&st, &replayed), None, "replay diverges");
-    (all, st)
-}
-
-/// The task of the first dispatch among `effects`.
-fn dispatched(effects: &[Effect]) -> &weft_events::Task {
-    effects
-        .iter()
-        .find_map(|e| match e {
-            Effect::Dispatch(t) => Some(&**t),
-            _ => None,
-        })
-        .expect("a dispatch")
-}
-
-/// Decide the start of `st` at time 0.
-fn start(w: &Workflow, st: &Execution) -> weft_engine::Decision {
-    let entry = Entry {
-        at: at(0),
-        input: Input::Start,
-    };
-    decide(w, st, &entry, &Settings::STEP).unwrap()
-}
-
-fn ok(step: &str, n: i32, output: Value) -> Input {
-    Input::Result {
-        attempt_id: state::attempt_id(ID, step, n),
-        step: step.into(),
-        n,
-        outcome: Some(Outcome::Succeeded(output)),
-    }
-}
-
-fn err(step: &str, n: i32, retryable: bool) -> Input {
-    let e = match retryable {
-        true => StepError::retryable(ErrorCode::Connect, "refused"),
-        false => StepError::permanent(ErrorCode::HttpStatus, "404"),
-    };
-    Input::Result {
-        attempt_id: state::attempt_id(ID, step, n),
-        step: step.into(),
-        n,
-        outcome: Some(Outcome::Failed(e)),
-    }
-}
-
-fn timer(kind: TimerKind, step: Option<&str>, n: Option<i32>) -> Input {
-    Input::Timer {
-        timer: kind,
-        step: step.map(str::to_string),
-        attempt_id: step.zip(n).map(|(s, n)| state::attempt_id(ID, s, n)),
-    }
-}
 
 const CHAIN: &str = r#"
 name: w

@@ -17,7 +17,10 @@ pub struct Task {
     pub workflow: String,
     /// Step id within the workflow.
     pub step_id: String,
-    /// Attempt number, from 1.
+    /// For a `foreach` step: the item's index in the list (each item has its own attempts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<u32>,
+    /// Attempt number, from 1 (per item, for a `foreach` step).
     pub attempt: u32,
     /// The agent (`uses:`), e.g. `http`.
     pub agent: String,

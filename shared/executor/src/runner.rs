@@ -365,6 +365,7 @@ mod tests {
             execution_id: Uuid::now_v7(),
             workflow: "w".into(),
             step_id: "s".into(),
+            instance: None,
             attempt: 1,
             agent: "a".into(),
             with: json!({}),

@@ -139,8 +139,13 @@ pub fn eval_condition_within(expr: &str, ctx: &Value, limits: &Limits) -> Result
 
 /// Evaluate one expression (with or without `${{ }}`) to a JSON value, under [`Limits::FULL`].
 pub fn eval_value(expr: &str, ctx: &Value) -> Result<Value, ExprError> {
+    eval_value_within(expr, ctx, &Limits::FULL)
+}
+
+/// [`eval_value`] under `limits`.
+pub fn eval_value_within(expr: &str, ctx: &Value, limits: &Limits) -> Result<Value, ExprError> {
     let src = unwrap(expr);
-    metered(src, &Limits::FULL, || eval(src, ctx))
+    metered(src, limits, || eval(src, ctx))
 }
 
 /// The secret name when `expr` (the text inside `${{ }}`) is exactly `secrets.NAME`.

@@ -26,7 +26,8 @@ pub use agents::{Catalog, WithCheck};
 pub use budget::Limits;
 pub use error::{ExprError, ExprErrorCode, ValidationError};
 pub use expr::{
-    check, eval_condition, eval_condition_within, eval_value, expressions_in, render, render_within,
+    check, eval_condition, eval_condition_within, eval_value, eval_value_within, expressions_in,
+    render, render_within,
 };
 pub use model::*;
 pub use parse::{Format, parse};

@@ -274,6 +274,20 @@ pub struct Step {
     /// The agent that runs it, e.g. `http`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<String>,
+    /// Run the step once per item of this list (`${{ … }}`), each item an instance with its own
+    /// attempts and retries; `item` and `index` are in its expressions. The step's output is
+    /// the list of the instances' outputs, in item order. Goes with `uses`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<String>,
+    /// With `foreach`: how many items run at once. Default 1, at most 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// With `foreach`: the first item that fails (after its retries) fails the step and
+    /// cancels the items still running. Default `true`; with `false` every item runs and the
+    /// step fails after them if any failed (its output still lists every item, `null` for
+    /// those that failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_fast: Option<bool>,
     /// Wait this long, durably (a router restart does not shorten or lose it), then succeed.
     #[serde(
         default,
@@ -390,6 +404,12 @@ impl When {
     }
 }
 
+/// The most items of a `foreach` step that run at once.
+pub const MAX_ITEM_CONCURRENCY: u32 = 1000;
+
+/// The most items one `foreach` step takes.
+pub const MAX_ITEMS: usize = 100_000;
+
 /// What a step does, from its fields.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StepKind<'a> {
@@ -426,6 +446,16 @@ impl Step {
     /// The agent, for an agent step.
     pub fn agent(&self) -> Option<&str> {
         self.uses.as_deref()
+    }
+
+    /// A `foreach` step's item concurrency.
+    pub fn item_concurrency(&self) -> u32 {
+        self.concurrency.unwrap_or(1).clamp(1, MAX_ITEM_CONCURRENCY)
+    }
+
+    /// Whether a `foreach` step stops at its first failed item.
+    pub fn fails_fast(&self) -> bool {
+        self.fail_fast.unwrap_or(true)
     }
 
     /// For a `switch`: every step id of every branch (cases, then default).

@@ -254,6 +254,7 @@ impl Validator<'_> {
         if let Some(approval) = &step.approval {
             self.expr_str(&approval.message, field(&["approval", "message"]), false)?;
         }
+        self.foreach(step, field)?;
         if let Some(until) = &step.until {
             self.expr_str(until, field(&["until"]), false)?;
         }
@@ -290,6 +291,44 @@ impl Validator<'_> {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// `foreach` goes with `uses`; `concurrency` and `fail_fast` go with `foreach`.
+    fn foreach(
+        &self,
+        step: &crate::Step,
+        field: &dyn Fn(&[&str]) -> Vec<Seg>,
+    ) -> Result<(), ValidationError> {
+        let Some(expr) = &step.foreach else {
+            for (key, set) in [
+                ("concurrency", step.concurrency.is_some()),
+                ("fail_fast", step.fail_fast.is_some()),
+            ] {
+                if set {
+                    let message = format!(
+                        "`{key}` goes with `foreach` (a workflow's concurrency is `concurrency:` \
+                         at the top of the file)"
+                    );
+                    return Err(self.error(field(&[key]), message));
+                }
+            }
+            return Ok(());
+        };
+        if step.uses.is_none() {
+            let message = "`foreach` runs an agent step once per item: it goes with `uses`";
+            return Err(self.error(field(&["foreach"]), message.into()));
+        }
+        self.expr_str(expr, field(&["foreach"]), true)?;
+        if let Some(n) = step.concurrency
+            && !(1..=crate::MAX_ITEM_CONCURRENCY).contains(&n)
+        {
+            let message = format!(
+                "`concurrency` must be between 1 and {}",
+                crate::MAX_ITEM_CONCURRENCY
+            );
+            return Err(self.error(field(&["concurrency"]), message));
         }
         Ok(())
     }

@@ -78,6 +78,14 @@ pub struct LiveStep {
     pub attempt_id: Option<Uuid>,
     /// Its latest attempt's status text.
     pub attempt_status: Option<String>,
+    /// A started `foreach` step's item count.
+    pub items_total: Option<i32>,
+    /// Items started.
+    pub items_next: Option<i32>,
+    /// Items that succeeded.
+    pub items_succeeded: Option<i32>,
+    /// Items that failed.
+    pub items_failed: Option<i32>,
 }
 
 /// Every step of an execution with its latest attempt.
@@ -85,9 +93,11 @@ pub async fn live_steps(tx: &mut Tx<'_>, id: Uuid) -> Result<Vec<LiveStep>, Stor
     sqlx::query_as!(
         LiveStep,
         "SELECT s.step_id, s.status, s.attempts, s.output, s.error, \
-                a.id AS \"attempt_id?\", a.status AS \"attempt_status?\" \
+                a.id AS \"attempt_id?\", a.status AS \"attempt_status?\", \
+                s.items_total, s.items_next, s.items_succeeded, s.items_failed \
          FROM steps s LEFT JOIN attempts a \
            ON a.execution_id = s.execution_id AND a.step_id = s.step_id AND a.n = s.attempts \
+          AND coalesce(a.instance, -1) = -1 \
          WHERE s.execution_id = $1",
         id,
     )
@@ -133,6 +143,16 @@ pub fn state<'a>(
             output: s.output,
             error: s.error,
             attempt,
+            fanout: s.items_total.map(|total| {
+                let count = |n: Option<i32>| u32::try_from(n.unwrap_or(0)).unwrap_or(0);
+                weft_engine::Fanout {
+                    total: count(Some(total)),
+                    next: count(s.items_next),
+                    succeeded: count(s.items_succeeded),
+                    failed: count(s.items_failed),
+                    ..Default::default()
+                }
+            }),
         });
     }
     Ok(weft_engine::Execution {

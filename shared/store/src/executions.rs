@@ -52,6 +52,14 @@ pub struct StepRow {
     pub started_at: Option<DateTime<Utc>>,
     /// Ended at.
     pub finished_at: Option<DateTime<Utc>>,
+    /// A started `foreach` step's item count.
+    pub items_total: Option<i32>,
+    /// Items started.
+    pub items_next: Option<i32>,
+    /// Items that succeeded.
+    pub items_succeeded: Option<i32>,
+    /// Items that failed or timed out.
+    pub items_failed: Option<i32>,
 }
 
 /// An attempt row.
@@ -79,6 +87,19 @@ pub struct AttemptRow {
     pub logs: Option<Value>,
     /// Lines it logged beyond the executor's bound.
     pub logs_dropped: i64,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub struct EndedAttempt {
+    /// Attempt id.
+    pub id: Uuid,
+    /// Status text.
+    pub status: String,
+    /// Output when it succeeded.
+    pub output: Option<Value>,
+    /// Error when it failed.
+    pub error: Option<Value>,
 }
 
 /// Filters of the execution list.
@@ -184,7 +205,8 @@ impl Store {
     ) -> Result<(Vec<StepRow>, Vec<AttemptRow>), StoreError> {
         let steps = sqlx::query_as!(
             StepRow,
-            "SELECT step_id, status, attempts, output, error, started_at, finished_at \
+            "SELECT step_id, status, attempts, output, error, started_at, finished_at, \
+                    items_total, items_next, items_succeeded, items_failed \
              FROM steps WHERE execution_id = $1 ORDER BY started_at NULLS LAST, step_id",
             id,
         )
@@ -194,12 +216,31 @@ impl Store {
         let attempts = sqlx::query_as!(
             AttemptRow,
             "SELECT id, execution_id, step_id, n, status, output, error, started_at, finished_at \
-             , logs, logs_dropped FROM attempts WHERE execution_id = $1 ORDER BY step_id, n",
+             , logs, logs_dropped FROM attempts WHERE execution_id = $1 AND instance IS NULL \
+             ORDER BY step_id, n",
             id,
         )
         .fetch_all(&self.pool)
         .await
         .ctx("reading attempts")?;
         Ok((steps, attempts))
+    }
+
+    /// How every ended attempt of an execution ended (also its items'), by attempt id: what
+    /// replay feeds back as results.
+    pub async fn ended_attempts(
+        &self,
+        id: Uuid,
+    ) -> Result<std::collections::HashMap<Uuid, EndedAttempt>, StoreError> {
+        let rows = sqlx::query_as!(
+            EndedAttempt,
+            "SELECT id, status, output, error FROM attempts \
+             WHERE execution_id = $1 AND status <> 'running'",
+            id,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading ended attempts")?;
+        Ok(rows.into_iter().map(|a| (a.id, a)).collect())
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod executions;
+pub mod instances;
 pub mod journal;
 pub mod outbox;
 pub mod overlap;

@@ -24,6 +24,8 @@ pub struct Timer {
     pub step_id: Option<String>,
     /// Attempt, for step timeouts.
     pub attempt_id: Option<Uuid>,
+    /// Item of a `foreach` step, for its retries.
+    pub instance: Option<u32>,
     /// When it fires.
     pub due_at: DateTime<Utc>,
 }
@@ -35,6 +37,7 @@ struct TimerRow {
     kind: String,
     step_id: Option<String>,
     attempt_id: Option<Uuid>,
+    instance: Option<i32>,
     due_at: DateTime<Utc>,
 }
 
@@ -48,6 +51,7 @@ fn from_row(r: TimerRow) -> Result<Timer, StoreError> {
         })?,
         step_id: r.step_id,
         attempt_id: r.attempt_id,
+        instance: r.instance.and_then(|i| u32::try_from(i).ok()),
         due_at: r.due_at,
     })
 }
@@ -55,13 +59,14 @@ fn from_row(r: TimerRow) -> Result<Timer, StoreError> {
 /// Schedule a timer inside `tx`.
 pub async fn insert(tx: &mut Tx<'_>, t: &Timer) -> Result<(), StoreError> {
     sqlx::query!(
-        "INSERT INTO timers (id, execution_id, kind, step_id, attempt_id, due_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO timers (id, execution_id, kind, step_id, attempt_id, instance, due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         t.id,
         t.execution_id,
         t.kind.as_str(),
         t.step_id.as_deref(),
         t.attempt_id,
+        t.instance.and_then(|i| i32::try_from(i).ok()),
         t.due_at,
     )
     .execute(&mut **tx)
@@ -76,7 +81,7 @@ pub async fn claim(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Timer>, StoreErro
     let row = sqlx::query_as!(
         TimerRow,
         "DELETE FROM timers WHERE id = $1 \
-         RETURNING id, execution_id, kind, step_id, attempt_id, due_at",
+         RETURNING id, execution_id, kind, step_id, attempt_id, instance, due_at",
         id,
     )
     .fetch_optional(&mut **tx)
@@ -129,7 +134,7 @@ impl Store {
     pub async fn due_timers(&self, limit: i64) -> Result<Vec<Timer>, StoreError> {
         let rows = sqlx::query_as!(
             TimerRow,
-            "SELECT id, execution_id, kind, step_id, attempt_id, due_at FROM timers \
+            "SELECT id, execution_id, kind, step_id, attempt_id, instance, due_at FROM timers \
              WHERE due_at <= clock_timestamp() ORDER BY due_at LIMIT $1",
             limit,
         )

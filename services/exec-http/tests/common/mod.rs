@@ -81,6 +81,7 @@ pub fn task(with: Value) -> Task {
         execution_id: Uuid::now_v7(),
         workflow: "wf".into(),
         step_id: "call".into(),
+        instance: None,
         attempt: 1,
         agent: "http".into(),
         with,

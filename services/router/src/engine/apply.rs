@@ -14,6 +14,7 @@ use weft_flow::Workflow;
 use weft_store::{
     AttemptStatus, Tx, engine as db,
     executions::ExecutionRow,
+    instances,
     outbox::OutboxMessage,
     timers::{self, Timer},
 };
@@ -41,6 +42,10 @@ pub(super) async fn apply(
             other => other,
         };
         match &effect {
+            Effect::FanoutStarted { step, items } => {
+                instances::start(tx, id, step, items).await?;
+                batch.live.push(live(exec, step, "started", None, None));
+            }
             Effect::ExecutionStarted => {
                 let steps: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
                 db::start_execution(tx, id, &steps, at).await?;
@@ -58,6 +63,10 @@ pub(super) async fn apply(
                     metrics::counter!("weft_expressions_over_limit_total").increment(1);
                 }
                 db::set_step(tx, id, step, *status, output.as_ref(), error.as_ref()).await?;
+                let foreach = wf.step(step).is_some_and(|s| s.foreach.is_some());
+                if foreach && status.is_terminal() && *status != StepStatus::Succeeded {
+                    instances::close(tx, id, step).await?;
+                }
                 // A step that starts without an attempt (a sleep) is `started`, as a dispatch.
                 let moved = match status {
                     StepStatus::Running => "started",
@@ -72,6 +81,20 @@ pub(super) async fn apply(
                 attempt_id,
                 step,
                 n,
+                instance: Some(index),
+                error,
+            } => {
+                instances::insert_attempt(tx, id, step, *index, *n, *attempt_id).await?;
+                let (failed, item) = (AttemptStatus::Failed, Some(StepStatus::Failed));
+                let (a, i) = (*attempt_id, *index);
+                instances::finish_attempt(tx, a, failed, id, step, i, item, None, Some(error))
+                    .await?;
+            }
+            Effect::AttemptRefused {
+                attempt_id,
+                step,
+                n,
+                instance: None,
                 error,
             } => {
                 db::insert_attempt(tx, id, step, *n, *attempt_id).await?;
@@ -85,6 +108,25 @@ pub(super) async fn apply(
                 attempt_id,
                 step,
                 status,
+                instance: Some(index),
+                step_status,
+                output,
+                error,
+            } => {
+                let (output, error) = (output.as_ref(), error.as_ref());
+                let (a, s, i) = (*attempt_id, *status, *index);
+                let applied =
+                    instances::finish_attempt(tx, a, s, id, step, i, *step_status, output, error)
+                        .await?;
+                if !applied {
+                    tracing::error!(execution = %id, attempt = %a, "item attempt was not running");
+                }
+            }
+            Effect::AttemptEnded {
+                attempt_id,
+                step,
+                status,
+                instance: None,
                 step_status,
                 output,
                 error,
@@ -115,6 +157,7 @@ pub(super) async fn apply(
                     kind: t.kind,
                     step_id: t.step.clone(),
                     attempt_id: t.attempt_id,
+                    instance: t.instance,
                     due_at: t.due_at,
                 };
                 timers::insert(tx, &timer).await?;
@@ -195,10 +238,20 @@ async fn dispatch(
     batch: &mut Batch,
 ) -> Result<(), RouterError> {
     let n = i32::try_from(task.attempt).unwrap_or(i32::MAX);
-    db::insert_attempt(tx, exec.id, &task.step_id, n, task.attempt_id).await?;
-    batch
-        .live
-        .push(live(exec, &task.step_id, "started", Some(n), None));
+    match task.instance {
+        // Items are not live events: a 10,000-item step would flood a view; their step's
+        // start and end are.
+        Some(index) => {
+            instances::insert_attempt(tx, exec.id, &task.step_id, index, n, task.attempt_id)
+                .await?;
+        }
+        None => {
+            db::insert_attempt(tx, exec.id, &task.step_id, n, task.attempt_id).await?;
+            batch
+                .live
+                .push(live(exec, &task.step_id, "started", Some(n), None));
+        }
+    }
     batch.emitted.push(task_message(exec, task));
     metrics::counter!("weft_steps_dispatched_total").increment(1);
     Ok(())

@@ -13,6 +13,7 @@
 //! an async worker.
 
 mod apply;
+mod window;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use weft_engine::{Decision, Entry, Execution, Input, Settings};
@@ -94,18 +95,28 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// The core's view of a locked execution.
-pub fn state(
+/// The core's view of a locked execution (with what a decision needs of its running
+/// `foreach` steps).
+pub async fn state(
+    tx: &mut Tx<'_>,
     exec: &ExecutionRow,
     steps: Vec<LiveStep>,
     wf: &Workflow,
 ) -> Result<Execution, RouterError> {
     let order = wf.steps.keys().chain(wf.on_failure.keys());
-    Ok(weft_store::engine::state(
-        exec,
-        steps,
-        order.map(String::as_str),
-    )?)
+    let mut st = weft_store::engine::state(exec, steps, order.map(String::as_str))?;
+    for step in &mut st.steps {
+        if step.status != weft_engine::StepStatus::Running {
+            continue;
+        }
+        if let Some(f) = step.fanout.as_mut() {
+            let concurrency = wf
+                .step(&step.id)
+                .map_or(1, weft_flow::Step::item_concurrency);
+            window::load(tx, exec.id, &step.id, concurrency, f).await?;
+        }
+    }
+    Ok(st)
 }
 
 /// Decide `input` at `at` for the locked execution `exec` (whose state is `st`), apply the

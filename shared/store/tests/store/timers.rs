@@ -25,6 +25,7 @@ async fn a_timer_is_due_after_due_at_and_claimed_once() {
         kind: TimerKind::StepTimeout,
         step_id: Some("fetch".into()),
         attempt_id: Some(Uuid::now_v7()),
+        instance: None,
         due_at: now + chrono::Duration::milliseconds(1500),
     };
     let past = Timer {
@@ -33,6 +34,7 @@ async fn a_timer_is_due_after_due_at_and_claimed_once() {
         kind: TimerKind::Retry,
         step_id: Some("fetch".into()),
         attempt_id: None,
+        instance: None,
         due_at: now - chrono::Duration::seconds(1),
     };
     let mut tx = store.begin().await.unwrap();
@@ -98,6 +100,7 @@ async fn a_rolled_back_claim_leaves_the_timer() {
         kind: TimerKind::WorkflowTimeout,
         step_id: None,
         attempt_id: None,
+        instance: None,
         due_at: Utc::now().trunc_subsecs(6) - chrono::Duration::seconds(1),
     };
     let mut tx = store.begin().await.unwrap();
