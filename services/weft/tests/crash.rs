@@ -334,3 +334,138 @@ async fn kill_9_of_the_code_executor_leaves_no_sandbox_behind() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The issue's crash test for `foreach`: kill -9 the router in the middle of a 1,000-item step
+/// with concurrency 20; after a restart every item runs exactly once (a redelivered attempt
+/// may call twice, with the same key), the output keeps item order, and the journal replays to
+/// the recorded state.
+#[tokio::test]
+async fn kill_9_of_the_router_mid_foreach_runs_every_item_exactly_once() {
+    const ITEMS: usize = 1000;
+    weft_testkit::init_crypto();
+    let nats = NatsServer::start().await.expect("nats");
+    let db = TestDb::create().await.expect("db");
+    let upstream = Upstream::start().await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let procs = Procs {
+        nats_url: nats.url.clone(),
+        db_url: db.url.clone(),
+    };
+    let ports: HashMap<&str, u16> = [
+        ("api", free_port()),
+        ("webhook", free_port()),
+        ("router", free_port()),
+        ("exec-http", free_port()),
+    ]
+    .into();
+    let _api = procs.spawn("api", ports["api"]);
+    let _webhook = procs.spawn("webhook", ports["webhook"]);
+    let mut router = procs.spawn("router", ports["router"]);
+    let _exec = procs.spawn("exec-http", ports["exec-http"]);
+    for name in ["api", "webhook", "router", "exec-http"] {
+        ready(&http, ports[name]).await;
+    }
+    let yaml = r#"
+name: fan
+on: { webhook: { path: fan } }
+steps:
+  each:
+    uses: http
+    foreach: ${{ event.data.body.items }}
+    concurrency: 20
+    with: { method: POST, url: "{upstream}/delay/5/item", json: { index: "${{ index }}" } }
+"#
+    .replace("{upstream}", &upstream.base);
+    let api = format!("http://127.0.0.1:{}/api/v1", ports["api"]);
+    let resp = http
+        .put(format!("{api}/workflows/fan"))
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .expect("apply");
+    assert!(resp.status().is_success(), "apply: {}", resp.status());
+    let items: Vec<usize> = (0..ITEMS).collect();
+    let accepted: Value = http
+        .post(format!("http://127.0.0.1:{}/hooks/fan", ports["webhook"]))
+        .json(&json!({ "items": items }))
+        .send()
+        .await
+        .expect("hook")
+        .json()
+        .await
+        .expect("json");
+    let event_id = accepted["event_id"].as_str().expect("event_id").to_string();
+
+    // Kill the router once a fifth of the items ran, then start it again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while upstream.seen("/delay/5/item").len() < ITEMS / 5 {
+        assert!(tokio::time::Instant::now() < deadline, "the items never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    router.kill9().expect("router killed");
+    let before = upstream.seen("/delay/5/item").len();
+    assert!(before < ITEMS, "the crash came mid-step");
+    let _router = procs.spawn("router", ports["router"]);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    let done = loop {
+        let list: Value = http
+            .get(format!("{api}/executions?event_id={event_id}"))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        if let Some(e) = list["items"].as_array().and_then(|a| a.first())
+            && e["status"] != "running"
+            && e["status"] != "queued"
+        {
+            break e.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the run never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let id = done["id"].as_str().expect("id").to_string();
+    let detail: Value = http
+        .get(format!("{api}/executions/{id}"))
+        .send()
+        .await
+        .expect("detail")
+        .json()
+        .await
+        .expect("json");
+    let each = detail["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "each"))
+        .expect("step each");
+    let output = each["output"].as_array().expect("output list");
+    assert_eq!(output.len(), ITEMS);
+    for (i, o) in output.iter().enumerate() {
+        assert_eq!(o["body"]["received"]["index"], i, "item order");
+    }
+    let mut keys: HashMap<i64, std::collections::HashSet<String>> = HashMap::new();
+    for s in upstream.seen("/delay/5/item") {
+        let index = s.body["index"].as_i64().expect("index");
+        keys.entry(index)
+            .or_default()
+            .insert(s.idempotency_key.clone().unwrap_or_default());
+    }
+    assert_eq!(keys.len(), ITEMS, "every item ran");
+    assert!(
+        keys.values().all(|k| k.len() == 1),
+        "an item ran as two attempts"
+    );
+    let store = weft_store::Store::connect(&db.url, 2).await.expect("store");
+    let id: uuid::Uuid = id.parse().expect("uuid");
+    let report = weft_router::replay::replay(&store, id)
+        .await
+        .expect("replay")
+        .expect("the execution");
+    assert_eq!(report.divergence, None, "the journal replays to the state");
+}
