@@ -35,6 +35,12 @@ impl Report {
             "lost": lost,
             "completed_in_window": completed_in_window,
             "completed_per_s": completed_in_window as f64 / sent_for.as_secs_f64(),
+            "items": if matches!(args.mode, crate::Mode::Items) { json!(args.items) } else { Value::Null },
+            "items_per_s": if matches!(args.mode, crate::Mode::Items) && completed > 0 {
+                json!(args.items as f64 / sent_for.as_secs_f64())
+            } else {
+                Value::Null
+            },
             "latency_ms": {"p50": ms(0.5), "p95": ms(0.95), "p99": ms(0.99), "max": ms(1.0)},
             "at": chrono::Utc::now().to_rfc3339(),
             "commit": std::env::var("WEFT_COMMIT").unwrap_or_default(),

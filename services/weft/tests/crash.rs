@@ -403,7 +403,10 @@ steps:
     // Kill the router once a fifth of the items ran, then start it again.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while upstream.seen("/delay/5/item").len() < ITEMS / 5 {
-        assert!(tokio::time::Instant::now() < deadline, "the items never ran");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the items never ran"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     router.kill9().expect("router killed");
@@ -427,7 +430,10 @@ steps:
         {
             break e.clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "the run never ended");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never ended"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(done["status"], "succeeded", "{done}");
