@@ -149,6 +149,9 @@ pub(crate) async fn apply(
     let workflow = weft_flow::parse(source, format)?;
     // `uses:` names a built-in or announced agent; `with:` fits its schema.
     agents::catalog(&st).await?.check(&workflow, Some(source))?;
+    // `call:` names existing workflows and makes no cycle.
+    let called = called_workflows(&st, &workflow).await?;
+    weft_flow::calls::check(&workflow, Some(source), &called)?;
     if workflow.name != name {
         return Err(ApiError::Conflict(format!(
             "the file names workflow `{}` but the path names `{name}`",
@@ -374,4 +377,34 @@ mod tests {
         h.insert(header::CONTENT_TYPE, "text/plain".parse().expect("header"));
         assert!(body_format(&h).is_err());
     }
+}
+
+/// The current definitions of the workflows `wf` reaches through `call`s (those that exist).
+async fn called_workflows(
+    st: &AppState,
+    wf: &weft_flow::Workflow,
+) -> Result<std::collections::HashMap<String, weft_flow::Workflow>, ApiError> {
+    let mut known = std::collections::HashMap::new();
+    let mut todo: Vec<String> = weft_flow::calls::targets(wf)
+        .into_iter()
+        .map(|(_, _, t)| t.to_string())
+        .collect();
+    while let Some(name) = todo.pop() {
+        if name == wf.name || known.contains_key(&name) {
+            continue;
+        }
+        let Some(record) = st.store.get_workflow(&name).await? else {
+            continue;
+        };
+        let Ok(def) = serde_json::from_value::<weft_flow::Workflow>(record.definition) else {
+            continue; // an older stored form: its calls were checked when it was applied
+        };
+        todo.extend(
+            weft_flow::calls::targets(&def)
+                .into_iter()
+                .map(|(_, _, t)| t.to_string()),
+        );
+        known.insert(name, def);
+    }
+    Ok(known)
 }

@@ -174,6 +174,8 @@ pub(crate) fn created(
         created_at: at,
         started_at: Some(at),
         finished_at: None,
+        parent: None,
+        depth: 0,
     };
     let mut st = Execution::created(
         new.id,

@@ -8,6 +8,7 @@
 //! run: every change to an execution happens under its row lock. See `docs/architecture.md`.
 
 pub mod api;
+mod calls;
 mod cancel;
 mod config;
 mod definitions;

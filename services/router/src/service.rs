@@ -12,8 +12,8 @@ use weft_runtime::{Parts, Shutdown};
 use weft_store::Store;
 
 use crate::{
-    RouterConfig, RouterError, definitions::Definitions, events::EventHandler, loops,
-    results::ResultHandler,
+    RouterConfig, RouterError, calls::CallHandler, definitions::Definitions, events::EventHandler,
+    loops, results::ResultHandler,
 };
 
 /// What every handler of one router process shares.
@@ -76,6 +76,17 @@ impl RouterService {
         parts.add(
             "result consumer",
             consume_batches(bus, results, handler, stop.clone()),
+        );
+        let mut calls = ConsumerSpec::new(
+            subjects::TASKS_STREAM,
+            subjects::ROUTER_CALLS_CONSUMER,
+            &subjects::task_subject(weft_flow::CALL_AGENT),
+        );
+        calls.ack_wait = Duration::from_millis(self.config.ack_wait_ms);
+        let handler = Arc::new(CallHandler::new(self.shared.clone()));
+        parts.add(
+            "call consumer",
+            consume(self.shared.bus.clone(), calls, handler, stop.clone()),
         );
         let poll = Duration::from_millis(self.config.timer_poll_ms);
         parts.add(

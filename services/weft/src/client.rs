@@ -1,6 +1,10 @@
 //! A small client of the admin API for the CLI.
 
-use std::{path::Path, process::ExitCode, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -63,22 +67,37 @@ impl Client {
         } else {
             files.push(path.to_path_buf());
         }
-        let mut failed = 0;
+        // Files that fail are tried again after the others while that gets further: a
+        // workflow that `call`s another applies once its callee did, whatever their names.
         let mut applied = Vec::new();
-        for file in &files {
-            match self.apply_file(file).await {
-                Ok((msg, wf)) => {
-                    println!("{}: {msg}", file.display());
-                    applied.push(wf);
-                }
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("{}: {e:#}", file.display());
+        let mut pending: Vec<&PathBuf> = files.iter().collect();
+        let mut errors = Vec::new();
+        loop {
+            let before = pending.len();
+            errors.clear();
+            let mut again = Vec::new();
+            for file in pending {
+                match self.apply_file(file).await {
+                    Ok((msg, wf)) => {
+                        println!("{}: {msg}", file.display());
+                        applied.push(wf);
+                    }
+                    Err(e) => {
+                        errors.push(format!("{}: {e:#}", file.display()));
+                        again.push(file);
+                    }
                 }
             }
+            pending = again;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
         }
-        if failed > 0 {
-            bail!("{failed} of {} files not applied", files.len());
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        if !errors.is_empty() {
+            bail!("{} of {} files not applied", errors.len(), files.len());
         }
         Ok(applied)
     }

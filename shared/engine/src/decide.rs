@@ -226,7 +226,7 @@ impl<'a> Decider<'a> {
                     ),
                 };
                 self.emit(Effect::Stop {
-                    agent: def.agent().unwrap_or_default().to_string(),
+                    agent: def.executor().unwrap_or_default().to_string(),
                     attempt_id: a.id,
                     reason: message.clone(),
                 });
@@ -253,6 +253,11 @@ impl<'a> Decider<'a> {
                 let error = json!({"code": "timeout", "message": message, "retryable": false});
                 self.set_step(step, StepStatus::TimedOut, None, Some(error));
                 self.advance()?;
+            }
+            (TimerKind::Cancel, _) => {
+                let message = "the `call` step that started it ended first";
+                let error = json!({"code": "cancelled", "message": message});
+                self.end(ExecutionStatus::Cancelled, None, Some(error));
             }
             (TimerKind::WorkflowTimeout, _) => {
                 let limit = humanize(self.wf.timeout.unwrap_or_default());
@@ -542,7 +547,7 @@ impl<'a> Decider<'a> {
             }
         }
         match step.kind() {
-            Some(StepKind::Agent(_)) => {}
+            Some(StepKind::Agent(_) | StepKind::Call(_)) => {}
             Some(StepKind::Sleep(d)) => {
                 let due = self.due(d);
                 self.sleep_until(id, due);
@@ -578,7 +583,7 @@ impl<'a> Decider<'a> {
         if let Some(expr) = &step.foreach {
             return self.fan_out(id, expr, &ctx);
         }
-        match self.checked(weft_flow::render_within(&step.with, &ctx, limits))? {
+        match self.checked(task_with(step, &ctx, limits))? {
             Ok(with) => self.send(id, None, n, with),
             Err(e) => self.set_step(id, StepStatus::Failed, None, Some(expr_error(&e))),
         }
@@ -602,7 +607,7 @@ impl<'a> Decider<'a> {
             step_id: id.to_string(),
             instance,
             attempt: n as u32,
-            agent: step.agent().unwrap_or_default().to_string(),
+            agent: step.executor().unwrap_or_default().to_string(),
             with,
             timeout_ms: step.timeout.map(|d| d.as_millis() as u64),
             traceparent: None,
@@ -941,7 +946,7 @@ impl<'a> Decider<'a> {
                         output: None,
                         error: Some(reason.clone()),
                     });
-                    if let Some(agent) = self.wf.step(&id).and_then(|d| d.agent()) {
+                    if let Some(agent) = self.wf.step(&id).and_then(|d| d.executor()) {
                         self.emit(Effect::Stop {
                             agent: agent.to_string(),
                             attempt_id: a.id,
@@ -969,6 +974,23 @@ impl<'a> Decider<'a> {
                 }
             }
         }
+    }
+}
+
+/// What a step's task carries: its rendered `with`, or for a `call` `{workflow, inputs}`.
+pub(crate) fn task_with(
+    step: &weft_flow::Step,
+    ctx: &Value,
+    limits: &Limits,
+) -> Result<Value, ExprError> {
+    match &step.call {
+        Some(workflow) => {
+            let inputs = step.inputs.as_ref().unwrap_or(&Value::Null);
+            let inputs = weft_flow::render_within(inputs, ctx, limits)?;
+            let inputs = if inputs.is_null() { json!({}) } else { inputs };
+            Ok(json!({"workflow": workflow, "inputs": inputs}))
+        }
+        None => weft_flow::render_within(&step.with, ctx, limits),
     }
 }
 

@@ -142,7 +142,7 @@ impl Decider<'_> {
         };
         ctx["item"] = item;
         ctx["index"] = json!(index);
-        let rendered = weft_flow::render_within(&step.with, ctx, self.settings.limits);
+        let rendered = crate::decide::task_with(step, ctx, self.settings.limits);
         match self.checked(rendered)? {
             Ok(with) => self.send(id, Some(index), n, with),
             Err(e) => {
@@ -299,7 +299,11 @@ impl Decider<'_> {
 
     /// Cancel the items in flight (their executors are told to stop).
     pub(crate) fn cancel_items(&mut self, id: &str, reason: &str) {
-        let agent = self.wf.step(id).and_then(|s| s.agent()).unwrap_or_default();
+        let agent = self
+            .wf
+            .step(id)
+            .and_then(|s| s.executor())
+            .unwrap_or_default();
         let timers = self
             .wf
             .step(id)

@@ -116,5 +116,8 @@ text_enum!(
         /// A `foreach` step whose items ended as they started (none in flight) starts the next
         /// ones.
         Continue = "continue",
+        /// The `call` step that started this (child) execution ended first (cancelled, timed
+        /// out): the child is cancelled.
+        Cancel = "cancel",
     }
 );

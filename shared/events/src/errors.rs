@@ -81,6 +81,13 @@ codes! {
     Secret => "secret",
     /// No executor serves the step's `uses:` (it never announced itself).
     UnknownAgent => "unknown_agent",
+    /// A `call` step's child execution failed, timed out or was cancelled (`details` names
+    /// it and holds its error).
+    CallFailed => "call_failed",
+    /// A `call` would nest deeper than allowed (a root execution is depth 0; default 10).
+    CallDepth => "call_depth",
+    /// A `call` names a workflow that does not exist (any more).
+    UnknownWorkflow => "unknown_workflow",
     /// The executor failed in a way that is not the step's fault (a sandbox that cannot start).
     Internal => "internal",
 }

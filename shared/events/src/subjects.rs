@@ -25,6 +25,8 @@ pub const WORKFLOWS_BUCKET: &str = "weft_workflows";
 pub const ROUTER_EVENTS_CONSUMER: &str = "router-events";
 /// Durable consumer of results used by every router replica.
 pub const ROUTER_RESULTS_CONSUMER: &str = "router-results";
+/// Durable consumer of the router's `call` tasks (it runs `call` steps' child executions).
+pub const ROUTER_CALLS_CONSUMER: &str = "router-calls";
 
 /// Events published by the webhook trigger.
 pub const EVENTS_WEBHOOK: &str = "weft.events.webhook";

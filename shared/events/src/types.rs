@@ -33,6 +33,9 @@ pub const TASK_HEARTBEAT: &str = "dev.weft.task.heartbeat";
 /// Stop a running attempt (payload [`crate::Cancel`]).
 pub const TASK_CANCEL: &str = "dev.weft.task.cancel";
 
+/// A `call` step started a child execution (its triggering event: `data.inputs`, `data.parent`).
+pub const CALL: &str = "dev.weft.call";
+
 /// An execution started.
 pub const EXECUTION_STARTED: &str = "dev.weft.execution.started";
 /// A step moved (started, retrying, succeeded, failed, timed out, skipped, cancelled): the

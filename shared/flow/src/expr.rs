@@ -86,7 +86,10 @@ fn eval(src: &str, ctx: &Value) -> Result<Value, ExprError> {
     let program = compile(src)?;
     let mut context = Context::with_env(Arc::clone(env()));
     if let Value::Object(vars) = ctx {
-        for (name, value) in vars {
+        // Only the variables the expression names are converted: `${{ item }}` in a foreach
+        // step must not convert the whole event (a 10,000-item list) for every item. An
+        // expression that uses a variable contains its name, so this skips none it needs.
+        for (name, value) in vars.iter().filter(|(name, _)| src.contains(name.as_str())) {
             context.add_variable_from_value(name.as_str(), to_cel(value));
         }
     }

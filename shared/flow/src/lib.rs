@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod budget;
+pub mod calls;
 mod cel_json;
 pub mod dag;
 mod de;

@@ -274,6 +274,13 @@ pub struct Step {
     /// The agent that runs it, e.g. `http`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<String>,
+    /// Run this workflow as a child execution (a sub-workflow) with `inputs`; its output is
+    /// the step's output, its failure the step's. Cancelling the step (or the run) cancels it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    /// With `call`: the child's inputs (`inputs` in its expressions); may hold expressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Value>,
     /// Run the step once per item of this list (`${{ … }}`), each item an instance with its own
     /// attempts and retries; `item` and `index` are in its expressions. The step's output is
     /// the list of the instances' outputs, in item order. Goes with `uses`.
@@ -404,6 +411,13 @@ impl When {
     }
 }
 
+/// The agent name of `call` steps: their tasks go to the router, which runs the child execution
+/// (an executor may not announce it).
+pub const CALL_AGENT: &str = "call";
+
+/// How deep `call`s may nest by default (a root execution is depth 0).
+pub const MAX_CALL_DEPTH: i32 = 10;
+
 /// The most items of a `foreach` step that run at once.
 pub const MAX_ITEM_CONCURRENCY: u32 = 1000;
 
@@ -415,6 +429,8 @@ pub const MAX_ITEMS: usize = 100_000;
 pub enum StepKind<'a> {
     /// Call an agent.
     Agent(&'a str),
+    /// Run a workflow as a child execution.
+    Call(&'a str),
     /// Wait this long.
     Sleep(Duration),
     /// Wait until the time this expression gives.
@@ -431,6 +447,9 @@ impl Step {
         if let Some(agent) = &self.uses {
             return Some(StepKind::Agent(agent));
         }
+        if let Some(workflow) = &self.call {
+            return Some(StepKind::Call(workflow));
+        }
         if let Some(d) = self.sleep {
             return Some(StepKind::Sleep(d));
         }
@@ -446,6 +465,12 @@ impl Step {
     /// The agent, for an agent step.
     pub fn agent(&self) -> Option<&str> {
         self.uses.as_deref()
+    }
+
+    /// Who runs the step's attempts: its agent, or [`CALL_AGENT`] (the router) for a `call`.
+    pub fn executor(&self) -> Option<&str> {
+        self.agent()
+            .or_else(|| self.call.as_ref().map(|_| CALL_AGENT))
     }
 
     /// A `foreach` step's item concurrency.

@@ -202,6 +202,7 @@ impl Validator<'_> {
     ) -> Result<(), ValidationError> {
         let set: Vec<&str> = [
             ("uses", step.uses.is_some()),
+            ("call", step.call.is_some()),
             ("sleep", step.sleep.is_some()),
             ("until", step.until.is_some()),
             ("switch", step.switch.is_some()),
@@ -212,8 +213,8 @@ impl Validator<'_> {
         .collect();
         match set.as_slice() {
             [] => {
-                let message = "a step needs `uses` (an agent, e.g. `http`) or one of `sleep`, \
-                               `until`, `switch`, `approval`";
+                let message = "a step needs `uses` (an agent, e.g. `http`) or one of `call`, \
+                               `sleep`, `until`, `switch`, `approval`";
                 return Err(self.error(field(&[]), message.into()));
             }
             [_] => {}
@@ -236,6 +237,17 @@ impl Validator<'_> {
                 )
             };
             return Err(self.error(field(&["uses"]), message));
+        }
+        if let Some(name) = &step.call {
+            if !is_name(name) {
+                let message = format!("`call` must name a workflow, got `{name}`");
+                return Err(self.error(field(&["call"]), message));
+            }
+            if let Some(inputs) = &step.inputs {
+                self.template(inputs, &mut field(&["inputs"]))?;
+            }
+        } else if step.inputs.is_some() {
+            return Err(self.error(field(&["inputs"]), "`inputs` goes with `call`".into()));
         }
         if step.uses.is_none() && !step.with.is_null() {
             return Err(self.error(
@@ -316,8 +328,8 @@ impl Validator<'_> {
             }
             return Ok(());
         };
-        if step.uses.is_none() {
-            let message = "`foreach` runs an agent step once per item: it goes with `uses`";
+        if step.uses.is_none() && step.call.is_none() {
+            let message = "`foreach` runs a step once per item: it goes with `uses` or `call`";
             return Err(self.error(field(&["foreach"]), message.into()));
         }
         self.expr_str(expr, field(&["foreach"]), true)?;

@@ -53,7 +53,7 @@ pub async fn lock_execution(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Executio
     sqlx::query_as!(
         ExecutionRow,
         "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
-         started_at, finished_at FROM executions WHERE id = $1 FOR UPDATE",
+         started_at, finished_at, parent, depth FROM executions WHERE id = $1 FOR UPDATE",
         id,
     )
     .fetch_optional(&mut **tx)
@@ -424,4 +424,53 @@ pub async fn record_logs(
     .await
     .ctx("recording an attempt's logs")?;
     Ok(())
+}
+
+/// Make a new execution the child of a `call` attempt (`parent`), `depth` deep.
+pub async fn set_parent(
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    parent: &Value,
+    depth: i32,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE executions SET parent = $2, depth = $3 WHERE id = $1",
+        id,
+        parent,
+        depth,
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("linking a child execution")?;
+    Ok(())
+}
+
+/// The child execution of a `call` attempt, if it was started.
+pub async fn child_of(tx: &mut Tx<'_>, attempt_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+    sqlx::query_scalar!(
+        "SELECT id FROM executions \
+         WHERE parent IS NOT NULL AND (parent ->> 'attempt_id')::uuid = $1",
+        attempt_id,
+    )
+    .fetch_optional(&mut **tx)
+    .await
+    .ctx("finding a child execution")
+}
+
+/// How deep an execution nests in `call`s.
+pub async fn depth(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<i32>, StoreError> {
+    sqlx::query_scalar!("SELECT depth FROM executions WHERE id = $1", id)
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("reading an execution's depth")
+}
+
+/// Whether an attempt is still running.
+pub async fn attempt_running(tx: &mut Tx<'_>, id: Uuid) -> Result<bool, StoreError> {
+    let status: Option<String> =
+        sqlx::query_scalar!("SELECT status FROM attempts WHERE id = $1", id)
+            .fetch_optional(&mut **tx)
+            .await
+            .ctx("reading an attempt's status")?;
+    Ok(status.as_deref() == Some(AttemptStatus::Running.as_str()))
 }

@@ -33,6 +33,10 @@ pub struct ExecutionRow {
     pub started_at: Option<DateTime<Utc>>,
     /// Ended at.
     pub finished_at: Option<DateTime<Utc>>,
+    /// For a child execution (a `call`): the parent's attempt it answers.
+    pub parent: Option<Value>,
+    /// How deep it nests in `call`s (a root execution is 0).
+    pub depth: i32,
 }
 
 /// A step row.
@@ -156,7 +160,7 @@ impl Store {
         let rows: Vec<ExecutionRow> = sqlx::query_as!(
             ExecutionRow,
             "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
-             started_at, finished_at FROM executions \
+             started_at, finished_at, parent, depth FROM executions \
              WHERE ($1::text IS NULL OR workflow = $1) \
                AND ($2::text IS NULL OR status = $2) \
                AND ($3::text IS NULL OR event_id = $3) \
@@ -190,7 +194,7 @@ impl Store {
         sqlx::query_as!(
             ExecutionRow,
             "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
-             started_at, finished_at FROM executions WHERE id = $1",
+             started_at, finished_at, parent, depth FROM executions WHERE id = $1",
             id,
         )
         .fetch_optional(&self.pool)

@@ -75,6 +75,25 @@ pub async fn insert(tx: &mut Tx<'_>, t: &Timer) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// [`insert`] unless a timer with this id exists (e.g. a cascade that came twice).
+pub async fn insert_once(tx: &mut Tx<'_>, t: &Timer) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO timers (id, execution_id, kind, step_id, attempt_id, instance, due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        t.id,
+        t.execution_id,
+        t.kind.as_str(),
+        t.step_id.as_deref(),
+        t.attempt_id,
+        t.instance.and_then(|i| i32::try_from(i).ok()),
+        t.due_at,
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("scheduling a timer")?;
+    Ok(())
+}
+
 /// Claim a timer inside `tx` (whose execution row is already locked): deletes it and returns it,
 /// or `None` when another replica or an earlier event already took it.
 pub async fn claim(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Timer>, StoreError> {

@@ -171,6 +171,9 @@ pub(super) async fn apply(
                 db::fail_and_add_steps(tx, id, error.as_ref(), &steps).await?;
             }
             Effect::Stop {
+                agent, attempt_id, ..
+            } if agent == weft_flow::CALL_AGENT => cancel_child(tx, *attempt_id, at).await?,
+            Effect::Stop {
                 agent,
                 attempt_id,
                 reason,
@@ -184,6 +187,12 @@ pub(super) async fn apply(
             } => {
                 let (output, error) = (output.as_ref(), error.as_ref());
                 db::finish_execution(tx, id, *status, output, error, at).await?;
+                if let Some(link) = &exec.parent {
+                    let outcome = crate::calls::outcome(id, *status, output, error);
+                    batch
+                        .emitted
+                        .push(crate::calls::result_message(link, outcome));
+                }
                 batch.live.push(ended(exec, *status, error));
                 metrics::counter!("weft_executions_finished_total", "status" => status.as_str())
                     .increment(1);
@@ -271,4 +280,28 @@ fn task_message(exec: &ExecutionRow, mut task: Task) -> OutboxMessage {
     );
     trace::set(&mut event, &tp);
     OutboxMessage::event(subjects::task_subject(&task.agent), &event)
+}
+
+/// The `call` attempt `attempt_id` ended before its child: the child (if it started) gets a
+/// `cancel` timer due now, fired in a decision of its own (so a cascade never holds two
+/// executions' locks).
+async fn cancel_child(
+    tx: &mut Tx<'_>,
+    attempt_id: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), RouterError> {
+    let Some(child) = db::child_of(tx, attempt_id).await? else {
+        return Ok(()); // not started: its task finds the attempt ended and starts nothing
+    };
+    let timer = Timer {
+        id: uuid::Uuid::new_v5(&child, b"timer/cancel"),
+        execution_id: child,
+        kind: weft_engine::TimerKind::Cancel,
+        step_id: None,
+        attempt_id: None,
+        instance: None,
+        due_at: at,
+    };
+    timers::insert_once(tx, &timer).await?;
+    Ok(())
 }
