@@ -1,8 +1,10 @@
 //! Applying a decision's effects inside the execution's transaction.
 //!
-//! Consumes [`weft_engine::Effect`]s; writes executions, steps, attempts and timers through
-//! `weft_store`; queues tasks and lifecycle events for the outbox and stops for after the
-//! commit (in the [`Batch`]). Counts `weft_steps_dispatched_total`,
+//! Consumes [`weft_engine::Effect`]s; writes executions, steps, attempts, `foreach` items
+//! (instances) and timers through `weft_store`; queues tasks, lifecycle events and — when a
+//! child execution of a `call` ends — its parent attempt's result for the outbox, and stops
+//! for after the commit (in the [`Batch`]). A stopped `call` attempt is not a message: its
+//! child gets a `cancel` timer. Counts `weft_steps_dispatched_total`,
 //! `weft_executions_started_total`, `weft_executions_finished_total{status}` and
 //! `weft_expressions_over_limit_total`.
 
