@@ -4,6 +4,7 @@
 //! Consumes and produces CloudEvents on the subjects named in `weft_events::subjects`.
 
 pub mod consume;
+pub mod dlq;
 pub mod kv;
 pub mod objects;
 mod publish;

@@ -10,8 +10,22 @@
 //! * `Ack` — done.
 //! * `Retry(delay)` — nak with a delay; after `max_deliver` deliveries the message goes to the
 //!   dead-letter stream instead of looping forever.
+//! * `Unavailable(reason)` — a dependency (the database, the bus) is down; nothing is wrong with
+//!   the message, so it is never dead-lettered for this, however long the outage. See below.
 //! * `DeadLetter(reason)` — the message can never be handled (undecodable, …): it is copied to
-//!   `weft.dlq.<stream>` with the reason in a header, then terminated.
+//!   `weft.dlq.<stream>` with the reason and its origin in headers (see [`crate::dlq`]), then
+//!   terminated.
+//!
+//! **Outages.** Naking would make JetStream count a delivery every time, and the delivery count
+//! is what the crash-loop rule below reads. So an `Unavailable` message is *held*: it stays in
+//! flight (progress acks every `ack_wait / 3`, its delivery count unchanged) and is handed to the
+//! handler again after `hold_first`, doubling up to `hold_max`. While any message is held the
+//! consumer counts as in an outage: the reader takes nothing new — it moves what is already
+//! buffered into holding and drops its pull subscription, so no message sits delivered-but-
+//! unread while its ack wait runs out — and the held messages are the probes. The first held
+//! message that goes through ends the outage: every held message is handed back at once and
+//! pulls resume. At shutdown held messages are nak'd, so another replica takes them now (one
+//! delivery each). The gauge `weft_bus_held_messages{consumer}` counts them.
 //!
 //! If the process dies while handling, nothing is acked and JetStream redelivers after
 //! `ack_wait`: every handler must be idempotent under redelivery. A handler that panics leaves
@@ -20,28 +34,33 @@
 //! is dead-lettered before it reaches the handler again: nothing can put a service in a crash
 //! loop for good.
 
+mod batch;
+mod outage;
+
 use std::{future::Future, sync::Arc, time::Duration};
 
-use async_nats::{
-    HeaderMap,
-    jetstream::{
-        AckKind, Message,
-        consumer::{AckPolicy, PullConsumer, pull},
-    },
+use async_nats::jetstream::{
+    Message,
+    consumer::{AckPolicy, PullConsumer, pull},
 };
 use futures::{FutureExt, StreamExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::task::TaskTracker;
 use weft_runtime::Shutdown;
 
 use crate::{Bus, BusError};
+use outage::Outage;
 
 /// What a handler decided about a message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Disposition {
     /// Handled; acknowledge.
     Ack,
-    /// Not handled now; deliver again after the delay.
+    /// Not handled now; deliver again after the delay (at most `max_deliver` deliveries).
     Retry(Duration),
+    /// Not handled because a dependency (the database, the bus) is unavailable: held and handed
+    /// back with a growing delay until it goes through; never dead-lettered for this.
+    Unavailable(String),
     /// Never handleable; park it in the dead-letter stream.
     DeadLetter(String),
 }
@@ -53,7 +72,7 @@ pub struct Delivery {
     pub subject: String,
     /// Payload.
     pub payload: bytes::Bytes,
-    /// How many times it has been delivered, from 1.
+    /// How many times it has been delivered, from 1 (a held message keeps its count).
     pub delivered: i64,
 }
 
@@ -98,10 +117,15 @@ pub struct ConsumerSpec {
     pub concurrency: usize,
     /// Most messages in one batch (1 for a [`Handler`]).
     pub max_batch: usize,
+    /// First wait before a message held for an unavailable dependency is handed back.
+    pub hold_first: Duration,
+    /// Longest wait between two hand-backs of a held message (the wait doubles up to it).
+    pub hold_max: Duration,
 }
 
 impl ConsumerSpec {
-    /// A spec with Weft's defaults: 30 s ack wait, 20 deliveries, 64 concurrent handlers.
+    /// A spec with Weft's defaults: 30 s ack wait, 20 deliveries, 64 concurrent handlers, held
+    /// messages handed back after 1 s, doubling up to 30 s.
     pub fn new(stream: &str, durable: &str, filter: &str) -> Self {
         Self {
             stream: stream.into(),
@@ -111,6 +135,8 @@ impl ConsumerSpec {
             max_deliver: 20,
             concurrency: 64,
             max_batch: 1,
+            hold_first: Duration::from_secs(1),
+            hold_max: Duration::from_secs(30),
         }
     }
 
@@ -146,8 +172,22 @@ pub async fn consume<H: Handler>(
     consume_batches(bus, spec, Arc::new(One(handler)), shutdown).await
 }
 
-/// Run the loop until `shutdown`; in-flight handlers finish (up to `ack_wait`) before it returns.
-/// Errors from the server (consumer gone, bus down) are logged and the loop reconnects.
+/// What the reader and the batch tasks of one loop share.
+struct Loop<H> {
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    /// One per message being handled.
+    permits: Arc<Semaphore>,
+    outage: Outage,
+    /// Every batch task, handling or holding.
+    tasks: TaskTracker,
+    shutdown: Shutdown,
+}
+
+/// Run the loop until `shutdown`; in-flight handlers finish (up to `ack_wait`) and held messages
+/// are handed back before it returns. Errors from the server (consumer gone, bus down) are
+/// logged and the loop reconnects.
 pub async fn consume_batches<H: BatchHandler>(
     bus: Bus,
     spec: ConsumerSpec,
@@ -159,27 +199,42 @@ pub async fn consume_batches<H: BatchHandler>(
         max_batch: spec.max_batch.clamp(1, spec.concurrency.max(1)),
         ..spec
     };
-    let permits = Arc::new(Semaphore::new(spec.concurrency));
+    let lp = Arc::new(Loop {
+        permits: Arc::new(Semaphore::new(spec.concurrency)),
+        outage: Outage::new(&spec.durable),
+        tasks: TaskTracker::new(),
+        bus,
+        spec,
+        handler,
+        shutdown,
+    });
     let mut backoff = Duration::from_millis(100);
-    while !shutdown.is_triggered() {
-        match open(&bus, &spec).await {
+    while !lp.shutdown.is_triggered() {
+        if lp.outage.is_down() {
+            // Pull nothing while a dependency is down: the held messages find out when it is back.
+            tokio::select! {
+                _ = lp.shutdown.wait() => break,
+                _ = lp.outage.wait_up() => continue,
+            }
+        }
+        match open(&lp.bus, &lp.spec).await {
             Ok(consumer) => {
                 backoff = Duration::from_millis(100);
-                run_messages(&bus, &spec, consumer, &handler, &permits, &shutdown).await;
+                lp.read(consumer).await;
             }
             Err(e) => {
-                tracing::warn!(consumer = %spec.durable, error = %e, "consumer unavailable; retrying");
+                tracing::warn!(consumer = %lp.spec.durable, error = %e, "consumer unavailable; retrying");
                 tokio::select! {
-                    _ = shutdown.wait() => break,
+                    _ = lp.shutdown.wait() => break,
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
-    // Drain: wait for every in-flight handler to give its permits back.
-    let all = spec.concurrency as u32;
-    let _ = tokio::time::timeout(spec.ack_wait, permits.acquire_many(all)).await;
+    // Drain: every batch task ends (held ones hand their messages back at once).
+    lp.tasks.close();
+    let _ = tokio::time::timeout(lp.spec.ack_wait, lp.tasks.wait()).await;
 }
 
 async fn open(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer, BusError> {
@@ -194,185 +249,83 @@ async fn open(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer, BusError> 
         .map_err(|e| BusError::js(format!("opening consumer {}", spec.durable), e))
 }
 
-async fn run_messages<H: BatchHandler>(
-    bus: &Bus,
-    spec: &ConsumerSpec,
-    consumer: PullConsumer,
-    handler: &Arc<H>,
-    permits: &Arc<Semaphore>,
-    shutdown: &Shutdown,
-) {
-    let batch = spec.concurrency.clamp(1, 256);
-    let mut messages = match consumer
-        .stream()
-        .max_messages_per_batch(batch)
-        .heartbeat(Duration::from_secs(5))
-        .expires(Duration::from_secs(30))
-        .messages()
-        .await
-    {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(consumer = %spec.durable, error = %e, "cannot pull messages");
-            return;
-        }
-    };
-    loop {
-        let next = tokio::select! {
-            _ = shutdown.wait() => return,
-            next = messages.next() => next,
-        };
-        match next {
-            Some(Ok(message)) => {
-                let mut batch = vec![message];
-                let mut failed = false;
-                // Whatever is already buffered joins the batch; never wait for more.
-                while batch.len() < spec.max_batch {
-                    match messages.next().now_or_never() {
-                        Some(Some(Ok(m))) => batch.push(m),
-                        Some(Some(Err(e))) => {
-                            tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; reopening");
-                            failed = true;
-                            break;
-                        }
-                        _ => break,
-                    }
-                }
-                let Ok(permit) = permits.clone().acquire_many_owned(batch.len() as u32).await
-                else {
-                    return;
-                };
-                let (bus, spec, handler) = (bus.clone(), spec.clone(), handler.clone());
-                tokio::spawn(async move {
-                    handle_batch(&bus, &spec, handler.as_ref(), batch).await;
-                    drop(permit);
-                });
-                if failed {
-                    return;
-                }
-            }
-            Some(Err(e)) => {
-                tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; reopening");
+impl<H: BatchHandler> Loop<H> {
+    /// Pull and hand out batches until shutdown, a pull error, or an outage (then what is
+    /// buffered is parked and the pull subscription dropped).
+    async fn read(self: &Arc<Self>, consumer: PullConsumer) {
+        let spec = &self.spec;
+        let batch = spec.concurrency.clamp(1, 256);
+        let mut messages = match consumer
+            .stream()
+            .max_messages_per_batch(batch)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(consumer = %spec.durable, error = %e, "cannot pull messages");
                 return;
             }
-            None => return,
-        }
-    }
-}
-
-async fn handle_batch<H: BatchHandler>(
-    bus: &Bus,
-    spec: &ConsumerSpec,
-    handler: &H,
-    messages: Vec<Message>,
-) {
-    let (unsettled, messages): (Vec<Message>, Vec<Message>) = messages
-        .into_iter()
-        .partition(|m| delivered_of(m) > spec.max_deliver);
-    for m in &unsettled {
-        let n = delivered_of(m);
-        let reason = format!(
-            "delivered {n} times without being settled: handling it crashed or stalled the \
-             service each time"
-        );
-        settle(bus, spec, m, n, Disposition::DeadLetter(reason)).await;
-    }
-    if messages.is_empty() {
-        return;
-    }
-    let deliveries = messages
-        .iter()
-        .map(|m| Delivery {
-            subject: m.subject.to_string(),
-            payload: m.payload.clone(),
-            delivered: delivered_of(m),
-        })
-        .collect::<Vec<_>>();
-    let delivered: Vec<i64> = deliveries.iter().map(|d| d.delivered).collect();
-    let dispositions = {
-        let work = std::panic::AssertUnwindSafe(handler.handle_batch(deliveries)).catch_unwind();
-        tokio::pin!(work);
-        // First progress ack one period from now. (Awaiting the "immediate" first tick of a plain
-        // `interval` costs up to a timer-wheel tick, ~1 ms, on every message.)
-        let period = spec.ack_wait / 3;
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        };
         loop {
-            tokio::select! {
-                d = &mut work => break d.unwrap_or_else(|_| {
-                    tracing::error!(consumer = %spec.durable, "handler panicked; the batch will be redelivered");
-                    Vec::new()
-                }),
-                _ = ticker.tick() => {
-                    for m in &messages {
-                        let _ = m.ack_with(AckKind::Progress).await;
+            let next = tokio::select! {
+                _ = self.shutdown.wait() => return,
+                _ = self.outage.wait_down() => return self.park_buffered(&mut messages),
+                next = messages.next() => next,
+            };
+            match next {
+                Some(Ok(message)) => {
+                    let mut batch = vec![message];
+                    let mut failed = false;
+                    // Whatever is already buffered joins the batch; never wait for more.
+                    while batch.len() < spec.max_batch {
+                        match messages.next().now_or_never() {
+                            Some(Some(Ok(m))) => batch.push(m),
+                            Some(Some(Err(e))) => {
+                                tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; reopening");
+                                failed = true;
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                    let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+                    let Ok(permit) = self.permits.clone().acquire_many_owned(n).await else {
+                        return;
+                    };
+                    self.spawn_batch(batch, permit);
+                    if failed {
+                        return;
                     }
                 }
+                Some(Err(e)) => {
+                    tracing::warn!(consumer = %spec.durable, error = %e, "pull failed; reopening");
+                    return;
+                }
+                None => return,
             }
         }
-    };
-    let settle = messages
-        .iter()
-        .zip(delivered)
-        .zip(dispositions.into_iter().chain(std::iter::repeat_with(|| {
-            // A handler that returned too few dispositions: redeliver the rest.
-            Disposition::Retry(Duration::from_secs(1))
-        })))
-        .map(|((m, n), d)| settle(bus, spec, m, n, d));
-    futures::future::join_all(settle).await;
-}
-
-/// How many times JetStream has delivered `m`, from 1.
-fn delivered_of(m: &Message) -> i64 {
-    m.info().map(|i| i.delivered).unwrap_or(1)
-}
-
-/// Ack, nak or dead-letter one message.
-async fn settle(
-    bus: &Bus,
-    spec: &ConsumerSpec,
-    message: &Message,
-    delivered: i64,
-    disposition: Disposition,
-) {
-    let result = match disposition {
-        Disposition::Ack => message.ack().await,
-        Disposition::Retry(_) if delivered >= spec.max_deliver => {
-            let reason = format!("still failing after {delivered} deliveries");
-            dead_letter(bus, spec, message, &reason).await
-        }
-        Disposition::Retry(delay) => message.ack_with(AckKind::Nak(Some(delay))).await,
-        Disposition::DeadLetter(reason) => dead_letter(bus, spec, message, &reason).await,
-    };
-    if let Err(e) = result {
-        // The message will be redelivered after ack_wait; handlers are idempotent.
-        tracing::warn!(consumer = %spec.durable, error = %e, "ack failed");
     }
-}
 
-async fn dead_letter(
-    bus: &Bus,
-    spec: &ConsumerSpec,
-    message: &Message,
-    reason: &str,
-) -> Result<(), async_nats::Error> {
-    tracing::error!(consumer = %spec.durable, subject = %message.subject, %reason, "dead-lettering message");
-    metrics::counter!("weft_bus_dead_lettered_total", "consumer" => spec.durable.clone())
-        .increment(1);
-    let mut headers = HeaderMap::new();
-    headers.insert("Weft-Dlq-Reason", reason);
-    headers.insert("Weft-Dlq-Subject", message.subject.as_str());
-    headers.insert("Weft-Dlq-Consumer", spec.durable.as_str());
-    let subject = weft_events::subjects::dlq_subject(&spec.stream);
-    match bus
-        .js
-        .publish_with_headers(subject, headers, message.payload.clone())
-        .await
-    {
-        Ok(ack) => {
-            ack.await?;
-            message.ack_with(AckKind::Term).await
+    fn spawn_batch(self: &Arc<Self>, batch: Vec<Message>, permit: OwnedSemaphorePermit) {
+        self.tasks.spawn(self.clone().run_batch(batch, permit));
+    }
+
+    /// Move every message already buffered into holding until the outage ends.
+    fn park_buffered(self: &Arc<Self>, messages: &mut pull::Stream) {
+        let mut parked = Vec::new();
+        while let Some(Some(Ok(m))) = messages.next().now_or_never() {
+            parked.push(m);
         }
-        // Keep the message rather than lose it: it is redelivered and tried again.
-        Err(e) => Err(e.into()),
+        if !parked.is_empty() {
+            tracing::debug!(consumer = %self.spec.durable, count = parked.len(), "parking buffered messages");
+        }
+        while !parked.is_empty() {
+            let rest = parked.split_off(parked.len().min(self.spec.max_batch));
+            self.tasks.spawn(self.clone().park(parked));
+            parked = rest;
+        }
     }
 }
