@@ -157,12 +157,16 @@ impl DeadLetter {
     /// The subject a replay publishes to: the original one, if it is one of Weft's streams'.
     pub fn replay_subject(&self) -> Option<&str> {
         let subject = self.subject.as_deref()?;
-        let inside = [subjects::EVENTS_ALL, subjects::TASKS_ALL, subjects::RESULTS_ALL]
-            .iter()
-            .any(|all| {
-                let prefix = all.trim_end_matches('>');
-                subject.len() > prefix.len() && subject.starts_with(prefix)
-            });
+        let inside = [
+            subjects::EVENTS_ALL,
+            subjects::TASKS_ALL,
+            subjects::RESULTS_ALL,
+        ]
+        .iter()
+        .any(|all| {
+            let prefix = all.trim_end_matches('>');
+            subject.len() > prefix.len() && subject.starts_with(prefix)
+        });
         inside.then_some(subject)
     }
 }

@@ -111,7 +111,11 @@ async fn an_unavailable_dependency_holds_messages_past_max_deliver_and_loses_non
 
     handler.down.store(false, Ordering::SeqCst);
     weft_testkit::wait_for(Duration::from_secs(10), || {
-        let acked = handler.calls().iter().filter(|(_, _, acked)| *acked).count();
+        let acked = handler
+            .calls()
+            .iter()
+            .filter(|(_, _, acked)| *acked)
+            .count();
         async move { (acked == 6).then_some(()) }
     })
     .await
@@ -127,7 +131,11 @@ async fn an_unavailable_dependency_holds_messages_past_max_deliver_and_loses_non
 
     let calls = handler.calls();
     let acked: Vec<&(String, i64, bool)> = calls.iter().filter(|c| c.2).collect();
-    assert_eq!(acked.len(), 6, "each message handled exactly once: {calls:?}");
+    assert_eq!(
+        acked.len(),
+        6,
+        "each message handled exactly once: {calls:?}"
+    );
     assert!(
         calls.iter().all(|(_, delivered, _)| *delivered == 1),
         "no message was ever redelivered: {calls:?}"

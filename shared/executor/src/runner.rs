@@ -360,11 +360,7 @@ fn result_event(task: &Task, mut result: TaskResult, max_payload: usize) -> Vec<
 }
 
 /// Publish, retrying briefly: once the work is done, losing only the result would force a rerun.
-async fn publish_result(
-    bus: &Bus,
-    task: &Task,
-    payload: Bytes,
-) -> Result<(), weft_bus::BusError> {
+async fn publish_result(bus: &Bus, task: &Task, payload: Bytes) -> Result<(), weft_bus::BusError> {
     let source = format!("weft/exec/{}", task.agent);
     let msg_id = weft_events::ids::message_id(&source, &format!("result-{}", task.attempt_id));
     let subject = subjects::result_subject(&task.agent);

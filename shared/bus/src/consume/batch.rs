@@ -18,7 +18,11 @@ impl<H: BatchHandler> Loop<H> {
     /// Handle a batch the reader took (holding `permit` while the handler runs), then keep
     /// handing back what the handler found a dependency unavailable for, with a growing delay,
     /// until it goes through or the loop shuts down.
-    pub(super) async fn run_batch(self: Arc<Self>, messages: Vec<Message>, permit: OwnedSemaphorePermit) {
+    pub(super) async fn run_batch(
+        self: Arc<Self>,
+        messages: Vec<Message>,
+        permit: OwnedSemaphorePermit,
+    ) {
         let mut messages = self.dead_letter_unsettled(messages).await;
         let mut permit = Some(permit);
         let mut delay = self.spec.hold_first;
@@ -124,7 +128,8 @@ impl<H: BatchHandler> Loop<H> {
                 delivered: delivered_of(m),
             })
             .collect::<Vec<_>>();
-        let work = std::panic::AssertUnwindSafe(self.handler.handle_batch(deliveries)).catch_unwind();
+        let work =
+            std::panic::AssertUnwindSafe(self.handler.handle_batch(deliveries)).catch_unwind();
         tokio::pin!(work);
         // First progress ack one period from now. (Awaiting the "immediate" first tick of a plain
         // `interval` costs up to a timer-wheel tick, ~1 ms, on every message.)
@@ -153,9 +158,9 @@ impl<H: BatchHandler> Loop<H> {
         dispositions: Vec<Disposition>,
     ) -> (Vec<Message>, Option<String>) {
         // A handler that returned too few dispositions (or panicked): redeliver the rest.
-        let dispositions = dispositions
-            .into_iter()
-            .chain(std::iter::repeat_with(|| Disposition::Retry(Duration::from_secs(1))));
+        let dispositions = dispositions.into_iter().chain(std::iter::repeat_with(|| {
+            Disposition::Retry(Duration::from_secs(1))
+        }));
         let mut held = Vec::new();
         let mut reason = None;
         let mut settling = Vec::new();

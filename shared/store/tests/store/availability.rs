@@ -39,7 +39,10 @@ async fn a_session_the_server_ended_is_unavailable_and_a_rejected_statement_is_n
         .await
         .unwrap();
     assert!(killed);
-    let e = sqlx::query("SELECT 1").execute(&mut victim).await.unwrap_err();
+    let e = sqlx::query("SELECT 1")
+        .execute(&mut victim)
+        .await
+        .unwrap_err();
     assert!(weft_store::is_unavailable(&e), "{e:?}");
 
     let e = sqlx::query("SELECT * FROM no_such_table")
