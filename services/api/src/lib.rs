@@ -1,11 +1,11 @@
 //! The admin API: workflows (apply, list, get, versions, delete, run) and executions (list,
-//! get, cancel, retry, history, live events, approve/reject a step), secrets (put, list, delete), trigger health and agents under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
+//! get, cancel, retry, history, live events, approve/reject a step), secrets (put, list, delete), trigger health, agents and dead letters (list, get, replay) under `/api/v1`, with its OpenAPI document at `/api/v1/openapi.json`.
 //!
 //! Consumes HTTP requests; reads and writes workflow definitions and executions in PostgreSQL
 //! through `weft_store`; produces the `weft_workflows` key-value bucket (the active workflows
 //! that triggers and routers watch) and `dev.weft.manual.requested` events on
-//! `weft.events.manual` (through the transactional outbox). Counts requests by route and
-//! status in `weft_api_requests_total`.
+//! `weft.events.manual` (through the transactional outbox); reads and replays the `WEFT_DLQ`
+//! stream. Counts requests by route and status in `weft_api_requests_total`.
 //!
 //! ```ignore
 //! let api = ApiService::new(ApiConfig::default(), ApiDeps { store, bus, master_key, checks });
@@ -16,6 +16,7 @@
 mod agents;
 mod approvals;
 mod config;
+mod dead_letters;
 mod digest;
 mod error;
 mod executions;
@@ -203,6 +204,12 @@ impl ApiService {
             .route("/api/v1/triggers", get(triggers::list))
             .route("/api/v1/agents", get(agents::list))
             .route("/api/v1/agents/{name}", get(agents::get))
+            .route("/api/v1/dead-letters", get(dead_letters::list))
+            .route("/api/v1/dead-letters/{id}", get(dead_letters::get))
+            .route(
+                "/api/v1/dead-letters/{id}/replay",
+                post(dead_letters::replay),
+            )
             .route("/api/v1/openapi.json", get(openapi::document))
             // Per route, so the result still merges with routers that have a fallback.
             .method_not_allowed_fallback(method_not_allowed)

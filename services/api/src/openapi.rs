@@ -28,8 +28,8 @@ use utoipa::{
 };
 
 use crate::{
-    agents, approvals, error::ErrorBody, executions, history, live, retry, runs, secrets, triggers,
-    workflows,
+    agents, approvals, dead_letters, error::ErrorBody, executions, history, live, retry, runs,
+    secrets, triggers, workflows,
 };
 
 /// The admin API's OpenAPI document (without the workflow file schema: see [`document_json`]).
@@ -60,6 +60,9 @@ use crate::{
         triggers::list,
         agents::list,
         agents::get,
+        dead_letters::list,
+        dead_letters::get,
+        dead_letters::replay,
         document,
     ),
     components(schemas(ErrorBody)),
@@ -70,6 +73,7 @@ use crate::{
         (name = "secrets", description = "Sealed values referenced as `${{ secrets.NAME }}`"),
         (name = "triggers", description = "Health of the triggers run by trigger services"),
         (name = "agents", description = "Agents steps may use: built-in and announced executors"),
+        (name = "dead-letters", description = "Messages a consumer gave up on, and putting them back"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -24,6 +24,11 @@ pub(crate) const SECRET_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
 #[cfg(test)]
 pub(crate) const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]([ -~]*[!-~])?$";
 
+/// What `DeadLetterPath::id` and the list's `cursor` are documented to match:
+/// [`dead_letter_id`].
+#[cfg(test)]
+pub(crate) const DEAD_LETTER_ID_PATTERN: &str = "^[1-9][0-9]{0,18}$";
+
 /// `{name}` of the workflow routes (documentation only; the handlers take a `String` and
 /// call [`workflow_name`]).
 #[derive(Debug, IntoParams)]
@@ -89,6 +94,31 @@ pub(crate) fn agent_name(name: &str) -> Result<(), ApiError> {
         "`{name}` is not an agent name: use lowercase letters, digits and `-`, starting with a \
          letter, at most 64 characters"
     )))
+}
+
+/// `{id}` of the dead-letter routes (documentation only; the handlers call
+/// [`dead_letter_id`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct DeadLetterPath {
+    /// Dead-letter id: its sequence in the dead-letter stream, a positive integer.
+    #[param(pattern = "^[1-9][0-9]{0,18}$")]
+    id: String,
+}
+
+/// A dead-letter id from a path (a positive integer of at most 19 digits), or 400.
+pub(crate) fn dead_letter_id(s: &str) -> Result<u64, ApiError> {
+    let digits =
+        (1..=19).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0');
+    digits
+        .then(|| s.parse::<u64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`{s}` is not a dead-letter id (a positive integer)"
+            ))
+        })
 }
 
 /// `{id}` of the execution routes (documentation only; the handlers call [`execution_id`]).

@@ -56,6 +56,15 @@ fn the_document_states_these_patterns() {
     ] {
         assert_eq!(documented(path, method, "id")["format"], "uuid", "{path}");
     }
+    for (path, method) in [
+        ("/api/v1/dead-letters/{id}", "get"),
+        ("/api/v1/dead-letters/{id}/replay", "post"),
+    ] {
+        let schema = documented(path, method, "id");
+        assert_eq!(schema["pattern"], DEAD_LETTER_ID_PATTERN, "{path}");
+    }
+    let cursor = documented("/api/v1/dead-letters", "get", "cursor");
+    assert_eq!(cursor["pattern"], DEAD_LETTER_ID_PATTERN);
 }
 
 fn key_headers(key: &str) -> Option<HeaderMap> {
@@ -85,6 +94,12 @@ proptest! {
         let documented = regex(IDEMPOTENCY_KEY_PATTERN).is_match(key) && key.len() <= 255;
         let accepted = key_headers(key).is_some_and(|h| idempotency_key(&h).is_ok());
         prop_assert_eq!(documented, accepted, "{}", key);
+    }
+
+    #[test]
+    fn dead_letter_id_pattern_is_the_check(s in "[0-9a-z-]{0,3}|[0-9]{17,21}|0[0-9]{0,3}") {
+        let documented = regex(DEAD_LETTER_ID_PATTERN).is_match(&s);
+        prop_assert_eq!(documented, dead_letter_id(&s).is_ok(), "{}", s);
     }
 
     #[test]

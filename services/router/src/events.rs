@@ -1,6 +1,9 @@
 //! Events → executions. For each workflow an event matches (and whose `if` holds), one
 //! execution with an id derived from (workflow, event source, event id) is created and started in one
 //! transaction. A redelivered event finds its execution already started and changes nothing.
+//! While the database is unreachable an event waits in the consume loop
+//! (`Disposition::Unavailable`), however long that takes; other failures are retried a bounded
+//! number of times.
 
 use std::{sync::Arc, time::Duration};
 
@@ -198,7 +201,8 @@ impl Handler for EventHandler {
             Err(e) => return Disposition::DeadLetter(e.to_string()),
         };
         let Some(snapshot) = self.workflows.borrow().clone() else {
-            return Disposition::Retry(Duration::from_millis(200));
+            // Not a fault of the event: the registry watch has not loaded yet.
+            return Disposition::Unavailable("the workflow registry is not loaded yet".into());
         };
         let mut data = weft_events::envelope::data_json(&event).unwrap_or(Value::Null);
         weft_events::text::replace_nul(&mut data);
@@ -209,7 +213,7 @@ impl Handler for EventHandler {
                 .is_some_and(|p| !p.workflow.on.schedule.is_empty());
             if scheduled && let Err(e) = overlap::promote(&self.shared, name).await {
                 tracing::warn!(workflow = name, error = %e, "cannot start a buffered tick; will retry");
-                return Disposition::Retry(Duration::from_secs(1));
+                return e.disposition(Duration::from_secs(1));
             }
         }
         let matched: Vec<Arc<Published>> = snapshot
@@ -226,14 +230,14 @@ impl Handler for EventHandler {
             // queued forever.
             if let Err(e) = self.abandon(&event).await {
                 tracing::warn!(event = %event.id(), error = %e, "cannot fail an orphaned run; will retry");
-                return Disposition::Retry(Duration::from_secs(1));
+                return e.disposition(Duration::from_secs(1));
             }
         }
         for published in matched {
             if let Err(e) = self.start(&event, &data, &published).await {
                 let trace_id = weft_events::trace::trace_id(&event).unwrap_or_default();
                 tracing::warn!(event = %event.id(), %trace_id, workflow = %published.workflow.name, error = %e, "cannot start execution; will retry");
-                return Disposition::Retry(Duration::from_secs(1));
+                return e.disposition(Duration::from_secs(1));
             }
         }
         Disposition::Ack

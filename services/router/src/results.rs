@@ -4,7 +4,9 @@
 //! executions are locked in ascending id order — a global order, so concurrent batches on other
 //! replicas cannot deadlock with this one (every other transaction locks a single execution) —
 //! and one commit makes all of them durable with their outbox rows. If the batch fails, each
-//! result is retried in a transaction of its own, so one bad result cannot hold others back.
+//! result is retried in a transaction of its own, so one bad result cannot hold others back —
+//! unless the database is unreachable: then every result of the batch waits in the consume loop
+//! (`Disposition::Unavailable`) until it is back, and none is ever dead-lettered for it.
 //!
 //! Heartbeats (`dev.weft.task.heartbeat`, same subjects) push the attempt's heartbeat timer
 //! back; they need no lock. A result's log lines are kept with its attempt, even when the result
@@ -127,6 +129,15 @@ impl BatchHandler for ResultHandler {
             let all: Vec<&TaskResult> = results.iter().map(|(_, r)| r).collect();
             match self.apply_all(&all).await {
                 Ok(()) => return out,
+                // No database: one by one would fail the same way, each after a pool timeout.
+                Err(e) if e.is_unavailable() => {
+                    tracing::warn!(error = %e, count = all.len(), "cannot apply results; waiting for the database");
+                    let wait = e.disposition(Duration::from_secs(1));
+                    for (i, _) in &results {
+                        out[*i] = wait.clone();
+                    }
+                    return out;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, count = all.len(), "batch of results failed; applying one by one")
                 }
@@ -135,7 +146,7 @@ impl BatchHandler for ResultHandler {
         for (i, r) in &results {
             if let Err(e) = self.apply_all(&[r]).await {
                 tracing::warn!(error = %e, "cannot apply result; will retry");
-                out[*i] = Disposition::Retry(Duration::from_secs(1));
+                out[*i] = e.disposition(Duration::from_secs(1));
             }
         }
         out

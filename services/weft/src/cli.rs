@@ -75,6 +75,41 @@ pub enum Command {
         )]
         api: String,
     },
+    /// Inspect and replay dead letters: messages a consumer gave up on.
+    DeadLetters {
+        /// What to do.
+        #[command(subcommand)]
+        command: DeadLettersCommand,
+        /// Admin API base URL.
+        #[arg(
+            long,
+            global = true,
+            env = "WEFT_API_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        api: String,
+    },
+}
+
+/// `weft dead-letters …`.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// List dead letters, oldest first, with why each was given up on.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Show one dead letter with its message, as JSON.
+    Get {
+        /// Dead-letter id (from `list`).
+        id: u64,
+    },
+    /// Publish a dead letter again to its original subject, then remove it.
+    Replay {
+        /// Dead-letter id (from `list`).
+        id: u64,
+    },
 }
 
 /// `weft runs …`.
@@ -150,6 +185,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{id}");
             if wait {
                 return client.watch(&id).await;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeadLetters { command, api } => {
+            let client = Client::new(&api)?;
+            match command {
+                DeadLettersCommand::List { limit } => client.dead_letters(limit).await?,
+                DeadLettersCommand::Get { id } => client.dead_letter(id).await?,
+                DeadLettersCommand::Replay { id } => client.replay_dead_letter(id).await?,
             }
             Ok(ExitCode::SUCCESS)
         }

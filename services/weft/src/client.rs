@@ -29,11 +29,18 @@ impl Client {
         })
     }
 
-    fn url(&self, path: &str) -> String {
+    /// The URL of `path` under `/api/v1`.
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    /// The HTTP client.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Send `req`; its JSON body, or an error with the API's status and message.
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let resp = req
             .send()
             .await

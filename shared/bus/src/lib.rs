@@ -4,6 +4,7 @@
 //! Consumes and produces CloudEvents on the subjects named in `weft_events::subjects`.
 
 pub mod consume;
+pub mod dlq;
 pub mod kv;
 pub mod objects;
 mod publish;
@@ -38,6 +39,9 @@ pub enum BusError {
         subject: String,
         /// Why.
         message: String,
+        /// Whether it failed because the server did not answer or has no stream for the
+        /// subject yet (a timeout, a broken connection), rather than refusing this message.
+        unavailable: bool,
     },
     /// Creating or reading a stream, consumer or bucket failed.
     #[error("{what} failed: {message}")]
@@ -50,6 +54,17 @@ pub enum BusError {
 }
 
 impl BusError {
+    /// Whether NATS is unreachable or not answering (not connected, no ack in time, no stream
+    /// yet), so the same request can succeed once it is back; false for a message the server
+    /// refused (too large, …) and for other JetStream failures.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Connect { .. } | Self::Unavailable => true,
+            Self::Publish { unavailable, .. } => *unavailable,
+            Self::JetStream { .. } => false,
+        }
+    }
+
     /// A JetStream failure while doing `what`.
     pub fn js(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
         Self::JetStream {

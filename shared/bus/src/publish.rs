@@ -3,7 +3,10 @@
 //! identity, `(source, id)` ([`weft_events::ids::message_id`]), so two events that share an
 //! `id` but come from different sources are both stored.
 
-use async_nats::HeaderMap;
+use async_nats::{
+    HeaderMap,
+    jetstream::context::{PublishError, PublishErrorKind},
+};
 use bytes::Bytes;
 use cloudevents::{AttributesReader, Event};
 
@@ -35,17 +38,31 @@ impl Bus {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", msg_id);
         headers.insert("Content-Type", CLOUDEVENTS_JSON);
-        let fail = |e: &dyn std::fmt::Display| BusError::Publish {
-            subject: subject.to_string(),
-            message: e.to_string(),
-        };
+        let fail = |e: PublishError| publish_error(subject, &e);
         let ack = self
             .js
             .publish_with_headers(subject.to_string(), headers, payload)
             .await
-            .map_err(|e| fail(&e))?;
-        ack.await.map_err(|e| fail(&e))?;
+            .map_err(fail)?;
+        ack.await.map_err(fail)?;
         metrics::counter!("weft_bus_published_total").increment(1);
         Ok(())
+    }
+}
+
+/// A failed publish to `subject`, classified: no answer in time, a broken connection, no stream
+/// for the subject or too many unacknowledged publishes mean the bus is unavailable.
+pub(crate) fn publish_error(subject: &str, e: &PublishError) -> BusError {
+    let unavailable = matches!(
+        e.kind(),
+        PublishErrorKind::TimedOut
+            | PublishErrorKind::BrokenPipe
+            | PublishErrorKind::StreamNotFound
+            | PublishErrorKind::MaxAckPending
+    );
+    BusError::Publish {
+        subject: subject.to_string(),
+        message: e.to_string(),
+        unavailable,
     }
 }

@@ -9,10 +9,13 @@
 //! ignored by the router). Then it acks. A crash before the ack means the task is delivered
 //! again and run again, with the same attempt id as the idempotency key. A result that would
 //! still not fit in one bus message loses its logs, then its output: the step fails with
-//! `payload_too_large` rather than hanging.
+//! `payload_too_large` rather than hanging. A result that cannot be published because the bus is
+//! unavailable is kept in memory while the loop holds its task (`Disposition::Unavailable`), and
+//! sent when the task is handed back: the attempt does not run twice.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -53,6 +56,11 @@ impl Default for RunnerSettings {
 /// Attempts running in this process, by attempt id (for cancels).
 pub(crate) type InFlight = Arc<std::sync::Mutex<HashMap<Uuid, Context>>>;
 
+/// Encoded results that could not be published because the bus was unavailable, by attempt id.
+/// Their task is held by the consume loop and handed back; then the result is sent without
+/// running the attempt again.
+pub(crate) type Unpublished = std::sync::Mutex<HashMap<Uuid, Bytes>>;
+
 pub(crate) struct TaskHandler<A: Agent> {
     pub bus: Bus,
     pub agent: Arc<A>,
@@ -60,6 +68,7 @@ pub(crate) struct TaskHandler<A: Agent> {
     pub artifacts: Artifacts,
     pub settings: RunnerSettings,
     pub in_flight: InFlight,
+    pub unpublished: Unpublished,
 }
 
 impl<A: Agent> Handler for TaskHandler<A> {
@@ -68,9 +77,20 @@ impl<A: Agent> Handler for TaskHandler<A> {
             Ok(task) => task,
             Err(reason) => return Disposition::DeadLetter(reason),
         };
-        let result = self.attempt(&mut task).await;
-        match publish_result(&self.bus, &task, result).await {
+        let payload = match self.unpublished(task.attempt_id, None) {
+            Some(payload) => payload,
+            None => {
+                let result = self.attempt(&mut task).await;
+                Bytes::from(result_event(&task, result, self.bus.max_payload()))
+            }
+        };
+        match publish_result(&self.bus, &task, payload.clone()).await {
             Ok(()) => Disposition::Ack,
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(attempt = %task.attempt_id, error = %e, "cannot publish result: the bus is unavailable; the task waits and its result is sent when it is back");
+                self.unpublished(task.attempt_id, Some(payload));
+                Disposition::Unavailable(e.to_string())
+            }
             Err(e) => {
                 tracing::warn!(attempt = %task.attempt_id, error = %e, "cannot publish result; task will be redelivered");
                 Disposition::Retry(Duration::from_secs(1))
@@ -159,6 +179,15 @@ impl<A: Agent> TaskHandler<A> {
             // A stop the agent turned into its own error is still a stop.
             Err(_) if cx.stop_reason().is_some() => Outcome::Failed(cx.stopped_error()),
             Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    /// Take the unpublished result of attempt `id`, or (with `keep`) set it.
+    fn unpublished(&self, id: Uuid, keep: Option<Bytes>) -> Option<Bytes> {
+        let mut map = self.unpublished.lock().ok()?;
+        match keep {
+            Some(payload) => map.insert(id, payload),
+            None => map.remove(&id),
         }
     }
 
@@ -331,12 +360,7 @@ fn result_event(task: &Task, mut result: TaskResult, max_payload: usize) -> Vec<
 }
 
 /// Publish, retrying briefly: once the work is done, losing only the result would force a rerun.
-async fn publish_result(
-    bus: &Bus,
-    task: &Task,
-    result: TaskResult,
-) -> Result<(), weft_bus::BusError> {
-    let payload = bytes::Bytes::from(result_event(task, result, bus.max_payload()));
+async fn publish_result(bus: &Bus, task: &Task, payload: Bytes) -> Result<(), weft_bus::BusError> {
     let source = format!("weft/exec/{}", task.agent);
     let msg_id = weft_events::ids::message_id(&source, &format!("result-{}", task.attempt_id));
     let subject = subjects::result_subject(&task.agent);

@@ -163,6 +163,7 @@ impl<A: Agent> ExecutorService<A> {
                 ..RunnerSettings::default()
             },
             in_flight,
+            unpublished: Default::default(),
         });
         tracing::info!(
             agent = A::NAME,

@@ -4,8 +4,10 @@
 //! steps and attempts ([`executions`] for reads, [`engine`] for the router's transactional
 //! writes), durable [`timers`], the schedule [`overlap`] lock and reads, and the transactional
 //! [`outbox`], whose rows are published to the bus right after commit and swept up by any
-//! router replica if that publish never happened.
+//! router replica if that publish never happened. [`StoreError::is_unavailable`] tells an
+//! unreachable database from a failed statement.
 
+mod availability;
 pub mod engine;
 pub mod executions;
 pub mod instances;
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
+pub use availability::is_unavailable;
 pub use weft_engine::{AttemptStatus, ExecutionStatus, StepStatus};
 
 /// A database transaction.

@@ -7,12 +7,16 @@
 //! - [`outbox`]: committed rows are published once (by flush or sweep), rolled-back ones never;
 //! - [`timers`]: a timer is due only after `due_at` and is claimed exactly once;
 //! - [`engine`]: execution/step/attempt writes and the execution row lock;
-//! - [`executions`]: cursor pagination returns every row once, newest first.
+//! - [`executions`]: cursor pagination returns every row once, newest first;
+//! - [`availability`]: an unreachable server, an exhausted pool and an ended session are
+//!   "unavailable", a rejected statement is not.
 #![allow(clippy::unwrap_used)]
 
 #[path = "store/common.rs"]
 mod common;
 
+#[path = "store/availability.rs"]
+mod availability;
 #[path = "store/engine.rs"]
 mod engine;
 #[path = "store/executions.rs"]

@@ -5,6 +5,7 @@
 mod common;
 
 mod contract;
+mod dead_letters;
 mod email;
 mod executions;
 mod runs;
@@ -34,6 +35,9 @@ async fn openapi_lists_every_route() {
         ("/api/v1/executions", "get"),
         ("/api/v1/executions/{id}", "get"),
         ("/api/v1/executions/{id}/cancel", "post"),
+        ("/api/v1/dead-letters", "get"),
+        ("/api/v1/dead-letters/{id}", "get"),
+        ("/api/v1/dead-letters/{id}/replay", "post"),
         ("/api/v1/openapi.json", "get"),
     ] {
         assert!(

@@ -222,7 +222,7 @@ impl Drop for Env {
         if std::thread::panicking() {
             return;
         }
-        let url = self.db.url.clone();
+        let url = self.config.database_url.clone();
         let checked = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
