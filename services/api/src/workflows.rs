@@ -361,24 +361,6 @@ fn triggers(record: &WorkflowRecord) -> Vec<String> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_types() {
-        let mut h = HeaderMap::new();
-        assert_eq!(body_format(&h).ok(), Some(Format::Yaml));
-        h.insert(
-            header::CONTENT_TYPE,
-            "application/json; charset=utf-8".parse().expect("header"),
-        );
-        assert_eq!(body_format(&h).ok(), Some(Format::Json));
-        h.insert(header::CONTENT_TYPE, "text/plain".parse().expect("header"));
-        assert!(body_format(&h).is_err());
-    }
-}
-
 /// The current definitions of the workflows `wf` reaches through `call`s (those that exist).
 async fn called_workflows(
     st: &AppState,
@@ -407,4 +389,22 @@ async fn called_workflows(
         known.insert(name, def);
     }
     Ok(known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        let mut h = HeaderMap::new();
+        assert_eq!(body_format(&h).ok(), Some(Format::Yaml));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().expect("header"),
+        );
+        assert_eq!(body_format(&h).ok(), Some(Format::Json));
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().expect("header"));
+        assert!(body_format(&h).is_err());
+    }
 }

@@ -82,8 +82,7 @@ fn load(env: &Env, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<HashMap<u64
         for p in posts {
             let _ = p.await;
         }
-        let accepted = accepted.lock().expect("lock").clone();
-        accepted
+        accepted.lock().expect("lock").clone()
     })
 }
 

@@ -47,11 +47,13 @@ impl Decider<'_> {
                      or `call` a sub-workflow per chunk)",
                     items.len()
                 );
-                return Ok(self.fail_step(id, "too_many_items", message));
+                self.fail_step(id, "too_many_items", message);
+                return Ok(());
             }
             Ok(other) => {
                 let message = format!("`foreach` must give a list, got {}", kind_of(&other));
-                return Ok(self.fail_step(id, "bad_input", message));
+                self.fail_step(id, "bad_input", message);
+                return Ok(());
             }
             Err(e) => {
                 self.set_step(id, StepStatus::Failed, None, Some(expr_error(&e)));
