@@ -1,6 +1,6 @@
 //! `GET /api/v1/executions/{id}/history`: an execution's journal — every input the router's
-//! decision core decided on (start, result, timer, cancel, refuse), in order, with the time of
-//! each decision. Feeding it through the core again gives the recorded state (`weft replay`).
+//! decision core decided on (start, result, timer, decision, event, cancel, refuse), in order,
+//! with the time of each decision. Feeding it through the core again gives the recorded state (`weft replay`).
 //!
 //! Consumes the `journal` table through `weft_store`; produces JSON. Writes nothing.
 
@@ -36,7 +36,8 @@ pub struct History {
 pub struct HistoryEntry {
     /// When it was decided.
     pub at: DateTime<Utc>,
-    /// What was decided on: `{"kind": "start" | "result" | "timer" | "cancel" | "refuse", …}`.
+    /// What was decided on: `{"kind": "start" | "result" | "timer" | "decision" | "event" |
+    /// "cancel" | "refuse", …}`.
     #[schema(value_type = Object)]
     pub input: Value,
 }

@@ -16,7 +16,6 @@ use std::{sync::Arc, time::Duration};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use weft_bus::{Delivery, Disposition, Handler};
-use weft_engine::Input;
 use weft_events::{ErrorCode, Outcome, StepError, Task, TaskResult, subjects, trace, types};
 use weft_flow::MAX_CALL_DEPTH;
 use weft_store::{ExecutionStatus, Tx, engine as db, outbox::OutboxMessage};
@@ -82,15 +81,16 @@ impl CallHandler {
         };
         let at = engine::now();
         let steps: Vec<&str> = def.steps.keys().map(String::as_str).collect();
-        if !db::create_running_execution(&mut tx, &new, &steps, at).await? {
+        let defaults = self.shared.defaults_json.as_ref();
+        if !db::create_running_execution(&mut tx, &new, &steps, at, defaults).await? {
             return Ok(()); // a redelivered task: started before
         }
         let link = parent_link(task);
         db::set_parent(&mut tx, id, &link, depth).await?;
-        let (mut exec, st) = created(&new, &def, at);
+        let (mut exec, st) = created(&new, &def, at, defaults);
         exec.parent = Some(link);
         exec.depth = depth;
-        let batch = engine::decide(&mut tx, &exec, st, &def, Input::Start, at).await?;
+        let batch = engine::decide(&mut tx, &exec, st, &def, self.shared.start(), at).await?;
         let bus = &self.shared.bus;
         engine::commit(store, bus, tx, batch, "starting a child execution").await
     }

@@ -21,6 +21,15 @@ pub struct RouterConfig {
     /// Ack wait of the router's consumers, in milliseconds: how soon a message whose handler
     /// died is redelivered.
     pub ack_wait_ms: u64,
+    /// A run's time limit when its workflow sets no `timeout`, in milliseconds (0: none).
+    /// Default 7 days. A run keeps the limits it started with.
+    pub default_timeout_ms: u64,
+    /// An attempt's time limit when its (agent or `call`) step sets no `timeout`, in
+    /// milliseconds (0: none). Default 1 hour.
+    pub default_step_timeout_ms: u64,
+    /// How often runs and attempts past their default limits are looked for, in milliseconds
+    /// (a default limit fires up to this late).
+    pub limit_sweep_ms: u64,
 }
 
 impl RouterConfig {
@@ -43,6 +52,20 @@ impl Default for RouterConfig {
             sweep_interval_ms: 1000,
             sweep_grace_ms: 3000,
             ack_wait_ms: 30_000,
+            default_timeout_ms: 7 * 24 * 3_600_000,
+            default_step_timeout_ms: 3_600_000,
+            limit_sweep_ms: 10_000,
+        }
+    }
+}
+
+impl RouterConfig {
+    /// The default limits runs start with.
+    pub fn defaults(&self) -> weft_engine::Defaults {
+        let limit = |ms: u64| (ms > 0).then_some(ms);
+        weft_engine::Defaults {
+            timeout_ms: limit(self.default_timeout_ms),
+            step_timeout_ms: limit(self.default_step_timeout_ms),
         }
     }
 }

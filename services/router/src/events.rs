@@ -1,4 +1,4 @@
-//! Events → executions. For each workflow an event matches (and whose `if` holds), one
+//! Events → executions (and → the `wait` steps waiting for them, see [`crate::waits`]). For each workflow an event matches (and whose `if` holds), one
 //! execution with an id derived from (workflow, event source, event id) is created and started in one
 //! transaction. A redelivered event finds its execution already started and changes nothing.
 //! While the database is unreachable an event waits in the consume loop
@@ -16,7 +16,7 @@ use weft_events::{ids, types};
 use weft_flow::Published;
 use weft_store::{ExecutionStatus, Tx, engine as db, executions::ExecutionRow};
 
-use crate::{RouterError, engine, index, overlap, service::Shared};
+use crate::{RouterError, engine, index, overlap, service::Shared, waits};
 
 /// How often an event that names a workflow (webhook path, manual run) but matched none is
 /// retried: the router's view of the bucket may lag the webhook's by a moment.
@@ -88,14 +88,15 @@ impl EventHandler {
         let step_ids: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
         let fresh = refused.is_none() && !manual;
         let at = engine::now();
-        if fresh && db::create_running_execution(&mut tx, &new, &step_ids, at).await? {
+        let defaults = self.shared.defaults_json.as_ref();
+        if fresh && db::create_running_execution(&mut tx, &new, &step_ids, at, defaults).await? {
             let def = self
                 .shared
                 .defs
                 .get(store, &wf.name, published.version)
                 .await?;
-            let (exec, st) = created(&new, &def, at);
-            let batch = engine::decide(&mut tx, &exec, st, &def, Input::Start, at).await?;
+            let (exec, st) = created(&new, &def, at, defaults);
+            let batch = engine::decide(&mut tx, &exec, st, &def, self.shared.start(), at).await?;
             return engine::commit(
                 store,
                 &self.shared.bus,
@@ -143,7 +144,7 @@ impl EventHandler {
         let st = engine::state(&mut tx, &exec, steps, &def).await?;
         let input = match error {
             Some(error) => Input::Refuse { error },
-            None => Input::Start,
+            None => self.shared.start(),
         };
         let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
         engine::commit(
@@ -163,6 +164,7 @@ pub(crate) fn created(
     new: &db::NewExecution<'_>,
     wf: &weft_flow::Workflow,
     at: chrono::DateTime<chrono::Utc>,
+    defaults: Option<&Value>,
 ) -> (ExecutionRow, Execution) {
     let exec = ExecutionRow {
         id: new.id,
@@ -179,6 +181,7 @@ pub(crate) fn created(
         finished_at: None,
         parent: None,
         depth: 0,
+        defaults: defaults.cloned(),
     };
     let mut st = Execution::created(
         new.id,
@@ -239,6 +242,10 @@ impl Handler for EventHandler {
                 tracing::warn!(event = %event.id(), %trace_id, workflow = %published.workflow.name, error = %e, "cannot start execution; will retry");
                 return e.disposition(Duration::from_secs(1));
             }
+        }
+        if let Err(e) = waits::offer(&self.shared, &snapshot, &event).await {
+            tracing::warn!(event = %event.id(), error = %e, "cannot offer the event to waits; will retry");
+            return e.disposition(Duration::from_secs(1));
         }
         Disposition::Ack
     }

@@ -23,6 +23,7 @@ mod overlap;
 pub mod replay;
 mod results;
 mod service;
+mod waits;
 
 pub use api::{CancelOutcome, DecisionOutcome, cancel_execution, decide_approval};
 pub use config::RouterConfig;

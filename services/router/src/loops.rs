@@ -1,8 +1,9 @@
-//! Background loops of every router replica: firing due timers and sweeping the outbox.
+//! Background loops of every router replica: firing due timers, timing out runs and attempts
+//! past their default limits, and sweeping the outbox.
 
 use std::{sync::Arc, time::Duration};
 
-use weft_engine::Input;
+use weft_engine::{Input, TimerKind};
 use weft_runtime::Shutdown;
 use weft_store::{
     ExecutionStatus, engine as db,
@@ -59,6 +60,81 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
         return Ok(weft_store::commit(tx, "dropping a stale timer").await?);
     }
     engine::commit(store, &shared.bus, tx, batch, "firing a timer").await
+}
+
+/// Every `every` until shutdown, time out the runs and attempts past their default limits (a
+/// default limit has no timer row; see `weft_engine::Defaults`).
+pub(crate) async fn limits(shared: Arc<Shared>, every: Duration, shutdown: Shutdown) {
+    while !shutdown.is_triggered() {
+        if let Err(e) = sweep_limits(&shared).await {
+            tracing::warn!(error = %e, "default limit sweep failed; will retry");
+        }
+        tokio::select! {
+            _ = shutdown.wait() => {}
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+async fn sweep_limits(shared: &Shared) -> Result<(), RouterError> {
+    let pool = shared.store.pool();
+    for id in weft_store::limits::overdue_runs(pool, 200).await? {
+        let input = Input::Timer {
+            timer: TimerKind::WorkflowTimeout,
+            step: None,
+            attempt_id: None,
+            instance: None,
+        };
+        fire_default(shared, id, input, |wf| wf.timeout.is_none()).await?;
+    }
+    for a in weft_store::limits::overdue_attempts(pool, 200).await? {
+        let step = a.step_id.clone();
+        let input = Input::Timer {
+            timer: TimerKind::StepTimeout,
+            step: Some(a.step_id),
+            attempt_id: Some(a.attempt_id),
+            instance: a.instance,
+        };
+        let default =
+            |wf: &weft_flow::Workflow| wf.step(&step).is_some_and(|s| s.timeout.is_none());
+        fire_default(shared, a.execution_id, input, default).await?;
+    }
+    Ok(())
+}
+
+/// Decide a default limit's timeout for execution `id` under its lock, when its workflow sets
+/// no limit of its own (`default`); a run or attempt that ended meanwhile decides nothing.
+async fn fire_default(
+    shared: &Shared,
+    id: uuid::Uuid,
+    input: Input,
+    default: impl Fn(&weft_flow::Workflow) -> bool,
+) -> Result<(), RouterError> {
+    let store = &shared.store;
+    let mut tx = store.begin().await?;
+    let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
+        return Ok(());
+    };
+    if ExecutionStatus::parse(&exec.status) != Some(ExecutionStatus::Running) {
+        return Ok(());
+    }
+    let def = shared.defs.get(store, &exec.workflow, exec.version).await?;
+    if !default(def.as_ref()) {
+        return Ok(()); // its own timer fires it
+    }
+    let st = engine::state(&mut tx, &exec, steps, &def).await?;
+    let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
+    if batch.journal.is_empty() {
+        return Ok(());
+    }
+    engine::commit(
+        store,
+        &shared.bus,
+        tx,
+        batch,
+        "timing out past a default limit",
+    )
+    .await
 }
 
 /// Publish outbox rows their writers left behind, every `every`, until shutdown.

@@ -95,10 +95,11 @@ pub async fn start(
     }
     let steps: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
     let at = engine::now();
-    if db::create_running_execution(&mut tx, new, &steps, at).await? {
+    let defaults = shared.defaults_json.as_ref();
+    if db::create_running_execution(&mut tx, new, &steps, at, defaults).await? {
         let def = shared.defs.get(store, &wf.name, new.version).await?;
-        let (exec, st) = crate::events::created(new, &def, at);
-        batch.extend(engine::decide(&mut tx, &exec, st, &def, Input::Start, at).await?);
+        let (exec, st) = crate::events::created(new, &def, at, defaults);
+        batch.extend(engine::decide(&mut tx, &exec, st, &def, shared.start(), at).await?);
     }
     engine::commit(
         store,
@@ -161,7 +162,7 @@ async fn change_locked(
     let input = match change {
         Change::Promote => {
             tracing::info!(%workflow, execution = %id, "buffered schedule tick starts");
-            Input::Start
+            shared.start()
         }
         Change::Cancel => {
             tracing::info!(%workflow, execution = %id, "cancelled for a newer schedule tick (overlap: cancel_previous)");

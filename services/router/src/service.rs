@@ -1,5 +1,6 @@
 //! `RouterService::new(config, deps)` + `run(shutdown)`: the workflows watch, the event and
-//! result consumers, the timer loop and the outbox sweeper, side by side until shutdown.
+//! result consumers, the timer loop, the outbox sweeper and the sweeper of events kept for
+//! waits, side by side until shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,18 @@ pub(crate) struct Shared {
     pub store: Store,
     pub bus: Bus,
     pub defs: Definitions,
+    /// The default limits runs start with, and as stored.
+    pub defaults: weft_engine::Defaults,
+    pub defaults_json: Option<serde_json::Value>,
+}
+
+impl Shared {
+    /// The start of a run, with the default limits.
+    pub fn start(&self) -> weft_engine::Input {
+        weft_engine::Input::Start {
+            defaults: self.defaults,
+        }
+    }
 }
 
 /// What a router needs besides its settings.
@@ -43,10 +56,14 @@ pub struct RouterService {
 impl RouterService {
     /// A router with these settings over `deps`. Starts nothing.
     pub fn new(config: RouterConfig, deps: RouterDeps) -> Self {
+        let defaults = config.defaults();
         let shared = Arc::new(Shared {
             store: deps.store,
             bus: deps.bus,
             defs: Definitions::default(),
+            defaults,
+            defaults_json: (!defaults.is_none())
+                .then(|| serde_json::to_value(defaults).unwrap_or_default()),
         });
         Self { config, shared }
     }
@@ -92,6 +109,15 @@ impl RouterService {
         parts.add(
             "timer loop",
             loops::timers(self.shared.clone(), poll, stop.clone()),
+        );
+        let every = Duration::from_millis(self.config.limit_sweep_ms);
+        parts.add(
+            "limit sweep",
+            loops::limits(self.shared.clone(), every, stop.clone()),
+        );
+        parts.add(
+            "wait events sweeper",
+            crate::waits::forget(self.shared.clone(), stop.clone()),
         );
         let every = Duration::from_millis(self.config.sweep_interval_ms);
         let grace = Duration::from_millis(self.config.sweep_grace_ms);

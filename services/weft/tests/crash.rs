@@ -1,50 +1,20 @@
 //! Crash safety: with the services as separate processes (two router replicas), kill -9 both
 //! routers and the HTTP executor in the middle of a load — while steps are mid-call — restart
-//! them, and every event still ends in exactly one succeeded execution.
+//! them, and every event still ends in exactly one succeeded execution. Also kill -9 of the
+//! router mid-`foreach` and mid-`wait`, and of the code executor mid-sandbox.
 
 mod common;
 
 use std::{collections::HashMap, time::Duration};
 
-use common::Upstream;
+use common::{
+    Upstream,
+    procs::{Procs, Stack, ready, step},
+};
 use serde_json::{Value, json};
 use weft_testkit::{ChildProcess, NatsServer, TestDb, free_port};
 
 const EVENTS: usize = 150;
-
-struct Procs {
-    nats_url: String,
-    db_url: String,
-}
-
-impl Procs {
-    fn spawn(&self, service: &str, port: u16) -> ChildProcess {
-        let port = port.to_string();
-        let addr = format!("127.0.0.1:{port}");
-        let env = [
-            ("NATS_URL", self.nats_url.as_str()),
-            ("DATABASE_URL", self.db_url.as_str()),
-            ("WEFT_HTTP_ADDR", addr.as_str()),
-            ("WEFT_ACK_WAIT_MS", "2000"),
-            ("RUST_LOG", "warn"),
-        ];
-        ChildProcess::spawn(env!("CARGO_BIN_EXE_weft"), ["serve", service], env).expect("spawns")
-    }
-}
-
-async fn ready(http: &reqwest::Client, port: u16) {
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(r) = http.get(&url).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("service on {port} never became ready");
-}
 
 #[tokio::test]
 async fn kill_9_router_and_executor_mid_load_loses_and_duplicates_nothing() {
@@ -59,6 +29,7 @@ async fn kill_9_router_and_executor_mid_load_loses_and_duplicates_nothing() {
     let procs = Procs {
         nats_url: nats.url.clone(),
         db_url: db.url.clone(),
+        env: Vec::new(),
     };
     let ports: HashMap<&str, u16> = [
         ("api", free_port()),
@@ -342,32 +313,7 @@ async fn kill_9_of_the_code_executor_leaves_no_sandbox_behind() {
 #[tokio::test]
 async fn kill_9_of_the_router_mid_foreach_runs_every_item_exactly_once() {
     const ITEMS: usize = 1000;
-    weft_testkit::init_crypto();
-    let nats = NatsServer::start().await.expect("nats");
-    let db = TestDb::create().await.expect("db");
-    let upstream = Upstream::start().await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    let procs = Procs {
-        nats_url: nats.url.clone(),
-        db_url: db.url.clone(),
-    };
-    let ports: HashMap<&str, u16> = [
-        ("api", free_port()),
-        ("webhook", free_port()),
-        ("router", free_port()),
-        ("exec-http", free_port()),
-    ]
-    .into();
-    let _api = procs.spawn("api", ports["api"]);
-    let _webhook = procs.spawn("webhook", ports["webhook"]);
-    let mut router = procs.spawn("router", ports["router"]);
-    let _exec = procs.spawn("exec-http", ports["exec-http"]);
-    for name in ["api", "webhook", "router", "exec-http"] {
-        ready(&http, ports[name]).await;
-    }
+    let mut stack = Stack::start().await;
     let yaml = r#"
 name: fan
 on: { webhook: { path: fan } }
@@ -377,30 +323,13 @@ steps:
     foreach: ${{ event.data.body.items }}
     concurrency: 20
     with: { method: POST, url: "{upstream}/delay/5/item", json: { index: "${{ index }}" } }
-"#
-    .replace("{upstream}", &upstream.base);
-    let api = format!("http://127.0.0.1:{}/api/v1", ports["api"]);
-    let resp = http
-        .put(format!("{api}/workflows/fan"))
-        .header("content-type", "application/yaml")
-        .body(yaml)
-        .send()
-        .await
-        .expect("apply");
-    assert!(resp.status().is_success(), "apply: {}", resp.status());
+"#;
+    stack.apply("fan", yaml).await;
     let items: Vec<usize> = (0..ITEMS).collect();
-    let accepted: Value = http
-        .post(format!("http://127.0.0.1:{}/hooks/fan", ports["webhook"]))
-        .json(&json!({ "items": items }))
-        .send()
-        .await
-        .expect("hook")
-        .json()
-        .await
-        .expect("json");
-    let event_id = accepted["event_id"].as_str().expect("event_id").to_string();
+    let event_id = stack.hook("fan", json!({ "items": items })).await;
 
     // Kill the router once a fifth of the items ran, then start it again.
+    let upstream = stack.upstream.clone();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while upstream.seen("/delay/5/item").len() < ITEMS / 5 {
         assert!(
@@ -409,48 +338,17 @@ steps:
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    router.kill9().expect("router killed");
+    stack.kill9("router");
     let before = upstream.seen("/delay/5/item").len();
     assert!(before < ITEMS, "the crash came mid-step");
-    let _router = procs.spawn("router", ports["router"]);
+    stack.spawn("router");
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    let done = loop {
-        let list: Value = http
-            .get(format!("{api}/executions?event_id={event_id}"))
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
-        if let Some(e) = list["items"].as_array().and_then(|a| a.first())
-            && e["status"] != "running"
-            && e["status"] != "queued"
-        {
-            break e.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the run never ended"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(done["status"], "succeeded", "{done}");
-    let id = done["id"].as_str().expect("id").to_string();
-    let detail: Value = http
-        .get(format!("{api}/executions/{id}"))
-        .send()
-        .await
-        .expect("detail")
-        .json()
-        .await
-        .expect("json");
-    let each = detail["steps"]
+    let detail = stack.ended(&event_id, Duration::from_secs(180)).await;
+    assert_eq!(detail["status"], "succeeded", "{detail}");
+    let output = step(&detail, "each")["output"]
         .as_array()
-        .and_then(|s| s.iter().find(|s| s["id"] == "each"))
-        .expect("step each");
-    let output = each["output"].as_array().expect("output list");
+        .expect("output list")
+        .clone();
     assert_eq!(output.len(), ITEMS);
     for (i, o) in output.iter().enumerate() {
         assert_eq!(o["body"]["received"]["index"], i, "item order");
@@ -467,11 +365,80 @@ steps:
         keys.values().all(|k| k.len() == 1),
         "an item ran as two attempts"
     );
-    let store = weft_store::Store::connect(&db.url, 2).await.expect("store");
-    let id: uuid::Uuid = id.parse().expect("uuid");
-    let report = weft_router::replay::replay(&store, id)
-        .await
-        .expect("replay")
-        .expect("the execution");
-    assert_eq!(report.divergence, None, "the journal replays to the state");
+    stack.replays(detail["id"].as_str().expect("id")).await;
+}
+
+/// The issue's crash test for `wait`: 20 runs wait for their order's reply; kill -9 the router
+/// while the first replies are being taken, send the rest while it is down, start it again:
+/// every run takes its own reply exactly once, and each journal replays to the state.
+#[tokio::test]
+async fn kill_9_of_the_router_mid_wait_ends_every_wait_once() {
+    const RUNS: usize = 20;
+    let mut stack = Stack::start().await;
+    let yaml = r#"
+name: await
+on: { webhook: { path: await } }
+steps:
+  reply:
+    wait: { type: shop.reply, match: "${{ event.data.order == execution.event.data.body.order }}", timeout: 5m }
+  after: { uses: http, needs: reply, with: { method: POST, url: "{upstream}/echo/after", json: { order: "${{ steps.reply.output.data.order }}" } } }
+"#;
+    stack.apply("await", yaml).await;
+    let mut events = Vec::with_capacity(RUNS);
+    for order in 0..RUNS {
+        events.push(stack.hook("await", json!({ "order": order })).await);
+    }
+    // Every run waits.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = stack.get("/executions?workflow=await&status=running").await;
+        let ids: Vec<String> = list["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut waiting = 0;
+        for id in &ids {
+            let detail = stack.get(&format!("/executions/{id}")).await;
+            waiting += usize::from(step(&detail, "reply")["status"] == "running");
+        }
+        if waiting == RUNS {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the runs never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reply = |order: usize| {
+        json!({"specversion": "1.0", "id": format!("reply-{order}"), "source": "mail/x",
+               "type": "shop.reply", "data": {"order": order}})
+    };
+    for order in 0..RUNS / 2 {
+        stack.event(reply(order)).await;
+    }
+    stack.kill9("router");
+    for order in RUNS / 2..RUNS {
+        stack.event(reply(order)).await;
+    }
+    stack.spawn("router");
+    for (order, event_id) in events.iter().enumerate() {
+        let detail = stack.ended(event_id, Duration::from_secs(60)).await;
+        assert_eq!(detail["status"], "succeeded", "{detail}");
+        assert_eq!(step(&detail, "reply")["output"]["data"]["order"], order);
+        stack.replays(detail["id"].as_str().expect("id")).await;
+    }
+    let mut keys: HashMap<i64, std::collections::HashSet<String>> = HashMap::new();
+    for s in stack.upstream.seen("/echo/after") {
+        let order = s.body["order"].as_i64().expect("order");
+        keys.entry(order)
+            .or_default()
+            .insert(s.idempotency_key.clone().unwrap_or_default());
+    }
+    assert_eq!(keys.len(), RUNS, "every run went on");
+    assert!(keys.values().all(|k| k.len() == 1), "a wait ended twice");
 }

@@ -14,7 +14,7 @@ use weft_flow::{ExprError, Limits, StepKind, When, Workflow};
 use crate::{
     AttemptStatus, Effect, Entry, ExecutionStatus, Input, Outcome, StepStatus, Timer, TimerKind,
     context::build as context_build,
-    state::{Attempt, Execution, Step, attempt_id, instance_attempt_id, timer_id},
+    state::{Attempt, Defaults, Execution, Step, attempt_id, instance_attempt_id, timer_id},
 };
 
 /// How a decision evaluates expressions and sizes tasks.
@@ -127,7 +127,7 @@ impl<'a> Decider<'a> {
             return Ok(()); // an ended execution takes no input
         }
         match input {
-            Input::Start => self.start(),
+            Input::Start { defaults } => self.start(*defaults),
             Input::Result {
                 attempt_id,
                 step,
@@ -149,6 +149,7 @@ impl<'a> Decider<'a> {
                 by,
                 comment,
             } => self.decision(step, *approved, by, comment.as_deref()),
+            Input::Event { step, event } => self.event(step, event),
             Input::Refuse { error } => {
                 self.end(ExecutionStatus::Failed, None, Some(error.clone()));
                 Ok(())
@@ -217,7 +218,7 @@ impl<'a> Decider<'a> {
                     TimerKind::StepTimeout => {
                         format!(
                             "no result within {}",
-                            humanize(def.timeout.unwrap_or_default())
+                            humanize(self.step_timeout(def).unwrap_or_default())
                         )
                     }
                     _ => format!(
@@ -254,13 +255,23 @@ impl<'a> Decider<'a> {
                 self.set_step(step, StepStatus::TimedOut, None, Some(error));
                 self.advance()?;
             }
+            (TimerKind::WaitTimeout, Some(step)) => {
+                let Some(wait) = self.waiting(step) else {
+                    return Ok(()); // its event came first
+                };
+                let limit = humanize(wait.timeout.unwrap_or_default());
+                let message = format!("no matching event within {limit}");
+                let error = json!({"code": "timeout", "message": message, "retryable": false});
+                self.set_step(step, StepStatus::TimedOut, None, Some(error));
+                self.advance()?;
+            }
             (TimerKind::Cancel, _) => {
                 let message = "the `call` step that started it ended first";
                 let error = json!({"code": "cancelled", "message": message});
                 self.end(ExecutionStatus::Cancelled, None, Some(error));
             }
             (TimerKind::WorkflowTimeout, _) => {
-                let limit = humanize(self.wf.timeout.unwrap_or_default());
+                let limit = humanize(self.workflow_timeout().unwrap_or_default());
                 let message = format!("execution did not finish within {limit}");
                 let error = json!({"code": "timeout", "message": message});
                 self.end(ExecutionStatus::TimedOut, None, Some(error));
@@ -271,7 +282,7 @@ impl<'a> Decider<'a> {
     }
 
     /// Start a queued execution, or begin one created running.
-    fn start(&mut self) -> Result<(), Heavy> {
+    fn start(&mut self, defaults: Defaults) -> Result<(), Heavy> {
         if self.st.status == ExecutionStatus::Queued {
             self.emit(Effect::ExecutionStarted);
             self.st.status = ExecutionStatus::Running;
@@ -280,11 +291,16 @@ impl<'a> Decider<'a> {
         } else if self.st.steps.iter().any(|s| s.status != StepStatus::Queued) {
             return Ok(()); // begun before: a start is decided once
         }
+        if !defaults.is_none() {
+            self.emit(Effect::DefaultsSet(defaults));
+            self.st.defaults = defaults;
+        }
         self.emit(Effect::Lifecycle {
             status: ExecutionStatus::Running,
             output: None,
             error: None,
         });
+        // A default limit has no timer: the router's limit sweep fires it (see `Defaults`).
         if let Some(limit) = self.wf.timeout {
             let timer = Timer {
                 id: timer_id(self.st.id, "workflow_timeout"),
@@ -363,7 +379,7 @@ impl<'a> Decider<'a> {
             output: output.clone(),
             error: error.clone(),
         });
-        if step.timeout.is_some() || step.heartbeat_timeout.is_some() {
+        if self.attempt_timers(step) {
             self.emit(Effect::TimersDroppedForAttempt(attempt));
         }
         if let Some(delay) = retry_in {
@@ -567,6 +583,10 @@ impl<'a> Decider<'a> {
                 }
                 return Ok(());
             }
+            Some(StepKind::Wait(wait)) => {
+                self.start_wait(id, wait);
+                return Ok(());
+            }
             Some(StepKind::Approval(approval)) => {
                 match self.render_text(&approval.message, &ctx)? {
                     Ok(message) => self.ask(id, approval, message),
@@ -609,7 +629,7 @@ impl<'a> Decider<'a> {
             attempt: n as u32,
             agent: step.executor().unwrap_or_default().to_string(),
             with,
-            timeout_ms: step.timeout.map(|d| d.as_millis() as u64),
+            timeout_ms: self.step_timeout(step).map(|d| d.as_millis() as u64),
             traceparent: None,
             heartbeat_timeout_ms: step.heartbeat_timeout.map(|d| d.as_millis() as u64),
         };
@@ -710,6 +730,23 @@ impl<'a> Decider<'a> {
         }
     }
 
+    /// The run's timeout: the workflow's, or the default it started with.
+    fn workflow_timeout(&self) -> Option<std::time::Duration> {
+        self.wf.timeout.or_else(|| self.st.defaults.timeout())
+    }
+
+    /// An attempt's timeout: the step's, or (for an agent or `call` step) the default.
+    pub(crate) fn step_timeout(&self, step: &weft_flow::Step) -> Option<std::time::Duration> {
+        let default = || step.executor().and(self.st.defaults.step_timeout());
+        step.timeout.or_else(default)
+    }
+
+    /// Whether the attempts of `step` have timers (its own timeout or a heartbeat timeout; a
+    /// default timeout has none).
+    pub(crate) fn attempt_timers(&self, step: &weft_flow::Step) -> bool {
+        step.timeout.is_some() || step.heartbeat_timeout.is_some()
+    }
+
     /// The running attempt `attempt` of step `id` or of one of its items.
     fn running_attempt(&self, id: &str, attempt: Uuid) -> Option<Attempt> {
         let step = self.st.step(id)?;
@@ -783,6 +820,76 @@ impl<'a> Decider<'a> {
             self.set_step(id, StepStatus::Failed, None, Some(error));
         }
         self.advance()
+    }
+
+    /// A `wait` step starts waiting: for events from now on, and for those kept from its
+    /// `window` before (the router offers them in the same transaction).
+    fn start_wait(&mut self, id: &str, wait: &weft_flow::Wait) {
+        self.set_step(id, StepStatus::Running, None, None);
+        let window = chrono::Duration::from_std(wait.window()).unwrap_or(chrono::Duration::MAX);
+        let since = self.at.checked_sub_signed(window).unwrap_or(self.at);
+        self.emit(Effect::WaitStarted {
+            step: id.to_string(),
+            since,
+        });
+        if let Some(limit) = wait.timeout {
+            let timer = Timer {
+                id: timer_id(self.st.id, &format!("wait/{id}")),
+                kind: TimerKind::WaitTimeout,
+                step: Some(id.to_string()),
+                attempt_id: None,
+                instance: None,
+                due_at: self.due(limit),
+            };
+            self.emit(Effect::TimerSet(timer));
+        }
+    }
+
+    /// The `wait` of step `id` when it is waiting.
+    fn waiting(&self, id: &str) -> Option<&'a weft_flow::Wait> {
+        let wait = self.wf.step(id)?.wait.as_ref()?;
+        let running = self.st.step(id)?.status == StepStatus::Running;
+        running.then_some(wait)
+    }
+
+    /// An event for `wait` step `id`: it ends the wait (the event is the step's output) when
+    /// the step waits, the event's `type`, `source` and `subject` match, it is neither the
+    /// execution's trigger nor an event another wait of it took, and `match` is true. An event
+    /// `match` cannot be evaluated on does not match.
+    fn event(&mut self, id: &str, event: &Value) -> Result<(), Heavy> {
+        let Some(wait) = self.waiting(id) else {
+            return Ok(());
+        };
+        let text = |k: &str| event.get(k).and_then(Value::as_str);
+        let (Some(ty), Some(source)) = (text("type"), text("source")) else {
+            return Ok(());
+        };
+        if !wait.accepts(ty, source, text("subject")) || self.taken(event) {
+            return Ok(());
+        }
+        if let Some(cond) = &wait.condition {
+            let mut ctx = context_build(&self.st);
+            let trigger = ctx["event"].take();
+            ctx["execution"]["event"] = trigger;
+            ctx["event"] = event.clone();
+            let verdict = weft_flow::eval_condition_within(cond, &ctx, self.settings.limits);
+            if !matches!(self.checked(verdict)?, Ok(true)) {
+                return Ok(());
+            }
+        }
+        self.set_step(id, StepStatus::Succeeded, Some(event.clone()), None);
+        self.advance()
+    }
+
+    /// Whether `event` is the execution's trigger or the output of one of its `wait` steps.
+    fn taken(&self, event: &Value) -> bool {
+        let same = |other: &Value| other["id"] == event["id"] && other["source"] == event["source"];
+        same(&self.st.event)
+            || self.st.steps.iter().any(|s| {
+                s.status == StepStatus::Succeeded
+                    && self.wf.step(&s.id).is_some_and(|d| d.wait.is_some())
+                    && s.output.as_ref().is_some_and(same)
+            })
     }
 
     /// A `sleep`/`until` step waits (durably) for `due`; one already due succeeds now.
@@ -1037,6 +1144,7 @@ fn may_have_timers(wf: &Workflow) -> bool {
                 || s.foreach.is_some()
                 || s.until.is_some()
                 || s.approval.as_ref().is_some_and(|a| a.timeout.is_some())
+                || s.wait.as_ref().is_some_and(|w| w.timeout.is_some())
         })
 }
 

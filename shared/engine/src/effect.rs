@@ -13,6 +13,8 @@ use crate::{AttemptStatus, ExecutionStatus, StepStatus, TimerKind};
 pub enum Effect {
     /// A queued execution starts running (its steps are created `queued`).
     ExecutionStarted,
+    /// The execution keeps the default limits it started with.
+    DefaultsSet(crate::Defaults),
     /// A step changes without an attempt: skipped, failed before running (an expression
     /// error, a task too large), or cancelled.
     StepSet {
@@ -67,6 +69,15 @@ pub enum Effect {
         output: Option<Value>,
         /// Error.
         error: Option<Value>,
+    },
+    /// A `wait` step starts waiting (it is `running`): the router records the wait, and
+    /// offers the step the events kept since `since` that may match, each as an
+    /// [`crate::Input::Event`] decided in the same transaction.
+    WaitStarted {
+        /// The step.
+        step: String,
+        /// The earliest arrival that still counts (the start minus the step's `window`).
+        since: DateTime<Utc>,
     },
     /// Schedule a durable timer.
     TimerSet(Timer),

@@ -212,7 +212,7 @@ impl Decider<'_> {
             output: output.clone(),
             error: error.clone(),
         });
-        if step.timeout.is_some() || step.heartbeat_timeout.is_some() {
+        if self.attempt_timers(step) {
             self.emit(Effect::TimersDroppedForAttempt(attempt));
         }
         if let Some(a) = self.item_mut(id, index).and_then(|i| i.attempt.as_mut()) {
@@ -306,10 +306,7 @@ impl Decider<'_> {
             .step(id)
             .and_then(|s| s.executor())
             .unwrap_or_default();
-        let timers = self
-            .wf
-            .step(id)
-            .is_some_and(|s| s.timeout.is_some() || s.heartbeat_timeout.is_some());
+        let timers = self.wf.step(id).is_some_and(|s| self.attempt_timers(s));
         let open = self
             .fanout_mut(id)
             .map(|f| std::mem::take(&mut f.open))

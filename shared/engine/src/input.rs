@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 use weft_events::StepError;
 
-use crate::TimerKind;
+use crate::{Defaults, TimerKind};
 
 /// One input and when it was decided on: a journal entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,8 +23,13 @@ pub struct Entry {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Input {
     /// Start it: a new execution (created `running` with every step queued) or a queued one
-    /// (a manual run, a buffered schedule tick).
-    Start,
+    /// (a manual run, a buffered schedule tick), with the limits it gets where its workflow
+    /// sets none.
+    Start {
+        /// The router's default limits at the start.
+        #[serde(default, skip_serializing_if = "Defaults::is_none")]
+        defaults: Defaults,
+    },
     /// An executor's result for an attempt.
     Result {
         /// The attempt.
@@ -61,6 +66,14 @@ pub enum Input {
         /// Their comment.
         comment: Option<String>,
     },
+    /// An event arrived that a `wait` step may be waiting for (the router found the step by
+    /// the event's `type`; the core checks the rest).
+    Event {
+        /// The step.
+        step: String,
+        /// The event (CloudEvent as JSON).
+        event: Value,
+    },
     /// Fail it before it starts (its workflow `if` could not be evaluated, its workflow was
     /// deleted while it waited).
     Refuse {
@@ -72,6 +85,13 @@ pub enum Input {
         /// Why, shown as the execution's error message.
         reason: String,
     },
+}
+
+impl Input {
+    /// A start without default limits.
+    pub const START: Input = Input::Start {
+        defaults: Defaults::NONE,
+    };
 }
 
 /// What an attempt returned.

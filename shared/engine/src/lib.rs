@@ -26,5 +26,5 @@ pub use decide::{
 };
 pub use effect::{Effect, Timer};
 pub use input::{Entry, Input, Outcome};
-pub use state::{Attempt, Execution, Fanout, Instance, Step};
+pub use state::{Attempt, Defaults, Execution, Fanout, Instance, Step};
 pub use status::{AttemptStatus, ExecutionStatus, StepStatus, TimerKind};

@@ -33,6 +33,48 @@ pub struct Execution {
     pub output: Option<Value>,
     /// Its error once it failed, was cancelled or timed out.
     pub error: Option<Value>,
+    /// The limits it gets where its workflow sets none (from its start).
+    #[serde(default, skip_serializing_if = "Defaults::is_none")]
+    pub defaults: Defaults,
+}
+
+/// The time limits a run and its steps get when the workflow sets none: the router's settings
+/// when the run started, journaled with its start (so replay applies the same ones) and kept
+/// with the run (so a change of settings never moves a running deadline). A task carries its
+/// step's limit (its executor stops there); no timer row is written for a default limit: the
+/// router's limit sweep finds the runs and attempts past theirs and fires their timeout then,
+/// keeping a run's hot path free of timer writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Defaults {
+    /// The run's `timeout`, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// The `timeout` of an attempt of an agent or `call` step, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_timeout_ms: Option<u64>,
+}
+
+impl Defaults {
+    /// No limits.
+    pub const NONE: Defaults = Defaults {
+        timeout_ms: None,
+        step_timeout_ms: None,
+    };
+
+    /// Whether there are none.
+    pub fn is_none(&self) -> bool {
+        *self == Self::NONE
+    }
+
+    /// The run's default timeout.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        self.timeout_ms.map(std::time::Duration::from_millis)
+    }
+
+    /// An attempt's default timeout.
+    pub fn step_timeout(&self) -> Option<std::time::Duration> {
+        self.step_timeout_ms.map(std::time::Duration::from_millis)
+    }
 }
 
 /// One step of an execution.
@@ -196,6 +238,7 @@ impl Execution {
             steps: Vec::new(),
             output: None,
             error: None,
+            defaults: Defaults::NONE,
         }
     }
 }

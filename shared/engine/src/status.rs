@@ -113,6 +113,8 @@ text_enum!(
         Wake = "wake",
         /// An `approval` step got no decision in time: it times out.
         ApprovalTimeout = "approval_timeout",
+        /// A `wait` step's event did not come in time: it times out.
+        WaitTimeout = "wait_timeout",
         /// A `foreach` step whose items ended as they started (none in flight) starts the next
         /// ones.
         Continue = "continue",

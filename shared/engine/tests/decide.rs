@@ -23,7 +23,7 @@ fn a_chain_runs_step_by_step_and_succeeds_with_the_sinks_output() {
     let (d, st) = run(
         &wf(CHAIN),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, ok("a", 1, json!(1))),
             (2, ok("b", 1, json!(2))),
         ],
@@ -66,7 +66,7 @@ fn with_is_rendered_from_the_event_and_earlier_outputs() {
 #[test]
 fn duplicate_and_late_results_change_nothing() {
     let w = wf(CHAIN);
-    let (_, st) = run(&w, &[(0, Input::Start), (1, ok("a", 1, json!(1)))]);
+    let (_, st) = run(&w, &[(0, Input::START), (1, ok("a", 1, json!(1)))]);
     for input in [
         ok("a", 1, json!("again")),
         ok("b", 7, json!(0)),
@@ -89,7 +89,7 @@ steps:
     let (d, st) = run(
         &wf(yaml),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, err("a", 1, true)),
             (11, timer(TimerKind::Retry, Some("a"), None)),
             (12, err("a", 2, true)),
@@ -110,7 +110,7 @@ steps:
 fn the_retry_timer_is_due_after_the_backoff_from_the_decision_time() {
     let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  a: { uses: http, retry: { attempts: 3, backoff: 10s } }\n";
     let w = wf(yaml);
-    let (_, st) = run(&w, &[(0, Input::Start)]);
+    let (_, st) = run(&w, &[(0, Input::START)]);
     let d = decide(
         &w,
         &st,
@@ -143,7 +143,7 @@ steps:
     let (d, st) = run(
         &wf(yaml),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, err("a", 1, false)),
             (2, err("c", 1, false)),
             (3, ok("d", 1, json!(4))),
@@ -177,7 +177,7 @@ steps:
   a: { uses: http, if: "${{ event.data.n > 5 }}" }
   b: { uses: http, with: { x: "${{ nope.nothing }}" } }
 "#;
-    let (d, st) = run(&wf(yaml), &[(0, Input::Start)]);
+    let (d, st) = run(&wf(yaml), &[(0, Input::START)]);
     assert_eq!(d[0][2], "a=skipped");
     assert_eq!(d[0][3], "b=failed");
     assert_eq!(st.status, ExecutionStatus::Failed);
@@ -189,7 +189,7 @@ fn a_step_timeout_stops_the_attempt_and_times_the_step_out() {
     let (d, st) = run(
         &wf(yaml),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (5, timer(TimerKind::StepTimeout, Some("a"), Some(1))),
             (6, ok("a", 1, json!("late"))),
         ],
@@ -218,7 +218,7 @@ fn a_stale_timer_for_an_attempt_that_ended_does_nothing() {
     let (d, _) = run(
         &wf(yaml),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, ok("a", 1, json!(1))),
             (5, timer(TimerKind::StepTimeout, Some("a"), Some(1))),
         ],
@@ -231,7 +231,7 @@ fn cancel_ends_running_attempts_and_queued_steps_and_stops_executors() {
     let (d, st) = run(
         &wf(CHAIN),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (
                 1,
                 Input::Cancel {
@@ -258,7 +258,7 @@ fn cancel_ends_running_attempts_and_queued_steps_and_stops_executors() {
     let (d, _) = run(
         &wf(CHAIN),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, Input::Cancel { reason: "x".into() }),
             (2, ok("a", 1, json!(1))),
         ],
@@ -272,7 +272,7 @@ fn the_workflow_timeout_times_the_execution_out() {
     let (d, st) = run(
         &wf(yaml),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (60, timer(TimerKind::WorkflowTimeout, None, None)),
         ],
     );
@@ -297,7 +297,7 @@ fn a_task_too_large_for_the_bus_fails_its_step_before_sending() {
         &st,
         &Entry {
             at: at(0),
-            input: Input::Start,
+            input: Input::START,
         },
         &settings,
     )
@@ -336,7 +336,7 @@ fn an_expression_over_the_fast_budget_asks_for_the_larger_one() {
     };
     let entry = Entry {
         at: at(0),
-        input: Input::Start,
+        input: Input::START,
     };
     assert_eq!(
         decide(&w, &created(), &entry, &fast),
@@ -370,7 +370,7 @@ fn the_failed_step_named_does_not_depend_on_the_order_steps_are_written_in() {
         let (_, st) = run(
             &wf(yaml),
             &[
-                (0, Input::Start),
+                (0, Input::START),
                 (1, err("zed", 1, false)),
                 (2, err("abe", 1, false)),
             ],
@@ -392,7 +392,7 @@ steps:
     let (d, st) = run(
         &wf(yaml),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (600, timer(TimerKind::Wake, Some("nap"), None)),
             (601, ok("after", 1, json!(1))),
         ],
@@ -490,7 +490,7 @@ fn a_switch_runs_the_branch_it_matches_and_skips_the_others_and_their_dependents
 #[test]
 fn a_switch_value_matching_no_case_without_default_fails_the_step() {
     let yaml = "name: w\non: { webhook: { path: w } }\nsteps:\n  s: { switch: \"${{ event.data.n }}\", cases: { a: [x] } }\n  x: { uses: http }\n";
-    let (_, st) = run(&wf(yaml), &[(0, Input::Start)]);
+    let (_, st) = run(&wf(yaml), &[(0, Input::START)]);
     let error = st.step("s").unwrap().error.clone().unwrap();
     assert_eq!(error["code"], "no_matching_case", "{error}");
     assert_eq!(st.status, ExecutionStatus::Failed);
@@ -507,7 +507,7 @@ steps:
   alert: { uses: http, needs: a, when: failure }
   next: { uses: http, needs: a }
 "#;
-    let (d, st) = run(&wf(yaml), &[(0, Input::Start), (1, err("a", 1, false))]);
+    let (d, st) = run(&wf(yaml), &[(0, Input::START), (1, err("a", 1, false))]);
     assert_eq!(
         d[1],
         [
@@ -518,7 +518,7 @@ steps:
         ]
     );
     assert_eq!(st.status, ExecutionStatus::Running);
-    let (d, _) = run(&wf(yaml), &[(0, Input::Start), (1, ok("a", 1, json!(1)))]);
+    let (d, _) = run(&wf(yaml), &[(0, Input::START), (1, ok("a", 1, json!(1)))]);
     assert_eq!(
         d[1][1..],
         ["dispatch cleanup#1", "alert=skipped", "dispatch next#1"]
@@ -540,7 +540,7 @@ fn on_failure_steps_run_with_the_error_then_the_execution_fails() {
     let (d, st) = run(
         &wf(HANDLED),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, err("a", 1, false)),
             (2, ok("notify", 1, json!(1))),
             (3, err("tidy", 1, false)),
@@ -572,7 +572,7 @@ fn on_failure_steps_run_with_the_error_then_the_execution_fails() {
         "the first failure stays the error"
     );
     let w = wf(HANDLED);
-    let (_, mid) = run(&w, &[(0, Input::Start), (1, err("a", 1, false))]);
+    let (_, mid) = run(&w, &[(0, Input::START), (1, err("a", 1, false))]);
     assert_eq!(
         mid.status,
         ExecutionStatus::Running,
@@ -584,7 +584,7 @@ fn on_failure_steps_run_with_the_error_then_the_execution_fails() {
             &created(),
             &Entry {
                 at: at(0),
-                input: Input::Start,
+                input: Input::START,
             },
             &Settings::STEP,
         )
@@ -593,7 +593,7 @@ fn on_failure_steps_run_with_the_error_then_the_execution_fails() {
     )
     .clone();
     assert_eq!(task.step_id, "a");
-    let (_, st) = run(&w, &[(0, Input::Start), (1, ok("a", 1, json!(1)))]);
+    let (_, st) = run(&w, &[(0, Input::START), (1, ok("a", 1, json!(1)))]);
     assert_eq!(
         st.status,
         ExecutionStatus::Succeeded,
@@ -605,7 +605,7 @@ fn on_failure_steps_run_with_the_error_then_the_execution_fails() {
 #[test]
 fn on_failure_steps_see_the_error_in_their_expressions() {
     let w = wf(HANDLED);
-    let (_, st) = run(&w, &[(0, Input::Start)]);
+    let (_, st) = run(&w, &[(0, Input::START)]);
     let d = decide(
         &w,
         &st,
@@ -641,7 +641,7 @@ fn an_approval_waits_for_a_decision_by_an_approver() {
     let (d, st) = run(
         &wf(APPROVAL),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (5, decision("ok", true, "eve")),
             (6, decision("ok", true, "ana")),
         ],
@@ -660,7 +660,7 @@ fn an_approval_waits_for_a_decision_by_an_approver() {
 fn a_rejection_fails_the_step_and_a_silence_times_it_out() {
     let (_, st) = run(
         &wf(APPROVAL),
-        &[(0, Input::Start), (5, decision("ok", false, "bo"))],
+        &[(0, Input::START), (5, decision("ok", false, "bo"))],
     );
     let error = st.step("ok").unwrap().error.clone().unwrap();
     assert_eq!(error["code"], "rejected");
@@ -669,11 +669,81 @@ fn a_rejection_fails_the_step_and_a_silence_times_it_out() {
     let (d, st) = run(
         &wf(APPROVAL),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (3600, timer(TimerKind::ApprovalTimeout, Some("ok"), None)),
             (3601, decision("ok", true, "ana")),
         ],
     );
     assert_eq!(st.status_of("ok"), Some(StepStatus::TimedOut));
     assert!(d[2].is_empty(), "too late");
+}
+
+const UNLIMITED: &str = r#"
+name: w
+on: { webhook: { path: w } }
+steps:
+  a: { uses: http }
+  b: { uses: http, timeout: 5s }
+  nap: { sleep: 1h }
+"#;
+
+#[test]
+fn default_limits_apply_where_the_workflow_sets_none_and_are_kept() {
+    let defaults = weft_engine::Defaults {
+        timeout_ms: Some(60_000),
+        step_timeout_ms: Some(10_000),
+    };
+    let w = wf(UNLIMITED);
+    let started = start_with(&w, defaults);
+    let tasks: Vec<(String, Option<u64>)> = started
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Dispatch(t) => Some((t.step_id.clone(), t.timeout_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            ("a".to_string(), Some(10_000)),
+            ("b".to_string(), Some(5_000))
+        ]
+    );
+    let timers: Vec<String> = names(&started.effects)
+        .into_iter()
+        .filter(|n| n.starts_with("timer"))
+        .collect();
+    assert_eq!(
+        timers,
+        ["timer step_timeout", "timer wake"],
+        "b's own timeout and the sleep have timers; the defaults none"
+    );
+    assert_eq!(started.state.defaults, defaults, "kept with the run");
+    let (_, st) = run(
+        &w,
+        &[
+            (0, Input::Start { defaults }),
+            (10, timer(TimerKind::StepTimeout, Some("a"), Some(1))),
+            (60, timer(TimerKind::WorkflowTimeout, None, None)),
+        ],
+    );
+    let error = st.step("a").unwrap().error.clone().unwrap();
+    assert_eq!(error["message"], "no result within 10s");
+    assert_eq!(
+        st.error.unwrap()["message"],
+        "execution did not finish within 1m"
+    );
+    // Without defaults nothing is limited.
+    let plain = start_with(&w, weft_engine::Defaults::NONE);
+    assert!(!names(&plain.effects).contains(&"defaults".to_string()));
+    assert_eq!(dispatched(&plain.effects).timeout_ms, None);
+}
+
+fn start_with(w: &weft_flow::Workflow, defaults: weft_engine::Defaults) -> weft_engine::Decision {
+    let entry = Entry {
+        at: at(0),
+        input: Input::Start { defaults },
+    };
+    decide(w, &created(), &entry, &Settings::STEP).unwrap()
 }

@@ -37,7 +37,7 @@ fn items_run_up_to_the_concurrency_and_the_output_keeps_item_order() {
         &w,
         created_with(json!(["a", "b", "c"])),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, ok_item(1, json!("B"))),
             (2, ok_item(0, json!("A"))),
             (3, ok_item(2, json!("C"))),
@@ -99,7 +99,7 @@ fn a_failed_item_fails_the_step_at_once_and_cancels_the_others() {
         &wf(LOOP),
         created_with(json!([1, 2, 3])),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, item_result("loop", 0, 1, failure(false))),
         ],
     );
@@ -129,7 +129,7 @@ fn without_fail_fast_every_item_runs_and_the_step_fails_after_them() {
         &w,
         created_with(json!([1, 2, 3])),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, item_result("loop", 0, 1, failure(false))),
             (2, ok_item(1, json!("B"))),
             (3, ok_item(2, json!("C"))),
@@ -156,7 +156,7 @@ fn an_item_retries_on_its_own_with_its_own_attempt_numbers() {
         &w,
         created_with(json!([1, 2])),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, item_result("loop", 1, 1, failure(true))),
             (2, item_retry("loop", 1)),
             (3, ok_item(0, json!(0))),
@@ -175,7 +175,7 @@ fn a_list_that_is_not_one_fails_the_step_and_an_empty_one_succeeds_at_once() {
     let (_, st) = run_from(
         &wf(LOOP),
         created_with(json!({"a": 1})),
-        &[(0, Input::Start)],
+        &[(0, Input::START)],
     );
     let error = st.step("loop").unwrap().error.clone().unwrap();
     assert_eq!(error["code"], "bad_input");
@@ -184,7 +184,7 @@ fn a_list_that_is_not_one_fails_the_step_and_an_empty_one_succeeds_at_once() {
         "`foreach` must give a list, got an object"
     );
 
-    let (_, st) = run_from(&wf(LOOP), created_with(json!([])), &[(0, Input::Start)]);
+    let (_, st) = run_from(&wf(LOOP), created_with(json!([])), &[(0, Input::START)]);
     let step = st.step("loop").unwrap();
     assert_eq!(
         (step.status, step.output.clone()),
@@ -201,7 +201,7 @@ fn items_whose_with_fails_end_at_once_and_the_rest_go_on() {
         &wf(&yaml),
         created_with(json!([{"n": 1}, 7, 8, {"n": 2}])),
         &[
-            (0, Input::Start),
+            (0, Input::START),
             (1, ok_item(0, json!(1))),
             (2, ok_item(3, json!(2))),
         ],

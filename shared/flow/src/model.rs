@@ -266,8 +266,9 @@ pub enum InputType {
 }
 
 /// One step of the DAG: an agent's call (`uses`), or one of the built-in kinds — `sleep` /
-/// `until` (a durable wait), `switch` (a branch) or `approval` (a person's decision). Exactly
-/// one of `uses`, `sleep`, `until`, `switch` and `approval` is set.
+/// `until` (a durable wait), `switch` (a branch), `approval` (a person's decision) or `wait` (an
+/// event). Exactly one of `uses`, `call`, `sleep`, `until`, `switch`, `approval` and `wait` is
+/// set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
@@ -325,6 +326,11 @@ pub struct Step {
     /// code `rejected`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<Approval>,
+    /// Wait for a CloudEvent: one that matches `type` (and `source`, `subject`, `match`)
+    /// arriving while the step waits, or up to `window` before it began. The event is the
+    /// step's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<Wait>,
     /// When the step runs, given how its needs ended: `success` (the default: every need
     /// succeeded), `failure` (some need failed or timed out) or `always` (once they all ended).
     #[serde(default, skip_serializing_if = "When::is_success")]
@@ -392,6 +398,78 @@ pub struct Approval {
     pub timeout: Option<Duration>,
 }
 
+/// `wait:` of a step: which event ends the wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Wait {
+    /// CloudEvent `type` (exact, or `{prefix: …}` / `{suffix: …}`). Required: it is how an
+    /// arriving event finds the steps waiting for it.
+    #[serde(rename = "type")]
+    pub ty: StringMatch,
+    /// CloudEvent `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<StringMatch>,
+    /// CloudEvent `subject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<StringMatch>,
+    /// A condition (bare or `${{ … }}`) the event must meet. In it `event` is the arriving
+    /// event; the execution's own triggering event is `execution.event`; `steps` and `inputs`
+    /// are the execution's, e.g. `event.data.order_id == steps.order.output.body.id`. An
+    /// event it cannot be evaluated on (a missing field) does not match.
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// How long to wait; then the step is `timed_out`. Default: no limit (the workflow's
+    /// `timeout` still applies).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::option"
+    )]
+    #[schemars(with = "Option<crate::duration::DurationString>")]
+    pub timeout: Option<Duration>,
+    /// How long before the wait began a matching event still counts (a reply that overtook
+    /// the step waiting for it). Default `5m`, at most `1d`; `0s` counts only later events.
+    /// The execution's triggering event never counts, nor an event another `wait` step of the
+    /// same execution already took.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::duration::option"
+    )]
+    #[schemars(with = "Option<crate::duration::DurationString>")]
+    pub window: Option<Duration>,
+}
+
+impl Wait {
+    /// The default `window`.
+    pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+    /// The largest `window` (events kept for waits are dropped after it).
+    pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
+
+    /// The step's `window`, or the default.
+    pub fn window(&self) -> Duration {
+        self.window.unwrap_or(Self::DEFAULT_WINDOW)
+    }
+
+    /// Whether an event's `type`, `source` and `subject` match (`match` aside).
+    pub fn accepts(&self, ty: &str, source: &str, subject: Option<&str>) -> bool {
+        self.ty.matches(ty)
+            && self.source.as_ref().is_none_or(|m| m.matches(source))
+            && self
+                .subject
+                .as_ref()
+                .is_none_or(|m| subject.is_some_and(|s| m.matches(s)))
+    }
+
+    /// The exact `type`, when it is one (how waits are looked up); `None` for a pattern.
+    pub fn exact_type(&self) -> Option<&str> {
+        match &self.ty {
+            StringMatch::Exact(t) => Some(t),
+            StringMatch::Pattern(_) => None,
+        }
+    }
+}
+
 /// `when:` of a step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -439,6 +517,8 @@ pub enum StepKind<'a> {
     Switch(&'a str),
     /// Wait for a person's decision.
     Approval(&'a Approval),
+    /// Wait for an event.
+    Wait(&'a Wait),
 }
 
 impl Step {
@@ -458,6 +538,9 @@ impl Step {
         }
         if let Some(s) = &self.switch {
             return Some(StepKind::Switch(s));
+        }
+        if let Some(w) = &self.wait {
+            return Some(StepKind::Wait(w));
         }
         self.approval.as_ref().map(StepKind::Approval)
     }

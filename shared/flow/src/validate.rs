@@ -207,6 +207,7 @@ impl Validator<'_> {
             ("until", step.until.is_some()),
             ("switch", step.switch.is_some()),
             ("approval", step.approval.is_some()),
+            ("wait", step.wait.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, on)| on.then_some(k))
@@ -214,7 +215,7 @@ impl Validator<'_> {
         match set.as_slice() {
             [] => {
                 let message = "a step needs `uses` (an agent, e.g. `http`) or one of `call`, \
-                               `sleep`, `until`, `switch`, `approval`";
+                               `sleep`, `until`, `switch`, `approval`, `wait`";
                 return Err(self.error(field(&[]), message.into()));
             }
             [_] => {}
@@ -266,6 +267,9 @@ impl Validator<'_> {
         if let Some(approval) = &step.approval {
             self.expr_str(&approval.message, field(&["approval", "message"]), false)?;
         }
+        if let Some(wait) = &step.wait {
+            self.wait(wait, field)?;
+        }
         self.foreach(step, field)?;
         if let Some(until) = &step.until {
             self.expr_str(until, field(&["until"]), false)?;
@@ -308,6 +312,26 @@ impl Validator<'_> {
     }
 
     /// `foreach` goes with `uses`; `concurrency` and `fail_fast` go with `foreach`.
+    /// A `wait`: its `match` is one condition, its `window` at most [`crate::Wait::MAX_WINDOW`].
+    fn wait(
+        &self,
+        wait: &crate::Wait,
+        field: &dyn Fn(&[&str]) -> Vec<Seg>,
+    ) -> Result<(), ValidationError> {
+        if let Some(cond) = &wait.condition {
+            self.expr_str(cond, field(&["wait", "match"]), true)?;
+        }
+        if wait.window() > crate::Wait::MAX_WINDOW {
+            let message = "`window` is at most 1d: events kept for waits are dropped after a day";
+            return Err(self.error(field(&["wait", "window"]), message.into()));
+        }
+        if wait.timeout.is_some_and(|t| t.is_zero()) {
+            let message = "`timeout` must be longer than 0s (leave it out to wait without limit)";
+            return Err(self.error(field(&["wait", "timeout"]), message.into()));
+        }
+        Ok(())
+    }
+
     fn foreach(
         &self,
         step: &crate::Step,

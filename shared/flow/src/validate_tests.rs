@@ -458,3 +458,26 @@ fn an_approval_is_a_kind_of_its_own_with_a_checked_message() {
     let e = err(&with_steps("  a: {approval: {message: hi, who: [x]}}\n"));
     assert!(e.message.contains("who"), "{e}");
 }
+
+#[test]
+fn a_wait_needs_a_type_one_match_condition_and_a_window_of_at_most_a_day() {
+    let ok = parse(
+        &with_steps(
+            "  a: {wait: {type: {prefix: shop.}, match: \"${{ event.data.n == 1 }}\", window: 1d}}\n",
+        ),
+        Format::Yaml,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    let e = err(&with_steps("  a: {wait: {source: x}}\n"));
+    assert!(e.message.contains("type"), "{e}");
+    let e = err(&with_steps(
+        "  a: {wait: {type: t, match: \"a ${{ 1 }}\"}}\n",
+    ));
+    assert_eq!(e.field.as_deref(), Some("steps.a.wait.match"), "{e}");
+    let e = err(&with_steps("  a: {wait: {type: t, window: 25h}}\n"));
+    assert_eq!(e.field.as_deref(), Some("steps.a.wait.window"), "{e}");
+    let e = err(&with_steps("  a: {wait: {type: t, timeout: 0s}}\n"));
+    assert_eq!(e.field.as_deref(), Some("steps.a.wait.timeout"), "{e}");
+    let e = err(&with_steps("  a: {wait: {type: t}, sleep: 1s}\n"));
+    assert!(e.message.contains("one kind"), "{e}");
+}

@@ -53,7 +53,7 @@ pub async fn lock_execution(tx: &mut Tx<'_>, id: Uuid) -> Result<Option<Executio
     sqlx::query_as!(
         ExecutionRow,
         "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
-         started_at, finished_at, parent, depth FROM executions WHERE id = $1 FOR UPDATE",
+         started_at, finished_at, parent, depth, defaults FROM executions WHERE id = $1 FOR UPDATE",
         id,
     )
     .fetch_optional(&mut **tx)
@@ -167,6 +167,11 @@ pub fn state<'a>(
         steps: out,
         output: exec.output.clone(),
         error: exec.error.clone(),
+        defaults: exec
+            .defaults
+            .as_ref()
+            .and_then(|d| serde_json::from_value(d.clone()).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -374,19 +379,21 @@ pub async fn finish_running_attempt(
     Ok(updated == 1)
 }
 
-/// Create an execution already `running` since `at`, with its steps `queued`, unless one with
-/// this id exists; returns whether it was created. The creating transaction holds the new row's
-/// lock.
+/// Create an execution already `running` since `at` with its default limits, its steps
+/// `queued`, unless one with this id exists; returns whether it was created. The creating
+/// transaction holds the new row's lock.
 pub async fn create_running_execution(
     tx: &mut Tx<'_>,
     e: &NewExecution<'_>,
     steps: &[&str],
     at: DateTime<Utc>,
+    defaults: Option<&Value>,
 ) -> Result<bool, StoreError> {
     let created: i64 = sqlx::query_scalar!(
         "WITH e AS (INSERT INTO executions \
-                      (id, workflow, version, status, event_id, event, inputs, started_at) \
-                    VALUES ($1, $2, $3, 'running', $4, $5, $6, $8) \
+                      (id, workflow, version, status, event_id, event, inputs, started_at, \
+                       defaults) \
+                    VALUES ($1, $2, $3, 'running', $4, $5, $6, $8, $9) \
                     ON CONFLICT (id) DO NOTHING RETURNING id), \
               s AS (INSERT INTO steps (execution_id, step_id, status) \
                     SELECT e.id, s, 'queued' FROM e, unnest($7::text[]) AS s) \
@@ -399,6 +406,7 @@ pub async fn create_running_execution(
         e.inputs,
         steps as &[&str],
         at,
+        defaults,
     )
     .fetch_one(&mut **tx)
     .await
@@ -423,6 +431,19 @@ pub async fn record_logs(
     .execute(&mut **tx)
     .await
     .ctx("recording an attempt's logs")?;
+    Ok(())
+}
+
+/// Keep the default limits an execution started with.
+pub async fn set_defaults(tx: &mut Tx<'_>, id: Uuid, defaults: &Value) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE executions SET defaults = $2 WHERE id = $1",
+        id,
+        defaults
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("keeping an execution's default limits")?;
     Ok(())
 }
 

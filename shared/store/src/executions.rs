@@ -37,6 +37,8 @@ pub struct ExecutionRow {
     pub parent: Option<Value>,
     /// How deep it nests in `call`s (a root execution is 0).
     pub depth: i32,
+    /// The default limits it started with (`weft_engine::Defaults` as JSON).
+    pub defaults: Option<Value>,
 }
 
 /// A step row.
@@ -160,7 +162,7 @@ impl Store {
         let rows: Vec<ExecutionRow> = sqlx::query_as!(
             ExecutionRow,
             "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
-             started_at, finished_at, parent, depth FROM executions \
+             started_at, finished_at, parent, depth, defaults FROM executions \
              WHERE ($1::text IS NULL OR workflow = $1) \
                AND ($2::text IS NULL OR status = $2) \
                AND ($3::text IS NULL OR event_id = $3) \
@@ -194,7 +196,7 @@ impl Store {
         sqlx::query_as!(
             ExecutionRow,
             "SELECT id, workflow, version, status, event_id, event, inputs, output, error, created_at, \
-             started_at, finished_at, parent, depth FROM executions WHERE id = $1",
+             started_at, finished_at, parent, depth, defaults FROM executions WHERE id = $1",
             id,
         )
         .fetch_optional(&self.pool)

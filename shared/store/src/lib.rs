@@ -2,9 +2,10 @@
 //!
 //! Touches the database only. Reads and writes workflow definitions ([`workflows`]), executions,
 //! steps and attempts ([`executions`] for reads, [`engine`] for the router's transactional
-//! writes), durable [`timers`], the schedule [`overlap`] lock and reads, and the transactional
-//! [`outbox`], whose rows are published to the bus right after commit and swept up by any
-//! router replica if that publish never happened. [`StoreError::is_unavailable`] tells an
+//! writes), durable [`timers`] and the runs past their default [`limits`], the [`waits`] of `wait` steps and the events kept for them, the
+//! schedule [`overlap`] lock and reads, and the transactional [`outbox`], whose rows are
+//! published to the bus right after commit and swept up by any router replica if that publish
+//! never happened. [`StoreError::is_unavailable`] tells an
 //! unreachable database from a failed statement.
 
 mod availability;
@@ -12,10 +13,12 @@ pub mod engine;
 pub mod executions;
 pub mod instances;
 pub mod journal;
+pub mod limits;
 pub mod outbox;
 pub mod overlap;
 mod reaper;
 pub mod timers;
+pub mod waits;
 pub mod workflows;
 
 use std::time::Duration;

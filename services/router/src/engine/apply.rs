@@ -1,7 +1,8 @@
 //! Applying a decision's effects inside the execution's transaction.
 //!
 //! Consumes [`weft_engine::Effect`]s; writes executions, steps, attempts, `foreach` items
-//! (instances) and timers through `weft_store`; queues tasks, lifecycle events and — when a
+//! (instances), timers and waits through `weft_store` (a wait that starts leaves the kept events
+//! it may take in the [`Batch`]'s `offers`); queues tasks, lifecycle events and — when a
 //! child execution of a `call` ends — its parent attempt's result for the outbox, and stops
 //! for after the commit (in the [`Batch`]). A stopped `call` attempt is not a message: its
 //! child gets a `cancel` timer. Counts `weft_steps_dispatched_total`,
@@ -48,6 +49,12 @@ pub(super) async fn apply(
                 instances::start(tx, id, step, items).await?;
                 batch.live.push(live(exec, step, "started", None, None));
             }
+            Effect::DefaultsSet(defaults) => {
+                let json = serde_json::to_value(defaults).unwrap_or_default();
+                if exec.defaults.as_ref() != Some(&json) {
+                    db::set_defaults(tx, id, &json).await?;
+                }
+            }
             Effect::ExecutionStarted => {
                 let steps: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
                 db::start_execution(tx, id, &steps, at).await?;
@@ -65,9 +72,13 @@ pub(super) async fn apply(
                     metrics::counter!("weft_expressions_over_limit_total").increment(1);
                 }
                 db::set_step(tx, id, step, *status, output.as_ref(), error.as_ref()).await?;
-                let foreach = wf.step(step).is_some_and(|s| s.foreach.is_some());
+                let def = wf.step(step);
+                let foreach = def.is_some_and(|s| s.foreach.is_some());
                 if foreach && status.is_terminal() && *status != StepStatus::Succeeded {
                     instances::close(tx, id, step).await?;
+                }
+                if def.is_some_and(|s| s.wait.is_some()) && status.is_terminal() {
+                    weft_store::waits::remove(tx, id, step).await?;
                 }
                 // A step that starts without an attempt (a sleep) is `started`, as a dispatch.
                 let moved = match status {
@@ -79,6 +90,12 @@ pub(super) async fn apply(
                     .push(live(exec, step, moved, None, error.as_ref()));
             }
             Effect::Dispatch(_) => {} // applied above
+            Effect::WaitStarted { step, since } => {
+                let kept = crate::waits::start(tx, id, wf, step, *since).await?;
+                batch
+                    .offers
+                    .extend(kept.into_iter().map(|e| (step.clone(), e)));
+            }
             Effect::AttemptRefused {
                 attempt_id,
                 step,

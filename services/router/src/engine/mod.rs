@@ -45,6 +45,9 @@ pub struct Batch {
     pub journal: Vec<NewEntry>,
     /// Live step events (published after the commit, best effort).
     pub live: Vec<LiveEvent>,
+    /// Kept events for `wait` steps that just started (step, event): decided next, in the same
+    /// transaction.
+    pub offers: Vec<(String, serde_json::Value)>,
 }
 
 /// A step event for live views (core NATS, not stored).
@@ -63,6 +66,7 @@ impl Batch {
         self.stops.extend(other.stops);
         self.journal.extend(other.journal);
         self.live.extend(other.live);
+        self.offers.extend(other.offers);
     }
 }
 
@@ -121,7 +125,9 @@ pub async fn state(
 
 /// Decide `input` at `at` for the locked execution `exec` (whose state is `st`), apply the
 /// effects inside `tx` and return what is left for the commit. A decision that changes nothing
-/// (a duplicate or late result) writes nothing, not even a journal entry.
+/// (a duplicate or late result) writes nothing, not even a journal entry. A `wait` step that
+/// starts is offered the kept events it may take, each decided next (journaled when it
+/// changes something), until it stops waiting.
 pub async fn decide(
     tx: &mut Tx<'_>,
     exec: &ExecutionRow,
@@ -130,22 +136,38 @@ pub async fn decide(
     input: Input,
     at: DateTime<Utc>,
 ) -> Result<Batch, RouterError> {
-    let entry = Entry { at, input };
-    let decision = decide_budgeted(wf, st, &entry).await?;
     let mut batch = Batch::default();
-    if decision.is_empty() {
-        return Ok(batch);
+    let mut inputs = std::collections::VecDeque::from([input]);
+    let mut st = st;
+    while let Some(input) = inputs.pop_front() {
+        if let Input::Event { step, .. } = &input
+            && st.status_of(step) != Some(weft_engine::StepStatus::Running)
+        {
+            continue; // an earlier offer ended the wait
+        }
+        let entry = Entry { at, input };
+        let decision = decide_budgeted(wf, st, &entry).await?;
+        st = decision.state;
+        if decision.effects.is_empty() {
+            continue;
+        }
+        apply::apply(tx, exec, wf, decision.effects, at, &mut batch).await?;
+        let offers = std::mem::take(&mut batch.offers);
+        inputs.extend(
+            offers
+                .into_iter()
+                .map(|(step, event)| Input::Event { step, event }),
+        );
+        let mut entry = entry;
+        if let Input::Result { outcome, .. } = &mut entry.input {
+            // The ended attempt's row holds it (see migrations/0005_journal.sql).
+            *outcome = None;
+        }
+        batch.journal.push(NewEntry {
+            execution_id: exec.id,
+            entry,
+        });
     }
-    apply::apply(tx, exec, wf, decision.effects, at, &mut batch).await?;
-    let mut entry = entry;
-    if let Input::Result { outcome, .. } = &mut entry.input {
-        // The ended attempt's row holds it (see migrations/0005_journal.sql).
-        *outcome = None;
-    }
-    batch.journal.push(NewEntry {
-        execution_id: exec.id,
-        entry,
-    });
     Ok(batch)
 }
 

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod procs;
 pub mod upstream;
 
 use std::time::Duration;

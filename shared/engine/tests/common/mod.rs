@@ -31,6 +31,7 @@ pub fn names(effects: &[Effect]) -> Vec<String> {
         .iter()
         .map(|e| match e {
             Effect::ExecutionStarted => "started".into(),
+            Effect::DefaultsSet(_) => "defaults".into(),
             Effect::StepSet { step, status, .. } => format!("{step}={status}"),
             Effect::FanoutStarted { step, items } => format!("{step} items {}", items.len()),
             Effect::Dispatch(t) => match t.instance {
@@ -60,6 +61,7 @@ pub fn names(effects: &[Effect]) -> Vec<String> {
                 Some(s) => format!("{step} attempt {status}, step {s}"),
                 None => format!("{step} attempt {status}, retry"),
             },
+            Effect::WaitStarted { step, since } => format!("{step} waits since {since}"),
             Effect::TimerSet(t) => format!("timer {}", t.kind),
             Effect::TimersDroppedForAttempt(_) => "drop attempt timers".into(),
             Effect::TimersDropped => "drop timers".into(),
@@ -115,7 +117,7 @@ pub fn dispatched(effects: &[Effect]) -> &weft_events::Task {
 pub fn start(w: &Workflow, st: &Execution) -> weft_engine::Decision {
     let entry = Entry {
         at: at(0),
-        input: Input::Start,
+        input: Input::START,
     };
     decide(w, st, &entry, &Settings::STEP).unwrap()
 }
