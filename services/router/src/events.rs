@@ -16,7 +16,7 @@ use weft_events::{ids, types};
 use weft_flow::Published;
 use weft_store::{ExecutionStatus, Tx, engine as db, executions::ExecutionRow};
 
-use crate::{RouterError, engine, index, overlap, service::Shared, waits};
+use crate::{RouterError, engine, gate, index, overlap, service::Shared, waits};
 
 /// How often an event that names a workflow (webhook path, manual run) but matched none is
 /// retried: the router's view of the bucket may lag the webhook's by a moment.
@@ -70,7 +70,6 @@ impl EventHandler {
             .defs
             .insert_with(&wf.name, published.version, || Arc::new(wf.clone()));
         let store = &self.shared.store;
-        let mut tx = store.begin().await?;
         let new = db::NewExecution {
             id,
             workflow: &wf.name,
@@ -80,10 +79,18 @@ impl EventHandler {
             event: &event_json,
             inputs: &inputs,
         };
+        if refused.is_none() && (wf.concurrency.is_some() || wf.debounce.is_some()) {
+            let ctx = weft_engine::event_context(&event_json, &inputs);
+            match self.gate(&new, wf, &ctx, manual).await {
+                Ok(done) => return done,
+                Err(error) => refused = Some(error),
+            }
+        }
         let policy = overlap::policy(wf, event, data);
         if refused.is_none() && policy != weft_flow::triggers::Overlap::Allow {
             return overlap::start(&self.shared, &new, wf, policy).await;
         }
+        let mut tx = store.begin().await?;
         // Common case, one statement: the execution is new; create it running, steps queued.
         let step_ids: Vec<&str> = wf.steps.keys().map(String::as_str).collect();
         let fresh = refused.is_none() && !manual;
@@ -109,6 +116,29 @@ impl EventHandler {
         // Otherwise: a redelivery, a manual run the API queued, or a refused start.
         db::insert_execution(&mut tx, &new).await?;
         self.settle_queued(tx, id, refused).await
+    }
+
+    /// Admit a run of a workflow with `concurrency` or `debounce` through its group's gate;
+    /// `Err` is the run's error (its group `key` could not be rendered).
+    async fn gate(
+        &self,
+        new: &db::NewExecution<'_>,
+        wf: &weft_flow::Workflow,
+        ctx: &Value,
+        manual: bool,
+    ) -> Result<Result<(), RouterError>, Value> {
+        let shared = &self.shared;
+        if let Some(c) = &wf.concurrency {
+            let key = gate::key(c.key.as_deref(), ctx)?;
+            return Ok(gate::admit(shared, new, wf, c, &key, manual).await);
+        }
+        match &wf.debounce {
+            Some(d) => {
+                let key = gate::key(d.key.as_deref(), ctx)?;
+                Ok(gate::debounce(shared, new, wf, d.period, &key, manual).await)
+            }
+            None => Ok(Ok(())),
+        }
     }
 
     /// Fail the queued execution of a manual run whose workflow no longer exists.
@@ -216,6 +246,14 @@ impl Handler for EventHandler {
                 .is_some_and(|p| !p.workflow.on.schedule.is_empty());
             if scheduled && let Err(e) = overlap::promote(&self.shared, name).await {
                 tracing::warn!(workflow = name, error = %e, "cannot start a buffered tick; will retry");
+                return e.disposition(Duration::from_secs(1));
+            }
+            // And a run waiting in its `concurrency` group.
+            let ended = data["execution_id"].as_str().and_then(|s| s.parse().ok());
+            if let (Some(p), Some(id)) = (snapshot.get(name), ended)
+                && let Err(e) = gate::ended(&self.shared, &p.workflow, id).await
+            {
+                tracing::warn!(workflow = name, error = %e, "cannot start a waiting run; will retry");
                 return e.disposition(Duration::from_secs(1));
             }
         }

@@ -16,6 +16,7 @@ mod engine;
 mod error;
 mod events;
 mod expr;
+mod gate;
 mod index;
 mod lifecycle;
 mod loops;

@@ -1,5 +1,6 @@
 //! Background loops of every router replica: firing due timers, timing out runs and attempts
-//! past their default limits, and sweeping the outbox.
+//! past their default limits, publishing rate-limited tasks when their slot comes, and
+//! sweeping the outbox.
 
 use std::{sync::Arc, time::Duration};
 
@@ -48,11 +49,15 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
     }
     let def = shared.defs.get(store, &exec.workflow, exec.version).await?;
     let st = engine::state(&mut tx, &exec, steps, &def).await?;
-    let input = Input::Timer {
-        timer: timer.kind,
-        step: timer.step_id.clone(),
-        attempt_id: timer.attempt_id,
-        instance: timer.instance,
+    let input = match timer.kind {
+        // A debounced run's group stayed quiet: it starts.
+        TimerKind::Debounce => shared.start(),
+        kind => Input::Timer {
+            timer: kind,
+            step: timer.step_id.clone(),
+            attempt_id: timer.attempt_id,
+            instance: timer.instance,
+        },
     };
     let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
     if batch.journal.is_empty() {
@@ -135,6 +140,19 @@ async fn fire_default(
         "timing out past a default limit",
     )
     .await
+}
+
+/// Publish rate-limited tasks whose slot came, every `poll`, until shutdown.
+pub(crate) async fn delayed(shared: Arc<Shared>, poll: Duration, shutdown: Shutdown) {
+    while !shutdown.is_triggered() {
+        if let Err(e) = shared.store.publish_due(&shared.bus, 500).await {
+            tracing::warn!(error = %e, "cannot publish delayed tasks; will retry");
+        }
+        tokio::select! {
+            _ = shutdown.wait() => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
 }
 
 /// Publish outbox rows their writers left behind, every `every`, until shutdown.

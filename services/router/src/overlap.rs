@@ -88,7 +88,9 @@ pub async fn start(
         }
         Overlap::CancelPrevious => {
             for id in running {
-                batch.extend(change_locked(shared, &mut tx, id, Change::Cancel).await?);
+                let reason = "cancelled by a newer schedule tick (overlap: cancel_previous)";
+                let change = Change::Cancel(reason.into());
+                batch.extend(change_locked(shared, &mut tx, id, change).await?);
             }
         }
         Overlap::Allow | Overlap::Skip => {}
@@ -127,18 +129,20 @@ pub async fn promote(shared: &Shared, workflow: &str) -> Result<(), RouterError>
     engine::commit(store, &shared.bus, tx, batch, "starting a buffered tick").await
 }
 
-/// What a tick does to another execution of its workflow.
-#[derive(Debug, Clone, Copy)]
-enum Change {
+/// What a tick (or a run of a `concurrency` / `debounce` group) does to another execution.
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
     /// Start the buffered (queued) execution.
     Promote,
-    /// Cancel the running execution for a newer tick (`overlap: cancel_previous`).
-    Cancel,
+    /// Cancel the running execution, for this reason.
+    Cancel(String),
+    /// Cancel the queued execution before it starts, for this reason.
+    Drop(String),
 }
 
 /// Apply `change` to execution `id` under its row lock, if it is still in the status the
 /// change applies to (queued to promote, running to cancel).
-async fn change_locked(
+pub(crate) async fn change_locked(
     shared: &Shared,
     tx: &mut weft_store::Tx<'static>,
     id: uuid::Uuid,
@@ -148,8 +152,8 @@ async fn change_locked(
         return Ok(Batch::default());
     };
     let applies_to = match change {
-        Change::Promote => ExecutionStatus::Queued,
-        Change::Cancel => ExecutionStatus::Running,
+        Change::Promote | Change::Drop(_) => ExecutionStatus::Queued,
+        Change::Cancel(_) => ExecutionStatus::Running,
     };
     if exec.status != applies_to.as_str() {
         return Ok(Batch::default());
@@ -161,14 +165,12 @@ async fn change_locked(
     let workflow = &exec.workflow;
     let input = match change {
         Change::Promote => {
-            tracing::info!(%workflow, execution = %id, "buffered schedule tick starts");
+            tracing::info!(%workflow, execution = %id, "a waiting run starts");
             shared.start()
         }
-        Change::Cancel => {
-            tracing::info!(%workflow, execution = %id, "cancelled for a newer schedule tick (overlap: cancel_previous)");
-            Input::Cancel {
-                reason: "cancelled by a newer schedule tick (overlap: cancel_previous)".into(),
-            }
+        Change::Cancel(reason) | Change::Drop(reason) => {
+            tracing::info!(%workflow, execution = %id, "{reason}");
+            Input::Cancel { reason }
         }
     };
     let st = engine::state(tx, &exec, steps, &def).await?;

@@ -1,6 +1,7 @@
 //! `RouterService::new(config, deps)` + `run(shutdown)`: the workflows watch, the event and
-//! result consumers, the timer loop, the outbox sweeper and the sweeper of events kept for
-//! waits, side by side until shutdown.
+//! result consumers, the timer loop, the delayed publisher (rate-limited tasks), the default
+//! limit sweep, the outbox sweeper and the sweeper of events kept for waits, side by side
+//! until shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,6 +110,10 @@ impl RouterService {
         parts.add(
             "timer loop",
             loops::timers(self.shared.clone(), poll, stop.clone()),
+        );
+        parts.add(
+            "delayed publisher",
+            loops::delayed(self.shared.clone(), poll, stop.clone()),
         );
         let every = Duration::from_millis(self.config.limit_sweep_ms);
         parts.add(

@@ -121,5 +121,8 @@ text_enum!(
         /// The `call` step that started this (child) execution ended first (cancelled, timed
         /// out): the child is cancelled.
         Cancel = "cancel",
+        /// A debounced run's group stayed quiet for the `debounce.period`: it starts (the
+        /// router decides it as a start).
+        Debounce = "debounce",
     }
 );

@@ -13,6 +13,7 @@ mod de;
 pub mod duration;
 pub mod error;
 pub mod expr;
+pub mod gate;
 pub mod locate;
 pub mod model;
 pub mod parse;

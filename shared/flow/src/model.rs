@@ -30,6 +30,13 @@ pub struct Workflow {
     )]
     #[schemars(with = "Option<crate::duration::DurationString>")]
     pub timeout: Option<Duration>,
+    /// How many runs of a group (`key`) run at once, and what a run beyond that does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<crate::gate::Concurrency>,
+    /// Of a burst of events in a group (`key`), only the last runs, once the group was quiet
+    /// for `period`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debounce: Option<crate::gate::Debounce>,
     /// The execution's output, a template evaluated when it succeeds. Default: the outputs
     /// of the steps nothing depends on, keyed by step id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,6 +380,10 @@ pub struct Step {
     )]
     #[schemars(with = "Option<crate::duration::DurationString>")]
     pub heartbeat_timeout: Option<Duration>,
+    /// At most `limit` attempts of this step start per `per`, across every run of the
+    /// workflow (with `uses` or `call`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::gate::RateLimit>,
     /// When true, a failure of this step neither skips its dependents nor fails the execution.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_on_error: bool,

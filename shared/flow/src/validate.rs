@@ -25,6 +25,7 @@ pub fn validate(wf: &Workflow, source: Option<&str>) -> Result<(), ValidationErr
     if let Some(output) = &wf.output {
         v.template(output, &mut path(&["output"]))?;
     }
+    v.gate(wf)?;
     if wf.steps.is_empty() {
         return Err(v.error(
             path(&["steps"]),
@@ -103,6 +104,54 @@ impl Validator<'_> {
             field: Some(display_path(&field)),
             message,
         }
+    }
+
+    /// `concurrency` and `debounce`: keys are expressions, limits in range, and the two (and a
+    /// schedule's `overlap`, which `concurrency` generalises) do not go together.
+    fn gate(&self, wf: &Workflow) -> Result<(), ValidationError> {
+        if let Some(c) = &wf.concurrency {
+            if let Some(key) = &c.key {
+                self.expr_str(key, path(&["concurrency", "key"]), false)?;
+            }
+            if !(1..=crate::gate::Concurrency::MAX_LIMIT).contains(&c.limit) {
+                let message = "`limit` must be between 1 and 10000".to_string();
+                return Err(self.error(path(&["concurrency", "limit"]), message));
+            }
+            let overlap = wf
+                .on
+                .schedule
+                .as_slice()
+                .iter()
+                .position(|s| s.overlap != crate::triggers::Overlap::Allow);
+            if let Some(i) = overlap {
+                let mut at = path(&["on", "schedule"]);
+                if wf.on.schedule.as_slice().len() > 1 {
+                    at.push(Seg::Index(i));
+                }
+                at.push(Seg::Key("overlap".into()));
+                let message = "a workflow with `concurrency` sets no schedule `overlap`: \
+                               `concurrency` (`policy: queue | skip | cancel_previous`) covers \
+                               every trigger"
+                    .to_string();
+                return Err(self.error(at, message));
+            }
+        }
+        if let Some(d) = &wf.debounce {
+            if let Some(key) = &d.key {
+                self.expr_str(key, path(&["debounce", "key"]), false)?;
+            }
+            if d.period.is_zero() || d.period > crate::gate::Debounce::MAX_PERIOD {
+                let message = "`period` must be longer than 0s and at most 1d".to_string();
+                return Err(self.error(path(&["debounce", "period"]), message));
+            }
+            if wf.concurrency.is_some() {
+                let message = "`debounce` and `concurrency` do not go together: a debounced \
+                               workflow runs the last event of each quiet period"
+                    .to_string();
+                return Err(self.error(path(&["debounce"]), message));
+            }
+        }
+        Ok(())
     }
 
     fn duplicates(&self) -> Result<(), ValidationError> {
@@ -269,6 +318,20 @@ impl Validator<'_> {
         }
         if let Some(wait) = &step.wait {
             self.wait(wait, field)?;
+        }
+        if let Some(rate) = &step.rate_limit {
+            if step.uses.is_none() && step.call.is_none() {
+                let message = "`rate_limit` spaces the attempts of a `uses` or `call` step";
+                return Err(self.error(field(&["rate_limit"]), message.into()));
+            }
+            if rate.limit == 0 {
+                let message = "`limit` must be at least 1";
+                return Err(self.error(field(&["rate_limit", "limit"]), message.into()));
+            }
+            if rate.per.is_zero() || rate.per > crate::gate::RateLimit::MAX_PER {
+                let message = "`per` must be longer than 0s and at most 1d";
+                return Err(self.error(field(&["rate_limit", "per"]), message.into()));
+            }
         }
         self.foreach(step, field)?;
         if let Some(until) = &step.until {

@@ -481,3 +481,50 @@ fn a_wait_needs_a_type_one_match_condition_and_a_window_of_at_most_a_day() {
     let e = err(&with_steps("  a: {wait: {type: t}, sleep: 1s}\n"));
     assert!(e.message.contains("one kind"), "{e}");
 }
+
+#[test]
+fn concurrency_and_debounce_are_checked_and_exclusive() {
+    let base = "name: w\non: {webhook: {path: w}}\nsteps:\n  a: {uses: http}\n";
+    let ok = format!(
+        "{base}concurrency: {{key: \"${{{{ event.data.body.c }}}}\", limit: 3, policy: cancel_previous}}\n"
+    );
+    assert!(parse(&ok, Format::Yaml).is_ok(), "{ok}");
+    let e = err(&format!("{base}concurrency: {{limit: 0}}\n"));
+    assert_eq!(e.field.as_deref(), Some("concurrency.limit"), "{e}");
+    let e = err(&format!(
+        "{base}concurrency: {{key: \"${{{{ event. }}}}\"}}\n"
+    ));
+    assert_eq!(e.field.as_deref(), Some("concurrency.key"), "{e}");
+    let e = err(&format!("{base}concurrency: {{policy: drop}}\n"));
+    assert!(e.message.contains("drop"), "{e}");
+    let e = err(&format!("{base}debounce: {{period: 0s}}\n"));
+    assert_eq!(e.field.as_deref(), Some("debounce.period"), "{e}");
+    let e = err(&format!(
+        "{base}debounce: {{period: 1s}}\nconcurrency: {{}}\n"
+    ));
+    assert_eq!(e.field.as_deref(), Some("debounce"), "{e}");
+    let scheduled = "name: w\non: {schedule: {cron: \"* * * * *\", overlap: skip}}\nconcurrency: {}\nsteps:\n  a: {uses: http}\n";
+    let e = err(scheduled);
+    assert_eq!(e.field.as_deref(), Some("on.schedule.overlap"), "{e}");
+}
+
+#[test]
+fn a_rate_limit_goes_with_agent_steps_and_has_a_window() {
+    let ok = parse(
+        &with_steps("  a: {uses: http, rate_limit: {limit: 10, per: 1s}}\n"),
+        Format::Yaml,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    let e = err(&with_steps(
+        "  a: {sleep: 1s, rate_limit: {limit: 1, per: 1s}}\n",
+    ));
+    assert_eq!(e.field.as_deref(), Some("steps.a.rate_limit"), "{e}");
+    let e = err(&with_steps(
+        "  a: {uses: http, rate_limit: {limit: 0, per: 1s}}\n",
+    ));
+    assert_eq!(e.field.as_deref(), Some("steps.a.rate_limit.limit"), "{e}");
+    let e = err(&with_steps(
+        "  a: {uses: http, rate_limit: {limit: 1, per: 2d}}\n",
+    ));
+    assert_eq!(e.field.as_deref(), Some("steps.a.rate_limit.per"), "{e}");
+}

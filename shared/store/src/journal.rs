@@ -39,9 +39,11 @@ pub async fn append_with_outbox(
     let msg_ids: Vec<&str> = outbox.iter().map(|m| m.id.as_str()).collect();
     let subjects: Vec<&str> = outbox.iter().map(|m| m.subject.as_str()).collect();
     let payloads: Vec<&[u8]> = outbox.iter().map(|m| m.payload.as_slice()).collect();
+    let not_before: Vec<Option<DateTime<Utc>>> = outbox.iter().map(|m| m.not_before).collect();
     sqlx::query!(
-        "WITH o AS (INSERT INTO outbox (id, subject, payload) \
-                    SELECT * FROM unnest($4::text[], $5::text[], $6::bytea[]) \
+        "WITH o AS (INSERT INTO outbox (id, subject, payload, not_before) \
+                    SELECT * FROM unnest($4::text[], $5::text[], $6::bytea[], \
+                                         $7::timestamptz[]) \
                     ON CONFLICT (id) DO NOTHING) \
          INSERT INTO journal (execution_id, at, input) \
          SELECT execution_id, at, input::jsonb \
@@ -53,6 +55,7 @@ pub async fn append_with_outbox(
         &msg_ids as &[&str],
         &subjects as &[&str],
         &payloads as &[&[u8]],
+        &not_before as &[Option<DateTime<Utc>>],
     )
     .execute(&mut **tx)
     .await

@@ -2,20 +2,23 @@
 //!
 //! Touches the database only. Reads and writes workflow definitions ([`workflows`]), executions,
 //! steps and attempts ([`executions`] for reads, [`engine`] for the router's transactional
-//! writes), durable [`timers`] and the runs past their default [`limits`], the [`waits`] of `wait` steps and the events kept for them, the
-//! schedule [`overlap`] lock and reads, and the transactional [`outbox`], whose rows are
-//! published to the bus right after commit and swept up by any router replica if that publish
-//! never happened. [`StoreError::is_unavailable`] tells an
+//! writes), durable [`timers`] and the runs past their default [`limits`], the [`groups`] of
+//! `concurrency` and `debounce`, the [`waits`] of `wait` steps and the events kept for them,
+//! the schedule [`overlap`] lock and reads, the per-step [`rate_limits`], and the transactional
+//! [`outbox`], whose rows are published to the bus right after commit and swept up by any
+//! router replica if that publish never happened. [`StoreError::is_unavailable`] tells an
 //! unreachable database from a failed statement.
 
 mod availability;
 pub mod engine;
 pub mod executions;
+pub mod groups;
 pub mod instances;
 pub mod journal;
 pub mod limits;
 pub mod outbox;
 pub mod overlap;
+pub mod rate_limits;
 mod reaper;
 pub mod timers;
 pub mod waits;

@@ -4,9 +4,11 @@
 //! commit the writer publishes them at once ([`Store::flush_outbox`]) and hands the published ids
 //! to a background task that deletes them in batches; if the writer dies in between,
 //! [`Store::sweep_outbox`] (run by every router replica) publishes rows older than a grace
-//! period. Each message keeps its id (derived from the event's `(source, id)`, as
-//! [`Bus::publish_event`] does) as `Nats-Msg-Id`, so a message published twice
-//! inside the stream's duplicate window is stored once, and consumers are idempotent beyond it.
+//! period. A rate-limited task waits in its row until `not_before`; [`Store::publish_due`]
+//! (run by every router replica) publishes it then. Each message keeps its id (derived from
+//! the event's `(source, id)`, as [`Bus::publish_event`] does) as `Nats-Msg-Id`, so a message
+//! published twice inside the stream's duplicate window is stored once, and consumers are
+//! idempotent beyond it.
 
 use std::time::Duration;
 
@@ -25,6 +27,8 @@ pub struct OutboxMessage {
     pub subject: String,
     /// Encoded CloudEvent.
     pub payload: Vec<u8>,
+    /// Not before this time (a rate-limited task); `None`: at once.
+    pub not_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl OutboxMessage {
@@ -34,6 +38,7 @@ impl OutboxMessage {
             id: weft_events::ids::message_id(event.source(), event.id()),
             subject: subject.into(),
             payload: weft_events::encode_event(event),
+            not_before: None,
         }
     }
 }
@@ -41,10 +46,12 @@ impl OutboxMessage {
 /// Write `msg` to the outbox inside `tx`.
 pub async fn enqueue(tx: &mut Tx<'_>, msg: &OutboxMessage) -> Result<(), StoreError> {
     sqlx::query!(
-        "INSERT INTO outbox (id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO outbox (id, subject, payload, not_before) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO NOTHING",
         msg.id,
         msg.subject,
         msg.payload,
+        msg.not_before,
     )
     .execute(&mut **tx)
     .await
@@ -61,12 +68,16 @@ pub async fn enqueue_all(tx: &mut Tx<'_>, msgs: &[OutboxMessage]) -> Result<(), 
             let ids: Vec<&str> = many.iter().map(|m| m.id.as_str()).collect();
             let subjects: Vec<&str> = many.iter().map(|m| m.subject.as_str()).collect();
             let payloads: Vec<&[u8]> = many.iter().map(|m| m.payload.as_slice()).collect();
+            let not_before: Vec<Option<chrono::DateTime<chrono::Utc>>> =
+                many.iter().map(|m| m.not_before).collect();
             sqlx::query!(
-                "INSERT INTO outbox (id, subject, payload) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO outbox (id, subject, payload, not_before) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[]) \
+                 ON CONFLICT (id) DO NOTHING",
                 &ids as &[&str],
                 &subjects as &[&str],
                 &payloads as &[&[u8]],
+                &not_before as &[Option<chrono::DateTime<chrono::Utc>>],
             )
             .execute(&mut **tx)
             .await
@@ -78,9 +89,11 @@ pub async fn enqueue_all(tx: &mut Tx<'_>, msgs: &[OutboxMessage]) -> Result<(), 
 
 impl Store {
     /// Publish committed outbox messages and delete the ones the bus acknowledged. Messages that
-    /// could not be published stay for the sweeper. Returns how many were published.
-    /// Takes the messages by value: their payloads go to the bus without a copy.
-    pub async fn flush_outbox(&self, bus: &Bus, msgs: Vec<OutboxMessage>) -> usize {
+    /// could not be published stay for the sweeper; delayed ones (`not_before`) for the delayed
+    /// publisher. Returns how many were published. Takes the messages by value: their payloads
+    /// go to the bus without a copy.
+    pub async fn flush_outbox(&self, bus: &Bus, mut msgs: Vec<OutboxMessage>) -> usize {
+        msgs.retain(|m| m.not_before.is_none());
         if msgs.is_empty() {
             return 0;
         }
@@ -102,8 +115,9 @@ impl Store {
         let mut tx = self.begin().await?;
         let rows: Vec<OutboxMessage> = sqlx::query_as!(
             OutboxMessage,
-            "SELECT id, subject, payload FROM outbox \
+            "SELECT id, subject, payload, not_before FROM outbox \
              WHERE created_at < clock_timestamp() - make_interval(secs => $1) \
+               AND not_before IS NULL \
              ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
             grace.as_secs_f64(),
             limit,
@@ -126,6 +140,32 @@ impl Store {
                 "published outbox rows left by an interrupted writer"
             );
         }
+        Ok(sent.len())
+    }
+
+    /// Publish delayed outbox rows whose `not_before` came, soonest first; each row is taken by
+    /// one publisher. Returns the count.
+    pub async fn publish_due(&self, bus: &Bus, limit: i64) -> Result<usize, StoreError> {
+        let mut tx = self.begin().await?;
+        let rows: Vec<OutboxMessage> = sqlx::query_as!(
+            OutboxMessage,
+            "SELECT id, subject, payload, not_before FROM outbox \
+             WHERE not_before IS NOT NULL AND not_before <= clock_timestamp() \
+             ORDER BY not_before LIMIT $1 FOR UPDATE SKIP LOCKED",
+            limit,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("reading delayed outbox rows")?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let sent = publish_all(bus, rows).await;
+        sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", &sent)
+            .execute(&mut *tx)
+            .await
+            .ctx("deleting published delayed rows")?;
+        tx.commit().await.ctx("committing delayed publishes")?;
         Ok(sent.len())
     }
 

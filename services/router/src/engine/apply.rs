@@ -22,7 +22,7 @@ use weft_store::{
     timers::{self, Timer},
 };
 
-use super::{Batch, LiveEvent};
+use super::{Batch, LiveEvent, rate::Delays};
 use crate::{RouterError, cancel::Stop, lifecycle};
 
 /// Write `effects` in order.
@@ -35,11 +35,15 @@ pub(super) async fn apply(
     batch: &mut Batch,
 ) -> Result<(), RouterError> {
     let id = exec.id;
+    let mut delays = Delays::default();
     for effect in effects {
         // A task is moved into its message, not copied (its `with` may be large).
         let effect = match effect {
             Effect::Dispatch(task) => {
-                dispatch(tx, exec, *task, batch).await?;
+                let slot = delays
+                    .reserve(tx, wf, &task.step_id, task.attempt_id, at)
+                    .await?;
+                dispatch(tx, exec, *task, slot, batch).await?;
                 continue;
             }
             other => other,
@@ -177,7 +181,7 @@ pub(super) async fn apply(
                     step_id: t.step.clone(),
                     attempt_id: t.attempt_id,
                     instance: t.instance,
-                    due_at: t.due_at,
+                    due_at: delays.shift(t.attempt_id, t.due_at),
                 };
                 timers::insert(tx, &timer).await?;
             }
@@ -258,11 +262,12 @@ fn live_event(exec: &ExecutionRow, event: &cloudevents::Event) -> LiveEvent {
     }
 }
 
-/// Record attempt `n` of a step and queue its task.
+/// Record attempt `n` of a step and queue its task (to be sent at `slot`, if rate-limited).
 async fn dispatch(
     tx: &mut Tx<'_>,
     exec: &ExecutionRow,
     task: Task,
+    slot: Option<DateTime<Utc>>,
     batch: &mut Batch,
 ) -> Result<(), RouterError> {
     let n = i32::try_from(task.attempt).unwrap_or(i32::MAX);
@@ -280,7 +285,9 @@ async fn dispatch(
                 .push(live(exec, &task.step_id, "started", Some(n), None));
         }
     }
-    batch.emitted.push(task_message(exec, task));
+    let mut msg = task_message(exec, task);
+    msg.not_before = slot;
+    batch.emitted.push(msg);
     metrics::counter!("weft_steps_dispatched_total").increment(1);
     Ok(())
 }

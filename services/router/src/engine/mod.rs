@@ -13,6 +13,7 @@
 //! an async worker.
 
 mod apply;
+mod rate;
 mod window;
 
 use chrono::{DateTime, SubsecRound, Utc};
