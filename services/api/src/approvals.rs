@@ -2,9 +2,10 @@
 //! `approval` step, with who decides and an optional comment (both kept with the step and in
 //! the execution's journal).
 //!
-//! Consumes a JSON body `{by, comment}`; decides through the router's core under the
-//! execution's lock (`weft_router::decide_approval`). Answers 202, or 404 (no such execution or
-//! step), 409 (not an approval step, or not waiting), 403 (`by` is not an approver), 400.
+//! Consumes a JSON body `{by, comment}`; checks it against the store, then asks the router over
+//! the bus (see [`crate::commands`]), which decides it under the execution's lock. Answers 202,
+//! or 404 (no such execution or step), 409 (not an approval step, or not waiting), 403 (`by` is
+//! not an approver), 400.
 
 use std::sync::Arc;
 
@@ -12,7 +13,8 @@ use axum::{Json, extract::State, http::HeaderMap, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use weft_router::DecisionOutcome;
+
+use weft_store::{ExecutionStatus, StepStatus};
 
 use crate::{
     AppState,
@@ -106,41 +108,55 @@ async fn decide(
     if request.by.trim().is_empty() {
         return Err(ApiError::BadRequest("`by` must name who decides".into()));
     }
-    let outcome = weft_router::decide_approval(
-        &st.store,
-        &st.bus,
-        id,
-        &step,
-        approved,
-        &request.by,
-        request.comment.as_deref(),
-    )
-    .await?;
-    match outcome {
-        DecisionOutcome::Decided => {
-            let decision = if approved { "approved" } else { "rejected" };
-            tracing::info!(execution = %id, %step, by = %request.by, decision, "approval decided");
-            let response = DecisionResponse {
-                execution_id: id,
-                step,
-                decision,
-            };
-            Ok((StatusCode::ACCEPTED, Json(response)))
-        }
-        DecisionOutcome::NotFound => Err(ApiError::not_found(format!("execution {id}"))),
-        DecisionOutcome::NoSuchStep => Err(ApiError::not_found(format!(
+    let exec = st
+        .store
+        .get_execution(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("execution {id}")))?;
+    let def = crate::commands::definition(st, &exec).await?;
+    let Some(step_def) = def.step(&step) else {
+        return Err(ApiError::not_found(format!(
             "step `{step}` in execution {id}"
-        ))),
-        DecisionOutcome::NotAnApproval => Err(ApiError::Conflict(format!(
+        )));
+    };
+    let Some(approval) = &step_def.approval else {
+        return Err(ApiError::Conflict(format!(
             "step `{step}` is not an approval step"
-        ))),
-        DecisionOutcome::NotWaiting(status) => Err(ApiError::Conflict(format!(
-            "step `{step}` is not waiting for a decision (it is {status})"
-        ))),
-        DecisionOutcome::NotAllowed(approvers) => Err(ApiError::Forbidden(format!(
+        )));
+    };
+    let (steps, _) = st.store.execution_steps(id).await?;
+    let status = steps
+        .iter()
+        .find(|s| s.step_id == step)
+        .map(|s| s.status.as_str());
+    let ended = ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal);
+    if ended || status != Some(StepStatus::Running.as_str()) {
+        let shown = status.unwrap_or("not started");
+        return Err(ApiError::Conflict(format!(
+            "step `{step}` is not waiting for a decision (it is {shown})"
+        )));
+    }
+    if !approval.approvers.is_empty() && !approval.approvers.contains(&request.by) {
+        return Err(ApiError::Forbidden(format!(
             "`{}` may not decide step `{step}`; its approvers are {}",
             request.by,
-            approvers.join(", ")
-        ))),
+            approval.approvers.join(", ")
+        )));
     }
+    let command = weft_events::Command::Decide {
+        execution_id: id,
+        step: step.clone(),
+        approved,
+        by: request.by.clone(),
+        comment: request.comment.clone(),
+    };
+    crate::commands::send(st, &command).await?;
+    let decision = if approved { "approved" } else { "rejected" };
+    tracing::info!(execution = %id, %step, by = %request.by, decision, "approval decision sent");
+    let response = DecisionResponse {
+        execution_id: id,
+        step,
+        decision,
+    };
+    Ok((StatusCode::ACCEPTED, Json(response)))
 }

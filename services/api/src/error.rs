@@ -15,7 +15,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use weft_bus::BusError;
 use weft_flow::ValidationError;
-use weft_router::RouterError;
 use weft_runtime::http::ErrorCode;
 use weft_store::StoreError;
 
@@ -186,16 +185,6 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status(), Json(self.body())).into_response()
-    }
-}
-
-impl From<RouterError> for ApiError {
-    fn from(e: RouterError) -> Self {
-        match e {
-            RouterError::Store(e) => Self::Store(e),
-            RouterError::Bus(e) => Self::Bus(e),
-            other => Self::Internal(other.to_string()),
-        }
     }
 }
 

@@ -1,10 +1,10 @@
 //! `/api/v1/executions`: list (filter by workflow, status, triggering event; newest first,
 //! cursor pagination), get with every step attempt, and cancel.
 //!
-//! Reads `executions`, `steps` and `attempts` from PostgreSQL; cancelling goes through
-//! `weft_router::cancel_execution`, which locks the execution, updates it and publishes
-//! `dev.weft.execution.cancelled` through the outbox. Produces JSON views that are separate
-//! from the store's rows.
+//! Reads `executions`, `steps` and `attempts` from PostgreSQL; a cancel is a `cancel` run
+//! command to the router over the bus (see [`crate::commands`]), which cancels the execution
+//! under its lock and publishes `dev.weft.execution.cancelled`. Produces JSON views that are
+//! separate from the store's rows.
 
 use std::sync::Arc;
 
@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use weft_router::CancelOutcome;
 use weft_store::{
     ExecutionStatus,
     executions::{AttemptRow, Cursor, ExecutionFilter, ExecutionRow, StepRow},
@@ -271,17 +270,15 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<CancelResponse>), ApiError> {
     let id = execution_id(&id)?;
-    match weft_router::cancel_execution(&st.store, &st.bus, id).await? {
-        CancelOutcome::Cancelled => {
-            tracing::info!(execution = %id, "execution cancelled");
-            let status = ExecutionStatus::Cancelled.as_str().to_owned();
-            Ok((StatusCode::ACCEPTED, Json(CancelResponse { id, status })))
-        }
-        CancelOutcome::AlreadyFinished(status) => Err(ApiError::Conflict(format!(
-            "execution {id} already finished with status {status}"
-        ))),
-        CancelOutcome::NotFound => Err(ApiError::not_found(format!("execution {id}"))),
-    }
+    crate::commands::unended(&st, id).await?;
+    let command = weft_events::Command::Cancel {
+        execution_id: id,
+        reason: "cancelled by an operator".into(),
+    };
+    crate::commands::send(&st, &command).await?;
+    tracing::info!(execution = %id, "execution cancel asked");
+    let status = ExecutionStatus::Cancelled.as_str().to_owned();
+    Ok((StatusCode::ACCEPTED, Json(CancelResponse { id, status })))
 }
 
 fn filter(q: ListQuery) -> Result<ExecutionFilter, ApiError> {

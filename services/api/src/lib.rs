@@ -15,6 +15,7 @@
 
 mod agents;
 mod approvals;
+mod commands;
 mod config;
 mod dead_letters;
 mod digest;

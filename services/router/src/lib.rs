@@ -1,15 +1,18 @@
 //! The router: the one stateful decision maker.
 //!
-//! Consumes events (`weft.events.>`, durable `router-events`) and step results
-//! (`weft.results.>`, durable `router-results`); watches the `weft_workflows` bucket for the
-//! active workflows. Produces executions, steps and attempts in PostgreSQL, tasks on
-//! `weft.tasks.<agent>` and lifecycle events on `weft.events.execution`, always through the
-//! transactional outbox, and (best effort, after commit) cancels on `weft.cancel.<agent>`. Fires durable timers and sweeps the outbox. Any number of replicas may
-//! run: every change to an execution happens under its row lock. See `docs/architecture.md`.
+//! Consumes events (`weft.events.>`, durable `router-events`), step results
+//! (`weft.results.>`, durable `router-results`), `call` tasks (`weft.tasks.call`, durable
+//! `router-calls`) and the API's run commands (`weft.commands.>`, durable `router-commands`);
+//! watches the `weft_workflows` bucket for the active workflows. Produces executions, steps
+//! and attempts in PostgreSQL, tasks on `weft.tasks.<agent>` and lifecycle events on
+//! `weft.events.execution`, always through the transactional outbox, and (best effort, after
+//! commit) cancels on `weft.cancel.<agent>`. Fires durable timers and sweeps the outbox. Any
+//! number of replicas may run: every change to an execution happens under its row lock. See
+//! `docs/architecture.md`.
 
-pub mod api;
 mod calls;
 mod cancel;
+mod commands;
 mod config;
 mod definitions;
 mod engine;
@@ -26,7 +29,6 @@ mod results;
 mod service;
 mod waits;
 
-pub use api::{CancelOutcome, DecisionOutcome, cancel_execution, decide_approval};
 pub use config::RouterConfig;
 pub use error::RouterError;
 pub use service::{RouterDeps, RouterService};

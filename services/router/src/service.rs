@@ -14,8 +14,8 @@ use weft_runtime::{Parts, Shutdown};
 use weft_store::Store;
 
 use crate::{
-    RouterConfig, RouterError, calls::CallHandler, definitions::Definitions, events::EventHandler,
-    loops, results::ResultHandler,
+    RouterConfig, RouterError, calls::CallHandler, commands::CommandHandler,
+    definitions::Definitions, events::EventHandler, loops, results::ResultHandler,
 };
 
 /// What every handler of one router process shares.
@@ -105,6 +105,17 @@ impl RouterService {
         parts.add(
             "call consumer",
             consume(self.shared.bus.clone(), calls, handler, stop.clone()),
+        );
+        let mut commands = ConsumerSpec::new(
+            subjects::COMMANDS_STREAM,
+            subjects::ROUTER_COMMANDS_CONSUMER,
+            subjects::COMMANDS_ALL,
+        );
+        commands.ack_wait = Duration::from_millis(self.config.ack_wait_ms);
+        let handler = Arc::new(CommandHandler::new(self.shared.clone()));
+        parts.add(
+            "command consumer",
+            consume(self.shared.bus.clone(), commands, handler, stop.clone()),
         );
         let poll = Duration::from_millis(self.config.timer_poll_ms);
         parts.add(

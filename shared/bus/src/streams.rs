@@ -1,4 +1,5 @@
-//! The four streams, created or updated idempotently at start.
+//! The streams (events, tasks, results, dead letters, commands), created or updated
+//! idempotently at start.
 
 use std::time::Duration;
 
@@ -35,6 +36,10 @@ fn configs() -> Vec<Config> {
         Config {
             max_age: 14 * day,
             ..base(subjects::DLQ_STREAM, subjects::DLQ_ALL)
+        },
+        Config {
+            retention: RetentionPolicy::WorkQueue,
+            ..base(subjects::COMMANDS_STREAM, subjects::COMMANDS_ALL)
         },
     ]
 }

@@ -6,6 +6,7 @@
 //! into CloudEvents and back. It touches nothing: no I/O, no clock other than `Utc::now()` for
 //! event times.
 
+pub mod command;
 pub mod envelope;
 pub mod errors;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod text;
 pub mod trace;
 pub mod types;
 
+pub use command::Command;
 pub use envelope::{DecodeError, decode_event, encode_event, event_json, new_event};
 pub use errors::ErrorCode;
 pub use task::{ArtifactRef, Cancel, Heartbeat, LogLine, Outcome, StepError, Task, TaskResult};

@@ -27,6 +27,15 @@ pub const ROUTER_EVENTS_CONSUMER: &str = "router-events";
 pub const ROUTER_RESULTS_CONSUMER: &str = "router-results";
 /// Durable consumer of the router's `call` tasks (it runs `call` steps' child executions).
 pub const ROUTER_CALLS_CONSUMER: &str = "router-calls";
+/// Durable consumer of run commands (cancel, approval decisions) used by every router replica.
+pub const ROUTER_COMMANDS_CONSUMER: &str = "router-commands";
+
+/// Stream of run commands: what the API asks the router to do to an execution.
+pub const COMMANDS_STREAM: &str = "WEFT_COMMANDS";
+/// Every command subject.
+pub const COMMANDS_ALL: &str = "weft.commands.>";
+/// Commands on executions (payload [`crate::Command`], event type [`crate::types::COMMAND`]).
+pub const COMMANDS_EXECUTIONS: &str = "weft.commands.executions";
 
 /// Events published by the webhook trigger.
 pub const EVENTS_WEBHOOK: &str = "weft.events.webhook";

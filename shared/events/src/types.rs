@@ -26,6 +26,9 @@ pub const CDC_ROW_UPDATED: &str = "dev.weft.cdc.row.updated";
 pub const CDC_ROW_DELETED: &str = "dev.weft.cdc.row.deleted";
 /// A step attempt to run (payload [`crate::Task`]).
 pub const TASK: &str = "dev.weft.task";
+/// A command on an execution, from the API to the router (payload [`crate::Command`]).
+pub const COMMAND: &str = "dev.weft.command";
+
 /// The result of a step attempt (payload [`crate::TaskResult`]).
 pub const TASK_RESULT: &str = "dev.weft.task.result";
 /// A running attempt is alive (payload [`crate::Heartbeat`]).
