@@ -56,6 +56,7 @@ pub struct DecisionResponse {
         (status = 404, description = "Unknown execution or step", body = ErrorBody),
         (status = 409, description = "Not an approval step, or not waiting for a decision", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 503, description = "The event bus is unavailable; nothing was decided", body = ErrorBody),
     )
 )]
 pub(crate) async fn approve(
@@ -78,6 +79,7 @@ pub(crate) async fn approve(
         (status = 404, description = "Unknown execution or step", body = ErrorBody),
         (status = 409, description = "Not an approval step, or not waiting for a decision", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 503, description = "The event bus is unavailable; nothing was decided", body = ErrorBody),
     )
 )]
 pub(crate) async fn reject(

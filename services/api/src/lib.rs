@@ -20,6 +20,7 @@ mod config;
 mod dead_letters;
 mod digest;
 mod error;
+mod event_replay;
 mod executions;
 mod extract;
 mod history;
@@ -27,6 +28,7 @@ mod live;
 mod openapi;
 mod params;
 mod registry;
+mod rerun;
 mod retry;
 mod runs;
 mod secrets;
@@ -197,6 +199,8 @@ impl ApiService {
                 post(approvals::reject),
             )
             .route(&format!("{ex}/retry"), post(retry::retry))
+            .route(&format!("{ex}/rerun"), post(rerun::rerun))
+            .route("/api/v1/events/{id}/replay", post(event_replay::replay))
             .route("/api/v1/secrets", get(secrets::list))
             .route(
                 "/api/v1/secrets/{name}",

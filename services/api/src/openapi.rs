@@ -28,8 +28,8 @@ use utoipa::{
 };
 
 use crate::{
-    agents, approvals, dead_letters, error::ErrorBody, executions, history, live, retry, runs,
-    secrets, triggers, workflows,
+    agents, approvals, dead_letters, error::ErrorBody, event_replay, executions, history, live,
+    rerun, retry, runs, secrets, triggers, workflows,
 };
 
 /// The admin API's OpenAPI document (without the workflow file schema: see [`document_json`]).
@@ -54,6 +54,8 @@ use crate::{
         approvals::approve,
         approvals::reject,
         retry::retry,
+        rerun::rerun,
+        event_replay::replay,
         secrets::put,
         secrets::list,
         secrets::delete,

@@ -75,6 +75,27 @@ pub(crate) struct StepPath {
     step: String,
 }
 
+/// `{id}` of the event routes (documentation only; the handler calls [`event_id`]).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct EventPath {
+    /// Event id (a CloudEvent `id`): 1 to 1024 visible ASCII characters.
+    #[param(pattern = "^[!-~]{1,1024}$")]
+    id: String,
+}
+
+/// An event id from a path (1 to 1024 visible ASCII characters), or 400.
+pub(crate) fn event_id(id: &str) -> Result<(), ApiError> {
+    let visible = id.bytes().all(|b| b.is_ascii_graphic());
+    if id.is_empty() || id.len() > 1024 || !visible {
+        return Err(ApiError::BadRequest(
+            "an event id is 1 to 1024 visible ASCII characters".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A step id from a path, or 400.
 pub(crate) fn step_id(step: &str) -> Result<(), ApiError> {
     if weft_flow::validate::is_step_id(step) {

@@ -16,7 +16,7 @@ use weft_events::{ids, types};
 use weft_flow::Published;
 use weft_store::{ExecutionStatus, Tx, engine as db, executions::ExecutionRow};
 
-use crate::{RouterError, engine, gate, index, overlap, service::Shared, waits};
+use crate::{RouterError, engine, gate, index, overlap, rerun, service::Shared, waits};
 
 /// How often an event that names a workflow (webhook path, manual run) but matched none is
 /// retried: the router's view of the bucket may lag the webhook's by a moment.
@@ -79,7 +79,10 @@ impl EventHandler {
             event: &event_json,
             inputs: &inputs,
         };
-        if refused.is_none() && (wf.concurrency.is_some() || wf.debounce.is_some()) {
+        // A rerun passes no gate: it repeats one run, it is not a new one.
+        let rerun = manual.then(|| rerun::request(data)).flatten();
+        let gated = wf.concurrency.is_some() || wf.debounce.is_some();
+        if refused.is_none() && gated && rerun.is_none() {
             let ctx = weft_engine::event_context(&event_json, &inputs);
             match self.gate(&new, wf, &ctx, manual).await {
                 Ok(done) => return done,
@@ -115,7 +118,7 @@ impl EventHandler {
         }
         // Otherwise: a redelivery, a manual run the API queued, or a refused start.
         db::insert_execution(&mut tx, &new).await?;
-        self.settle_queued(tx, id, refused).await
+        self.settle_queued(tx, id, refused, rerun).await
     }
 
     /// Admit a run of a workflow with `concurrency` or `debounce` through its group's gate;
@@ -148,16 +151,18 @@ impl EventHandler {
         let message = format!("workflow `{name}` was deleted before the run started");
         let error = json!({"code": "workflow_deleted", "message": message});
         let tx = self.shared.store.begin().await?;
-        self.settle_queued(tx, id, Some(error)).await
+        self.settle_queued(tx, id, Some(error), None).await
     }
 
-    /// Under its lock, start a `queued` execution, or fail it with `error`; an execution that
-    /// already left `queued` (a redelivery) is left alone.
+    /// Under its lock, start a `queued` execution (keeping the upstream steps of a rerun), or
+    /// fail it with `error`; an execution that already left `queued` (a redelivery) is left
+    /// alone.
     async fn settle_queued(
         &self,
         mut tx: Tx<'static>,
         id: uuid::Uuid,
         error: Option<Value>,
+        rerun: Option<rerun::Request>,
     ) -> Result<(), RouterError> {
         let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
             return Ok(());
@@ -172,9 +177,13 @@ impl EventHandler {
             .get(store, &exec.workflow, exec.version)
             .await?;
         let st = engine::state(&mut tx, &exec, steps, &def).await?;
-        let input = match error {
-            Some(error) => Input::Refuse { error },
-            None => self.shared.start(),
+        let input = match (error, rerun) {
+            (Some(error), _) => Input::Refuse { error },
+            (None, Some(r)) => match rerun::kept(store, &def, &r).await? {
+                Ok(kept) => self.shared.start_keeping(kept),
+                Err(error) => Input::Refuse { error },
+            },
+            (None, None) => self.shared.start(),
         };
         let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
         engine::commit(

@@ -25,6 +25,7 @@ mod lifecycle;
 mod loops;
 mod overlap;
 pub mod replay;
+mod rerun;
 mod results;
 mod service;
 mod waits;

@@ -32,8 +32,14 @@ pub(crate) struct Shared {
 impl Shared {
     /// The start of a run, with the default limits.
     pub fn start(&self) -> weft_engine::Input {
+        self.start_keeping(Vec::new())
+    }
+
+    /// The start of a rerun that keeps these steps of the run it reruns.
+    pub fn start_keeping(&self, kept: Vec<weft_engine::Kept>) -> weft_engine::Input {
         weft_engine::Input::Start {
             defaults: self.defaults,
+            kept,
         }
     }
 }

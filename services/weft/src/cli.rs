@@ -137,6 +137,14 @@ pub enum RunsCommand {
         /// Execution id.
         id: String,
     },
+    /// Run an ended execution again from a step: the steps it needs keep their outputs.
+    Rerun {
+        /// Execution id.
+        id: String,
+        /// The step to run again, with everything after it.
+        #[arg(long)]
+        from: String,
+    },
     /// Approve a step waiting for a decision (`approval:`).
     Approve(Decision),
     /// Reject a step waiting for a decision (`approval:`); the step fails.
@@ -211,6 +219,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 RunsCommand::Get { id } => client.get(&id).await?,
                 RunsCommand::Watch { id } => return client.watch(&id).await,
+                RunsCommand::Rerun { id, from } => client.rerun(&id, &from).await?,
                 RunsCommand::Approve(d) => {
                     client
                         .decide(&d.id, &d.step, true, &d.by, d.comment)

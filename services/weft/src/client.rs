@@ -197,6 +197,15 @@ impl Client {
         Ok(())
     }
 
+    /// `POST /executions/{id}/rerun`; prints the new execution's id.
+    pub async fn rerun(&self, id: &str, from: &str) -> anyhow::Result<()> {
+        let url = self.url(&format!("/executions/{id}/rerun"));
+        let body = serde_json::json!({ "from": from });
+        let answer = self.send(self.http.post(url).json(&body)).await?;
+        println!("{}", answer["execution_id"].as_str().unwrap_or_default());
+        Ok(())
+    }
+
     pub async fn get(&self, id: &str) -> anyhow::Result<()> {
         let body = self
             .send(self.http.get(self.url(&format!("/executions/{id}"))))

@@ -302,7 +302,19 @@ steps:
         .await
         .expect("cancel");
     assert_eq!(cancel.status().as_u16(), 202);
-    let e = env.execution(&id).await;
+    // The router decides the command (over the bus) a moment later.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let e = loop {
+        let e = env.execution(&id).await;
+        if e["status"] != "running" {
+            break e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never cancelled: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(e["status"], "cancelled");
     assert_eq!(e["inputs"]["who"], "ada");
     assert_eq!(Env::step(&e, "greet")["status"], "cancelled");

@@ -127,7 +127,7 @@ impl<'a> Decider<'a> {
             return Ok(()); // an ended execution takes no input
         }
         match input {
-            Input::Start { defaults } => self.start(*defaults),
+            Input::Start { defaults, kept } => self.start(*defaults, kept),
             Input::Result {
                 attempt_id,
                 step,
@@ -282,7 +282,7 @@ impl<'a> Decider<'a> {
     }
 
     /// Start a queued execution, or begin one created running.
-    fn start(&mut self, defaults: Defaults) -> Result<(), Heavy> {
+    fn start(&mut self, defaults: Defaults, kept: &[crate::Kept]) -> Result<(), Heavy> {
         if self.st.status == ExecutionStatus::Queued {
             self.emit(Effect::ExecutionStarted);
             self.st.status = ExecutionStatus::Running;
@@ -294,6 +294,11 @@ impl<'a> Decider<'a> {
         if !defaults.is_none() {
             self.emit(Effect::DefaultsSet(defaults));
             self.st.defaults = defaults;
+        }
+        for k in kept.iter().filter(|k| k.status.is_terminal()) {
+            if self.st.step(&k.id).is_some() {
+                self.set_step(&k.id, k.status, k.output.clone(), k.error.clone());
+            }
         }
         self.emit(Effect::Lifecycle {
             status: ExecutionStatus::Running,

@@ -29,6 +29,10 @@ pub enum Input {
         /// The router's default limits at the start.
         #[serde(default, skip_serializing_if = "Defaults::is_none")]
         defaults: Defaults,
+        /// Steps that start already ended, as an earlier run left them (a rerun `from` a
+        /// step keeps everything upstream of it).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kept: Vec<Kept>,
     },
     /// An executor's result for an attempt.
     Result {
@@ -91,7 +95,23 @@ impl Input {
     /// A start without default limits.
     pub const START: Input = Input::Start {
         defaults: Defaults::NONE,
+        kept: Vec::new(),
     };
+}
+
+/// A step kept from an earlier run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    /// The step.
+    pub id: String,
+    /// How it ended (`succeeded` or `skipped`).
+    pub status: crate::StepStatus,
+    /// Its output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Its error (a skipped step's reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
 }
 
 /// What an attempt returned.

@@ -25,6 +25,6 @@ pub use decide::{
     Decision, Heavy, Settings, TASK_ENVELOPE_BYTES, decide, decide_final, decide_owned,
 };
 pub use effect::{Effect, Timer};
-pub use input::{Entry, Input, Outcome};
+pub use input::{Entry, Input, Kept, Outcome};
 pub use state::{Attempt, Defaults, Execution, Fanout, Instance, Step};
 pub use status::{AttemptStatus, ExecutionStatus, StepStatus, TimerKind};

@@ -723,7 +723,13 @@ fn default_limits_apply_where_the_workflow_sets_none_and_are_kept() {
     let (_, st) = run(
         &w,
         &[
-            (0, Input::Start { defaults }),
+            (
+                0,
+                Input::Start {
+                    defaults,
+                    kept: Vec::new(),
+                },
+            ),
             (10, timer(TimerKind::StepTimeout, Some("a"), Some(1))),
             (60, timer(TimerKind::WorkflowTimeout, None, None)),
         ],
@@ -743,7 +749,39 @@ fn default_limits_apply_where_the_workflow_sets_none_and_are_kept() {
 fn start_with(w: &weft_flow::Workflow, defaults: weft_engine::Defaults) -> weft_engine::Decision {
     let entry = Entry {
         at: at(0),
-        input: Input::Start { defaults },
+        input: Input::Start {
+            defaults,
+            kept: Vec::new(),
+        },
     };
     decide(w, &created(), &entry, &Settings::STEP).unwrap()
+}
+
+#[test]
+fn a_start_keeps_the_steps_a_rerun_keeps_and_runs_the_rest() {
+    let w = wf(CHAIN);
+    let kept = vec![weft_engine::Kept {
+        id: "a".into(),
+        status: StepStatus::Succeeded,
+        output: Some(json!(41)),
+        error: None,
+    }];
+    let (d, st) = run(
+        &w,
+        &[
+            (
+                0,
+                Input::Start {
+                    defaults: weft_engine::Defaults::NONE,
+                    kept,
+                },
+            ),
+            (1, ok("b", 1, json!(42))),
+        ],
+    );
+    assert!(d[0].contains(&"a=succeeded".to_string()), "{:?}", d[0]);
+    assert!(d[0].contains(&"dispatch b#1".to_string()), "{:?}", d[0]);
+    assert!(!d[0].contains(&"dispatch a#1".to_string()), "a is kept");
+    assert_eq!(st.step("a").unwrap().output, Some(json!(41)));
+    assert_eq!(st.status, ExecutionStatus::Succeeded);
 }

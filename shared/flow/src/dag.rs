@@ -16,6 +16,24 @@ pub fn sinks(wf: &Workflow) -> Vec<&str> {
         .collect()
 }
 
+/// Every step of `steps:` that `id` needs, directly or through others (its upstream).
+pub fn upstream<'a>(wf: &'a Workflow, id: &str) -> std::collections::BTreeSet<&'a str> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo: Vec<&str> = wf
+        .steps
+        .get(id)
+        .map(|s| s.needs.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    while let Some(need) = todo.pop() {
+        if let Some((k, s)) = wf.steps.get_key_value(need)
+            && seen.insert(k.as_str())
+        {
+            todo.extend(s.needs.iter().map(String::as_str));
+        }
+    }
+    seen
+}
+
 /// Steps that need `id` directly, in file order.
 pub fn dependents<'a>(wf: &'a Workflow, id: &str) -> Vec<&'a str> {
     wf.steps

@@ -204,6 +204,24 @@ impl Store {
         .ctx("reading an execution")
     }
 
+    /// A stored event by id (CloudEvent as JSON): as the first execution it started saw it,
+    /// else as kept for waits.
+    pub async fn stored_event(&self, event_id: &str) -> Result<Option<Value>, StoreError> {
+        sqlx::query_scalar!(
+            "SELECT event AS \"event!\" FROM ( \
+                 (SELECT event, 0 AS pick, created_at AS at FROM executions \
+                  WHERE event_id = $1 ORDER BY created_at LIMIT 1) \
+                 UNION ALL \
+                 (SELECT event, 1, received_at FROM wait_events WHERE id = $1 \
+                  ORDER BY received_at LIMIT 1) \
+             ) e ORDER BY pick, at LIMIT 1",
+            event_id,
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a stored event")
+    }
+
     /// Steps and attempts of an execution, in dispatch order.
     pub async fn execution_steps(
         &self,

@@ -188,7 +188,7 @@ async fn bad_and_unknown_ids() {
 }
 
 #[tokio::test]
-async fn cancel_a_queued_execution_then_conflict() {
+async fn a_cancel_is_a_run_command_to_the_router_and_an_ended_run_conflicts() {
     let env = common::env().await;
     apply_yaml(&env.app, "hello", &hello("hello", "x")).await;
     let id = insert(&env.store, "hello", ExecutionStatus::Queued, "ev-cancel").await;
@@ -196,7 +196,27 @@ async fn cancel_a_queued_execution_then_conflict() {
     let (s, b) = call(&env.app, "POST", &uri, &[], "").await;
     assert_eq!(s, 202, "{b}");
     assert_eq!(b, json!({"id": id.to_string(), "status": "cancelled"}));
+    // No router runs here: the command waits on the bus for one.
+    let wait = std::time::Duration::from_millis(500);
+    let stored = weft_testkit::stored_messages(
+        env.bus.jetstream(),
+        weft_events::subjects::COMMANDS_STREAM,
+        weft_events::subjects::COMMANDS_EXECUTIONS,
+        0,
+        wait,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    let event: serde_json::Value = serde_json::from_slice(&stored[0].payload).unwrap();
+    assert_eq!(event["type"], "dev.weft.command");
+    assert_eq!(
+        event["data"],
+        json!({"kind": "cancel", "execution_id": id.to_string(), "reason": "cancelled by an operator"})
+    );
+    let done = insert(&env.store, "hello", ExecutionStatus::Succeeded, "ev-done").await;
+    let uri = format!("/api/v1/executions/{done}/cancel");
     let (s, b) = call(&env.app, "POST", &uri, &[], "").await;
     assert_eq!(s, 409, "{b}");
-    assert!(assert_error(&b, "conflict").contains("cancelled"));
+    assert!(assert_error(&b, "conflict").contains("succeeded"));
 }
