@@ -39,6 +39,22 @@ pub(crate) async fn unended(st: &AppState, id: Uuid) -> Result<ExecutionRow, Api
     }
 }
 
+/// The execution `id` once it ended: 404 when there is none, 409 while it is queued or runs.
+pub(crate) async fn ended(st: &AppState, id: Uuid) -> Result<ExecutionRow, ApiError> {
+    let exec = st
+        .store
+        .get_execution(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("execution `{id}`")))?;
+    if ExecutionStatus::parse(&exec.status).is_some_and(|s| !s.is_terminal()) {
+        return Err(ApiError::Conflict(format!(
+            "execution `{id}` is still {}; cancel it first or wait for it to end",
+            exec.status
+        )));
+    }
+    Ok(exec)
+}
+
 /// The workflow version execution `exec` runs.
 pub(crate) async fn definition(st: &AppState, exec: &ExecutionRow) -> Result<Workflow, ApiError> {
     let row = st

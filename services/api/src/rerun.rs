@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use weft_events::{ids, trace};
-use weft_store::{ExecutionStatus, StepStatus};
+use weft_store::StepStatus;
 
 use crate::{
     AppState,
@@ -65,17 +65,7 @@ pub(crate) async fn rerun(
     let request: RerunRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("expected {{\"from\": \"<step>\"}}: {e}")))?;
     step_id(&request.from)?;
-    let exec = st
-        .store
-        .get_execution(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("execution `{id}`")))?;
-    if ExecutionStatus::parse(&exec.status).is_some_and(|s| !s.is_terminal()) {
-        return Err(ApiError::Conflict(format!(
-            "execution `{id}` is still {}; cancel it first or wait for it to end",
-            exec.status
-        )));
-    }
+    let exec = crate::commands::ended(&st, id).await?;
     let def = crate::commands::definition(&st, &exec).await?;
     let from = request.from;
     if !def.steps.contains_key(&from) {

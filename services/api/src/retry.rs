@@ -16,7 +16,6 @@ use axum::{
 use serde_json::json;
 use uuid::Uuid;
 use weft_events::{ids, trace};
-use weft_store::ExecutionStatus;
 
 use crate::{
     AppState,
@@ -44,17 +43,7 @@ pub(crate) async fn retry(
 ) -> Result<(StatusCode, Json<RunResponse>), ApiError> {
     let id = execution_id(&id)?;
     let key = idempotency_key(&headers)?;
-    let exec = st
-        .store
-        .get_execution(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("execution `{id}`")))?;
-    if ExecutionStatus::parse(&exec.status).is_some_and(|s| !s.is_terminal()) {
-        return Err(ApiError::Conflict(format!(
-            "execution `{id}` is still {}; cancel it first or wait for it to end",
-            exec.status
-        )));
-    }
+    let exec = crate::commands::ended(&st, id).await?;
     let record = st
         .store
         .get_workflow(&exec.workflow)

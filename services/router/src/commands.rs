@@ -9,7 +9,6 @@ use std::{sync::Arc, time::Duration};
 use weft_bus::{Delivery, Disposition, Handler};
 use weft_engine::Input;
 use weft_events::Command;
-use weft_store::{ExecutionStatus, engine as db};
 
 use crate::{RouterError, engine, service::Shared};
 
@@ -26,18 +25,11 @@ impl CommandHandler {
         let id = command.execution_id();
         let store = &self.shared.store;
         let mut tx = store.begin().await?;
-        let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
-            return Ok(()); // deleted meanwhile
+        let Some(engine::Locked { exec, def, st }) =
+            engine::lock_unended(&self.shared, &mut tx, id).await?
+        else {
+            return Ok(()); // ended (or deleted) meanwhile
         };
-        if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
-            return Ok(());
-        }
-        let def = self
-            .shared
-            .defs
-            .get(store, &exec.workflow, exec.version)
-            .await?;
-        let st = engine::state(&mut tx, &exec, steps, &def).await?;
         let input = match command {
             Command::Cancel { reason, .. } => Input::Cancel { reason },
             Command::Decide {

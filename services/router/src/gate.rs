@@ -60,11 +60,9 @@ pub(crate) async fn admit(
     queued: bool,
 ) -> Result<(), RouterError> {
     let store = &shared.store;
-    let mut tx = store.begin().await?;
-    groups::lock(&mut tx, &wf.name, key).await?;
-    if !fresh(&mut tx, new, queued).await? {
-        return Ok(()); // a redelivered event: admitted before
-    }
+    let Some(mut tx) = locked_fresh(shared, new, wf, key, queued).await? else {
+        return Ok(()); // a redelivered event: decided before
+    };
     let running = groups::members(&mut tx, &wf.name, key, ExecutionStatus::Running).await?;
     let limit = gate.limit as usize;
     let mut batch = Batch::default();
@@ -114,11 +112,9 @@ pub(crate) async fn debounce(
     queued: bool,
 ) -> Result<(), RouterError> {
     let store = &shared.store;
-    let mut tx = store.begin().await?;
-    groups::lock(&mut tx, &wf.name, key).await?;
-    if !fresh(&mut tx, new, queued).await? {
-        return Ok(());
-    }
+    let Some(mut tx) = locked_fresh(shared, new, wf, key, queued).await? else {
+        return Ok(()); // a redelivered event: decided before
+    };
     let mut batch = Batch::default();
     for id in groups::members(&mut tx, &wf.name, key, ExecutionStatus::Queued).await? {
         let reason = "debounced: a newer event of its group came within the period";
@@ -167,6 +163,19 @@ pub(crate) async fn ended(
         batch.extend(change_locked(shared, &mut tx, id, Change::Promote).await?);
     }
     engine::commit(store, &shared.bus, tx, batch, "starting waiting runs").await
+}
+
+/// A transaction holding group `key`'s lock, when the run is new to the gate.
+async fn locked_fresh(
+    shared: &Shared,
+    new: &db::NewExecution<'_>,
+    wf: &Workflow,
+    key: &str,
+    queued: bool,
+) -> Result<Option<Tx<'static>>, RouterError> {
+    let mut tx = shared.store.begin().await?;
+    groups::lock(&mut tx, &wf.name, key).await?;
+    Ok(fresh(&mut tx, new, queued).await?.then_some(tx))
 }
 
 /// Whether the run is new to the gate: not created yet, or created `queued` by the API and in

@@ -117,17 +117,13 @@ async fn fire_default(
 ) -> Result<(), RouterError> {
     let store = &shared.store;
     let mut tx = store.begin().await?;
-    let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, id).await? else {
+    let Some(engine::Locked { exec, def, st }) = engine::lock_unended(shared, &mut tx, id).await?
+    else {
         return Ok(());
     };
-    if ExecutionStatus::parse(&exec.status) != Some(ExecutionStatus::Running) {
-        return Ok(());
-    }
-    let def = shared.defs.get(store, &exec.workflow, exec.version).await?;
     if !default(def.as_ref()) {
         return Ok(()); // its own timer fires it
     }
-    let st = engine::state(&mut tx, &exec, steps, &def).await?;
     let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
     if batch.journal.is_empty() {
         return Ok(());

@@ -15,10 +15,10 @@ use cloudevents::{AttributesReader, Event};
 use serde_json::Value;
 use uuid::Uuid;
 use weft_bus::kv::Snapshot;
-use weft_engine::{ExecutionStatus, Input};
+use weft_engine::Input;
 use weft_flow::{MatchPattern, Published, StringMatch, Wait, Workflow};
 use weft_runtime::Shutdown;
-use weft_store::{Tx, engine as db, waits};
+use weft_store::{Tx, waits};
 
 use crate::{RouterError, engine, service::Shared};
 
@@ -74,14 +74,11 @@ async fn deliver(
 ) -> Result<(), RouterError> {
     let store = &shared.store;
     let mut tx = store.begin().await?;
-    let Some((exec, steps)) = db::lock_execution_with_steps(&mut tx, execution).await? else {
+    let Some(engine::Locked { exec, def, st }) =
+        engine::lock_unended(shared, &mut tx, execution).await?
+    else {
         return Ok(());
     };
-    if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
-        return Ok(());
-    }
-    let def = shared.defs.get(store, &exec.workflow, exec.version).await?;
-    let st = engine::state(&mut tx, &exec, steps, &def).await?;
     let input = Input::Event {
         step: step.to_string(),
         event: event.clone(),

@@ -125,22 +125,14 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .ctx("reading the outbox")?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let sent = publish_all(bus, rows).await;
-        sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", &sent)
-            .execute(&mut *tx)
-            .await
-            .ctx("deleting swept outbox rows")?;
-        tx.commit().await.ctx("committing the outbox sweep")?;
-        if !sent.is_empty() {
+        let sent = publish_taken(tx, bus, rows).await?;
+        if sent > 0 {
             tracing::info!(
-                count = sent.len(),
+                count = sent,
                 "published outbox rows left by an interrupted writer"
             );
         }
-        Ok(sent.len())
+        Ok(sent)
     }
 
     /// Publish delayed outbox rows whose `not_before` came, soonest first; each row is taken by
@@ -157,16 +149,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .ctx("reading delayed outbox rows")?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let sent = publish_all(bus, rows).await;
-        sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", &sent)
-            .execute(&mut *tx)
-            .await
-            .ctx("deleting published delayed rows")?;
-        tx.commit().await.ctx("committing delayed publishes")?;
-        Ok(sent.len())
+        publish_taken(tx, bus, rows).await
     }
 
     /// Rows waiting in the outbox (for metrics and tests).
@@ -176,6 +159,25 @@ impl Store {
             .await
             .ctx("counting the outbox")
     }
+}
+
+/// Publish the rows `tx` took (`FOR UPDATE SKIP LOCKED`), delete those JetStream
+/// acknowledged and commit; returns how many.
+async fn publish_taken(
+    mut tx: Tx<'static>,
+    bus: &Bus,
+    rows: Vec<OutboxMessage>,
+) -> Result<usize, StoreError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let sent = publish_all(bus, rows).await;
+    sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", &sent)
+        .execute(&mut *tx)
+        .await
+        .ctx("deleting published outbox rows")?;
+    tx.commit().await.ctx("committing outbox publishes")?;
+    Ok(sent.len())
 }
 
 /// Publish concurrently; return the ids JetStream acknowledged.

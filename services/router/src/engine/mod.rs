@@ -124,6 +124,38 @@ pub async fn state(
     Ok(st)
 }
 
+/// A locked execution that has not ended, with its workflow version and the core's view of it.
+pub struct Locked {
+    /// Its row.
+    pub exec: ExecutionRow,
+    /// The workflow version it runs.
+    pub def: std::sync::Arc<Workflow>,
+    /// The core's view.
+    pub st: Execution,
+}
+
+/// Lock execution `id` in `tx` and read what a decision on it needs; `None` when there is no
+/// such execution or it ended.
+pub(crate) async fn lock_unended(
+    shared: &crate::service::Shared,
+    tx: &mut Tx<'_>,
+    id: uuid::Uuid,
+) -> Result<Option<Locked>, RouterError> {
+    let Some((exec, steps)) = weft_store::engine::lock_execution_with_steps(tx, id).await? else {
+        return Ok(None);
+    };
+    let status = weft_engine::ExecutionStatus::parse(&exec.status);
+    if status.is_none_or(weft_engine::ExecutionStatus::is_terminal) {
+        return Ok(None);
+    }
+    let def = shared
+        .defs
+        .get(&shared.store, &exec.workflow, exec.version)
+        .await?;
+    let st = state(tx, &exec, steps, &def).await?;
+    Ok(Some(Locked { exec, def, st }))
+}
+
 /// Decide `input` at `at` for the locked execution `exec` (whose state is `st`), apply the
 /// effects inside `tx` and return what is left for the commit. A decision that changes nothing
 /// (a duplicate or late result) writes nothing, not even a journal entry. A `wait` step that
