@@ -24,6 +24,7 @@ mod event_replay;
 mod executions;
 mod extract;
 mod history;
+mod items;
 mod live;
 mod openapi;
 mod params;
@@ -200,6 +201,7 @@ impl ApiService {
             )
             .route(&format!("{ex}/retry"), post(retry::retry))
             .route(&format!("{ex}/rerun"), post(rerun::rerun))
+            .route(&format!("{ex}/steps/{{step}}/items"), get(items::list))
             .route("/api/v1/events/{id}/replay", post(event_replay::replay))
             .route("/api/v1/secrets", get(secrets::list))
             .route(

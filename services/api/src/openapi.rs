@@ -28,8 +28,8 @@ use utoipa::{
 };
 
 use crate::{
-    agents, approvals, dead_letters, error::ErrorBody, event_replay, executions, history, live,
-    rerun, retry, runs, secrets, triggers, workflows,
+    agents, approvals, dead_letters, error::ErrorBody, event_replay, executions, history, items,
+    live, rerun, retry, runs, secrets, triggers, workflows,
 };
 
 /// The admin API's OpenAPI document (without the workflow file schema: see [`document_json`]).
@@ -55,6 +55,7 @@ use crate::{
         approvals::reject,
         retry::retry,
         rerun::rerun,
+        items::list,
         event_replay::replay,
         secrets::put,
         secrets::list,

@@ -136,6 +136,38 @@ steps:
     assert_eq!(output.len(), 3);
     assert!(output[1].is_null() && !output[0].is_null() && !output[2].is_null());
     assert_eq!(env.upstream.seen("/status/").len(), 3);
+
+    // The items, a page at a time, and only the failed ones.
+    let id = done["id"].as_str().expect("id");
+    let items = format!("/api/v1/executions/{id}/steps/each/items");
+    let (status, page) = env.get_json(&format!("{items}?limit=2")).await;
+    assert_eq!(status, 200, "{page}");
+    let indexes: Vec<&Value> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| &i["index"])
+        .collect();
+    assert_eq!(indexes, [&json!(0), &json!(1)]);
+    assert_eq!(page["items"][1]["item"], 404);
+    assert_eq!(page["items"][1]["status"], "failed");
+    assert_eq!(page["items"][0]["output"]["status"], 200);
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let (_, rest) = env
+        .get_json(&format!("{items}?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(rest["items"][0]["index"], 2);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let (_, failed) = env.get_json(&format!("{items}?status=failed")).await;
+    assert_eq!(
+        failed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{failed}"
+    );
+    let (status, _) = env
+        .get_json(&format!("/api/v1/executions/{id}/steps/nope/items"))
+        .await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]

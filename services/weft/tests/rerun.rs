@@ -130,4 +130,5 @@ steps:
     let manual = run["event_id"].as_str().expect("event_id");
     let (status, body) = post(&env, &format!("/api/v1/events/{manual}/replay"), None).await;
     assert_eq!(status, 409, "{body}");
+    env.finished(manual).await;
 }

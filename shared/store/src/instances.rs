@@ -212,3 +212,49 @@ pub async fn outputs(
         .map(|r| (r.idx, r.output.unwrap_or(Value::Null)))
         .collect())
 }
+
+/// One item of a `foreach` step, as listed by the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRow {
+    /// Its index in the list.
+    pub idx: i32,
+    /// The item.
+    pub item: Value,
+    /// `queued`, `running`, `succeeded`, `failed`, `timed_out` or `cancelled`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Its output once it succeeded.
+    pub output: Option<Value>,
+    /// Its error once it failed.
+    pub error: Option<Value>,
+}
+
+impl crate::Store {
+    /// The items of `foreach` step `step` of `execution_id` after index `after`, in index order,
+    /// at most `limit`, only those in `status` when given (the primary key's range).
+    pub async fn items(
+        &self,
+        execution_id: Uuid,
+        step: &str,
+        status: Option<&str>,
+        after: Option<i32>,
+        limit: i64,
+    ) -> Result<Vec<ItemRow>, StoreError> {
+        sqlx::query_as!(
+            ItemRow,
+            "SELECT idx, item, status, attempts, output, error FROM instances \
+             WHERE execution_id = $1 AND step_id = $2 AND idx > $3 \
+               AND ($4::text IS NULL OR status = $4) \
+             ORDER BY idx LIMIT $5",
+            execution_id,
+            step,
+            after.unwrap_or(-1),
+            status,
+            limit,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing a step's items")
+    }
+}
