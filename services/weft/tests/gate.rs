@@ -171,3 +171,43 @@ steps:
     }
     assert!(starts[5] - starts[0] >= Duration::from_millis(2300));
 }
+
+#[tokio::test]
+async fn a_cancelled_run_takes_back_its_rate_limited_tasks_before_they_are_sent() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: fragile
+on: { webhook: { path: fragile } }
+steps:
+  call:
+    uses: http
+    foreach: ${{ event.data.body.items }}
+    concurrency: 3
+    rate_limit: { limit: 1, per: 2s }
+    with: { method: POST, url: "{upstream}/echo/fragile", json: { i: "${{ index }}" } }
+"#,
+    )
+    .await;
+    let event = env.trigger("fragile", json!({"items": [0, 1, 2]})).await;
+    let id = env.execution_id_of(&event).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while env.upstream.seen("/echo/fragile").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first item never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let resp = env
+        .http
+        .post(format!("{}/api/v1/executions/{id}/cancel", env.base))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(resp.status().as_u16(), 202);
+    assert_eq!(env.finished(&event).await["status"], "cancelled");
+    // Items 1 and 2 had slots 2 s and 4 s after the first: past both, nothing else came.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(env.upstream.seen("/echo/fragile").len(), 1);
+}

@@ -87,6 +87,19 @@ pub async fn enqueue_all(tx: &mut Tx<'_>, msgs: &[OutboxMessage]) -> Result<(), 
     }
 }
 
+/// Take back a delayed message not sent yet (a rate-limited task whose attempt ended while
+/// it waited for its slot); returns whether there was one.
+pub async fn withdraw(tx: &mut Tx<'_>, id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query!(
+        "DELETE FROM outbox WHERE id = $1 AND not_before IS NOT NULL",
+        id
+    )
+    .execute(&mut **tx)
+    .await
+    .ctx("withdrawing a delayed message")?;
+    Ok(done.rows_affected() > 0)
+}
+
 impl Store {
     /// Publish committed outbox messages and delete the ones the bus acknowledged. Messages that
     /// could not be published stay for the sweeper; delayed ones (`not_before`) for the delayed

@@ -22,7 +22,10 @@ use weft_store::{
     timers::{self, Timer},
 };
 
-use super::{Batch, LiveEvent, rate::Delays};
+use super::{
+    Batch, LiveEvent,
+    rate::{self, Delays},
+};
 use crate::{RouterError, cancel::Stop, lifecycle};
 
 /// Write `effects` in order.
@@ -48,6 +51,15 @@ pub(super) async fn apply(
             }
             other => other,
         };
+        if let Effect::AttemptEnded {
+            attempt_id,
+            step,
+            status,
+            ..
+        } = &effect
+        {
+            rate::withdraw(tx, wf, step, *attempt_id, *status).await?;
+        }
         match &effect {
             Effect::FanoutStarted { step, items } => {
                 instances::start(tx, id, step, items).await?;

@@ -1,16 +1,39 @@
 //! A step's `rate_limit` at dispatch: the attempt takes the next start slot of its step
 //! (`weft_store::rate_limits`); one whose slot is later than the decision waits in the outbox
 //! until then (`not_before`), and its timers move by the same delay so that its `timeout`
-//! counts from the start.
+//! counts from the start. An attempt that ends while its task still waits (the run cancelled,
+//! timed out) takes the task back: the API it protects never sees it.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use weft_engine::AttemptStatus;
+use weft_events::{ids, types};
 use weft_flow::Workflow;
-use weft_store::{Tx, rate_limits};
+use weft_store::{Tx, outbox, rate_limits};
 
 use crate::RouterError;
+
+/// Attempt `attempt` of step `step` ended with `status`: if it was cancelled or timed out and
+/// its task still waits for its slot, the task leaves the outbox.
+pub(super) async fn withdraw(
+    tx: &mut Tx<'_>,
+    wf: &Workflow,
+    step: &str,
+    attempt: Uuid,
+    status: AttemptStatus,
+) -> Result<(), RouterError> {
+    let ended_early = matches!(status, AttemptStatus::Cancelled | AttemptStatus::TimedOut);
+    if !ended_early || wf.step(step).is_none_or(|s| s.rate_limit.is_none()) {
+        return Ok(());
+    }
+    let id = ids::message_id(types::SOURCE_ROUTER, &attempt.to_string());
+    if outbox::withdraw(tx, &id).await? {
+        tracing::debug!(%attempt, "a rate-limited task was taken back before it was sent");
+    }
+    Ok(())
+}
 
 /// Attempts that wait for their slot, and how long past their decision.
 #[derive(Debug, Default)]
