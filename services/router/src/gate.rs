@@ -66,6 +66,19 @@ pub(crate) async fn admit(
     let running = groups::members(&mut tx, &wf.name, key, ExecutionStatus::Running).await?;
     let limit = gate.limit as usize;
     let mut batch = Batch::default();
+    if gate.policy == Policy::Queue {
+        let waiting = groups::members(&mut tx, &wf.name, key, ExecutionStatus::Queued).await?;
+        if !waiting.is_empty() {
+            // Older runs wait (a run just ended, their start is on its way): this one goes
+            // behind them, and those that fit start now, oldest first.
+            enqueue(&mut tx, new, key, queued).await?;
+            let room = limit.saturating_sub(running.len());
+            for id in waiting.into_iter().chain([new.id]).take(room) {
+                batch.extend(change_locked(shared, &mut tx, id, Change::Promote).await?);
+            }
+            return engine::commit(store, &shared.bus, tx, batch, "queueing a run").await;
+        }
+    }
     if running.len() >= limit {
         match gate.policy {
             Policy::Queue => {
