@@ -135,13 +135,7 @@ async fn cancelling_the_parent_cancels_its_child() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let resp = env
-        .http
-        .post(format!("{}/api/v1/executions/{id}/cancel", env.base))
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(resp.status().as_u16(), 202);
+    env.cancel(&id).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let detail = env.execution(&child).await;

@@ -199,13 +199,7 @@ steps:
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let resp = env
-        .http
-        .post(format!("{}/api/v1/executions/{id}/cancel", env.base))
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(resp.status().as_u16(), 202);
+    env.cancel(&id).await;
     assert_eq!(env.finished(&event).await["status"], "cancelled");
     // Items 1 and 2 had slots 2 s and 4 s after the first: past both, nothing else came.
     tokio::time::sleep(Duration::from_millis(4500)).await;

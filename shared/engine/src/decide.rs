@@ -388,15 +388,8 @@ impl<'a> Decider<'a> {
             self.emit(Effect::TimersDroppedForAttempt(attempt));
         }
         if let Some(delay) = retry_in {
-            let timer = Timer {
-                id: timer_id(self.st.id, &format!("retry/{step_id}/{}", n + 1)),
-                kind: TimerKind::Retry,
-                step: Some(step_id.to_string()),
-                attempt_id: None,
-                instance: None,
-                due_at: self.due(delay),
-            };
-            self.emit(Effect::TimerSet(timer));
+            let what = format!("retry/{step_id}/{}", n + 1);
+            self.step_timer(&what, TimerKind::Retry, step_id, self.due(delay));
         }
         if let Some(s) = self.st.step_mut(step_id) {
             if let Some(a) = s.attempt.as_mut() {
@@ -772,15 +765,8 @@ impl<'a> Decider<'a> {
         let asked = json!({"message": message, "approvers": approval.approvers});
         self.set_step(id, StepStatus::Running, Some(asked), None);
         if let Some(limit) = approval.timeout {
-            let timer = Timer {
-                id: timer_id(self.st.id, &format!("approval/{id}")),
-                kind: TimerKind::ApprovalTimeout,
-                step: Some(id.to_string()),
-                attempt_id: None,
-                instance: None,
-                due_at: self.due(limit),
-            };
-            self.emit(Effect::TimerSet(timer));
+            let what = format!("approval/{id}");
+            self.step_timer(&what, TimerKind::ApprovalTimeout, id, self.due(limit));
         }
     }
 
@@ -838,15 +824,8 @@ impl<'a> Decider<'a> {
             since,
         });
         if let Some(limit) = wait.timeout {
-            let timer = Timer {
-                id: timer_id(self.st.id, &format!("wait/{id}")),
-                kind: TimerKind::WaitTimeout,
-                step: Some(id.to_string()),
-                attempt_id: None,
-                instance: None,
-                due_at: self.due(limit),
-            };
-            self.emit(Effect::TimerSet(timer));
+            let what = format!("wait/{id}");
+            self.step_timer(&what, TimerKind::WaitTimeout, id, self.due(limit));
         }
     }
 
@@ -905,9 +884,14 @@ impl<'a> Decider<'a> {
             return;
         }
         self.set_step(id, StepStatus::Running, None, None);
+        self.step_timer(&format!("wake/{id}"), TimerKind::Wake, id, due);
+    }
+
+    /// Set a durable timer of step `id`, named `what` (its id derives from it), due at `due`.
+    fn step_timer(&mut self, what: &str, kind: TimerKind, id: &str, due: DateTime<Utc>) {
         let timer = Timer {
-            id: timer_id(self.st.id, &format!("wake/{id}")),
-            kind: TimerKind::Wake,
+            id: timer_id(self.st.id, what),
+            kind,
             step: Some(id.to_string()),
             attempt_id: None,
             instance: None,

@@ -277,6 +277,17 @@ async fn replay_all(url: &str) -> Result<(), String> {
 }
 
 impl Env {
+    /// Ask to cancel execution `id` (the router decides it over the bus); expects 202.
+    pub async fn cancel(&self, id: &str) {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/executions/{id}/cancel", self.base))
+            .send()
+            .await
+            .expect("cancel");
+        assert_eq!(resp.status().as_u16(), 202);
+    }
+
     /// Wait until the execution of `event_id` exists and return its id.
     pub async fn execution_id_of(&self, event_id: &str) -> String {
         for _ in 0..200 {
@@ -305,13 +316,7 @@ impl Env {
     /// Cancel execution `id` (202), then wait until the first attempt of `step` carries its
     /// log — the stopped attempt's own result came back — and return that attempt.
     pub async fn cancel_and_await_log(&self, id: &str, step: &str) -> Value {
-        let resp = self
-            .http
-            .post(format!("{}/api/v1/executions/{id}/cancel", self.base))
-            .send()
-            .await
-            .expect("cancel");
-        assert_eq!(resp.status().as_u16(), 202);
+        self.cancel(id).await;
         let mut attempt = Value::Null;
         for _ in 0..60 {
             let detail = self.execution(id).await;
