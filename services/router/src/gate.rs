@@ -144,7 +144,7 @@ pub(crate) async fn debounce(
         instance: None,
         due_at: engine::now() + after,
     };
-    timers::insert_once(&mut tx, &timer).await?;
+    timers::insert(&mut tx, &timer).await?;
     engine::commit(store, &shared.bus, tx, batch, "debouncing a run").await
 }
 

@@ -56,27 +56,9 @@ fn from_row(r: TimerRow) -> Result<Timer, StoreError> {
     })
 }
 
-/// Schedule a timer inside `tx`.
+/// Schedule a timer inside `tx`, unless one with its id exists: ids derive from what a timer
+/// is for, so the same id is the same timer (e.g. a cancel cascade that came twice).
 pub async fn insert(tx: &mut Tx<'_>, t: &Timer) -> Result<(), StoreError> {
-    sqlx::query!(
-        "INSERT INTO timers (id, execution_id, kind, step_id, attempt_id, instance, due_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        t.id,
-        t.execution_id,
-        t.kind.as_str(),
-        t.step_id.as_deref(),
-        t.attempt_id,
-        t.instance.and_then(|i| i32::try_from(i).ok()),
-        t.due_at,
-    )
-    .execute(&mut **tx)
-    .await
-    .ctx("scheduling a timer")?;
-    Ok(())
-}
-
-/// [`insert`] unless a timer with this id exists (e.g. a cascade that came twice).
-pub async fn insert_once(tx: &mut Tx<'_>, t: &Timer) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO timers (id, execution_id, kind, step_id, attempt_id, instance, due_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",

@@ -340,6 +340,6 @@ async fn cancel_child(
         instance: None,
         due_at: at,
     };
-    timers::insert_once(tx, &timer).await?;
+    timers::insert(tx, &timer).await?;
     Ok(())
 }
