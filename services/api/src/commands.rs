@@ -67,5 +67,5 @@ pub(crate) async fn definition(st: &AppState, exec: &ExecutionRow) -> Result<Wor
                 exec.workflow, exec.version
             ))
         })?;
-    serde_json::from_value(row.definition).map_err(|e| ApiError::Internal(e.to_string()))
+    crate::registry::decode_definition(&exec.workflow, exec.version, &row.definition)
 }

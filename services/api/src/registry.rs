@@ -24,10 +24,18 @@ fn js(what: &str, e: impl std::fmt::Display) -> BusError {
 
 /// Decode a stored definition back into a workflow.
 pub(crate) fn decode(record: &WorkflowRecord) -> Result<Workflow, ApiError> {
-    serde_json::from_value(record.definition.clone()).map_err(|e| {
+    decode_definition(&record.name, record.current_version, &record.definition)
+}
+
+/// Decode the stored `definition` of workflow `name` at `version`.
+pub(crate) fn decode_definition(
+    name: &str,
+    version: i32,
+    definition: &serde_json::Value,
+) -> Result<Workflow, ApiError> {
+    serde_json::from_value(definition.clone()).map_err(|e| {
         ApiError::Internal(format!(
-            "stored definition of workflow {} v{} does not decode: {e}",
-            record.name, record.current_version
+            "stored definition of workflow {name} v{version} does not decode: {e}"
         ))
     })
 }

@@ -19,7 +19,6 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
-use weft_events::{ids, trace};
 use weft_store::StepStatus;
 
 use crate::{
@@ -29,7 +28,7 @@ use crate::{
     params::{
         ExecutionPath, IdempotencyHeader, execution_id, idempotency_key, json_content_type, step_id,
     },
-    runs::{Queued, RunResponse, queue},
+    runs::{RunResponse, requeue},
 };
 
 /// What to rerun from.
@@ -89,20 +88,9 @@ pub(crate) async fn rerun(
             )));
         }
     }
-    let event_id = match key {
-        Some(key) => ids::keyed_event_id(&format!("rerun/{id}/{from}"), key),
-        None => uuid::Uuid::now_v7().to_string(),
-    };
-    let parent = trace::from_json(&exec.event).map(str::to_string);
-    let run = Queued {
-        workflow: &exec.workflow,
-        version: exec.version,
-        event_id,
-        inputs: exec.inputs.clone(),
-        data: json!({"rerun_of": id, "from": from}),
-        seen_event: Some(exec.event.clone()),
-    };
-    let response = queue(&st, run, parent.as_deref()).await?;
+    let scope = format!("rerun/{id}/{from}");
+    let data = json!({"rerun_of": id, "from": from});
+    let response = requeue(&st, &exec, exec.version, &scope, key, data).await?;
     tracing::info!(original = %id, rerun = %response.execution_id, %from, "execution rerun from a step");
     Ok((StatusCode::ACCEPTED, Json(response)))
 }

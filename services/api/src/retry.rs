@@ -14,15 +14,13 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use serde_json::json;
-use uuid::Uuid;
-use weft_events::{ids, trace};
 
 use crate::{
     AppState,
     error::{ApiError, ErrorBody},
     extract::Path,
     params::{ExecutionPath, IdempotencyHeader, execution_id, idempotency_key},
-    runs::{Queued, RunResponse, queue},
+    runs::{RunResponse, requeue},
 };
 
 /// Run an ended execution again with the same event and inputs, on the current version.
@@ -54,20 +52,9 @@ pub(crate) async fn retry(
                 exec.workflow
             ))
         })?;
-    let event_id = match key {
-        Some(key) => ids::keyed_event_id(&format!("retry/{id}"), key),
-        None => Uuid::now_v7().to_string(),
-    };
-    let parent = trace::from_json(&exec.event).map(str::to_string);
-    let run = Queued {
-        workflow: &exec.workflow,
-        version: record.current_version,
-        event_id,
-        inputs: exec.inputs.clone(),
-        data: json!({"retry_of": id}),
-        seen_event: Some(exec.event.clone()),
-    };
-    let response = queue(&st, run, parent.as_deref()).await?;
+    let data = json!({"retry_of": id});
+    let scope = format!("retry/{id}");
+    let response = requeue(&st, &exec, record.current_version, &scope, key, data).await?;
     tracing::info!(original = %id, retry = %response.execution_id, "execution retried");
     Ok((StatusCode::ACCEPTED, Json(response)))
 }

@@ -118,6 +118,33 @@ pub(crate) struct Queued<'a> {
     pub seen_event: Option<Value>,
 }
 
+/// Queue a new run of ended execution `exec` (a retry, a rerun) at `version`: it sees the same
+/// event and inputs, continues its trace, and announces itself with `data`; its event id
+/// derives from `key` (the request's `Idempotency-Key`) within `scope` when given.
+pub(crate) async fn requeue(
+    st: &AppState,
+    exec: &weft_store::executions::ExecutionRow,
+    version: i32,
+    scope: &str,
+    key: Option<&str>,
+    data: Value,
+) -> Result<RunResponse, ApiError> {
+    let event_id = match key {
+        Some(key) => ids::keyed_event_id(scope, key),
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    let parent = trace::from_json(&exec.event).map(str::to_string);
+    let run = Queued {
+        workflow: &exec.workflow,
+        version,
+        event_id,
+        inputs: exec.inputs.clone(),
+        data,
+        seen_event: Some(exec.event.clone()),
+    };
+    queue(st, run, parent.as_deref()).await
+}
+
 /// Insert a `queued` execution and its announcing event in one transaction, then publish the
 /// event (the router starts the run when it sees it; if this publish fails, the router's
 /// outbox sweeper publishes it). Idempotent: the same event id queues nothing new.
