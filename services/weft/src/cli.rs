@@ -37,9 +37,8 @@ pub enum Command {
         /// File or folder.
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
-        /// Admin API base URL.
-        #[arg(long, env = "WEFT_API_URL", default_value = "http://127.0.0.1:8080")]
-        api: String,
+        #[command(flatten)]
+        api: ApiUrl,
     },
     /// Start a workflow by hand.
     Run {
@@ -51,9 +50,8 @@ pub enum Command {
         /// Wait for the execution to end and print it.
         #[arg(long)]
         wait: bool,
-        /// Admin API base URL.
-        #[arg(long, env = "WEFT_API_URL", default_value = "http://127.0.0.1:8080")]
-        api: String,
+        #[command(flatten)]
+        api: ApiUrl,
     },
     /// Replay an execution's journal through the decision core and compare the result with the
     /// state in the database (DATABASE_URL); exits non-zero when they differ.
@@ -66,28 +64,16 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: RunsCommand,
-        /// Admin API base URL.
-        #[arg(
-            long,
-            global = true,
-            env = "WEFT_API_URL",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        api: String,
+        #[command(flatten)]
+        api: ApiUrl,
     },
     /// Inspect and replay dead letters: messages a consumer gave up on.
     DeadLetters {
         /// What to do.
         #[command(subcommand)]
         command: DeadLettersCommand,
-        /// Admin API base URL.
-        #[arg(
-            long,
-            global = true,
-            env = "WEFT_API_URL",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        api: String,
+        #[command(flatten)]
+        api: ApiUrl,
     },
 }
 
@@ -151,6 +137,19 @@ pub enum RunsCommand {
     Reject(Decision),
 }
 
+/// `--api`: the admin API's base URL, for every command that talks to it.
+#[derive(Debug, clap::Args)]
+pub struct ApiUrl {
+    /// Admin API base URL.
+    #[arg(
+        long = "api",
+        global = true,
+        env = "WEFT_API_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    url: String,
+}
+
 /// A decision on an `approval` step.
 #[derive(Debug, clap::Args)]
 pub struct Decision {
@@ -177,7 +176,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Replay { id } => replay(id).await,
         Command::Apply { file, api } => {
-            Client::new(&api)?.apply_path(&file).await?;
+            Client::new(&api.url)?.apply_path(&file).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
@@ -188,7 +187,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let inputs: serde_json::Value =
                 serde_json::from_str(&inputs).context("--inputs is not JSON")?;
-            let client = Client::new(&api)?;
+            let client = Client::new(&api.url)?;
             let id = client.run(&workflow, &inputs).await?;
             println!("{id}");
             if wait {
@@ -197,7 +196,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::DeadLetters { command, api } => {
-            let client = Client::new(&api)?;
+            let client = Client::new(&api.url)?;
             match command {
                 DeadLettersCommand::List { limit } => client.dead_letters(limit).await?,
                 DeadLettersCommand::Get { id } => client.dead_letter(id).await?,
@@ -206,7 +205,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs { command, api } => {
-            let client = Client::new(&api)?;
+            let client = Client::new(&api.url)?;
             match command {
                 RunsCommand::List {
                     workflow,
