@@ -170,9 +170,11 @@ pub async fn decide(
     at: DateTime<Utc>,
 ) -> Result<Batch, RouterError> {
     let mut batch = Batch::default();
-    let mut inputs = std::collections::VecDeque::from([input]);
+    // Offers queue only behind a wait that starts: no allocation for the usual one input.
+    let mut first = Some(input);
+    let mut offers = std::collections::VecDeque::new();
     let mut st = st;
-    while let Some(input) = inputs.pop_front() {
+    while let Some(input) = first.take().or_else(|| offers.pop_front()) {
         if let Input::Event { step, .. } = &input
             && st.status_of(step) != Some(weft_engine::StepStatus::Running)
         {
@@ -185,9 +187,8 @@ pub async fn decide(
             continue;
         }
         apply::apply(tx, exec, wf, decision.effects, at, &mut batch).await?;
-        let offers = std::mem::take(&mut batch.offers);
-        inputs.extend(
-            offers
+        offers.extend(
+            std::mem::take(&mut batch.offers)
                 .into_iter()
                 .map(|(step, event)| Input::Event { step, event }),
         );
