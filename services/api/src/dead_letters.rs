@@ -104,15 +104,8 @@ pub(crate) async fn list(
     State(st): State<Arc<AppState>>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<DeadLetterList>, ApiError> {
-    let limit = match q.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) if n >= 1 => usize::try_from(n).unwrap_or(MAX_LIMIT).min(MAX_LIMIT),
-        Some(n) => {
-            return Err(ApiError::BadRequest(format!(
-                "limit must be 1 to {MAX_LIMIT}, got {n}"
-            )));
-        }
-    };
+    let limit = crate::params::page_limit(q.limit, DEFAULT_LIMIT as i64, MAX_LIMIT as i64)?;
+    let limit = usize::try_from(limit).unwrap_or(MAX_LIMIT);
     let from = match &q.cursor {
         None => 1,
         Some(c) => {

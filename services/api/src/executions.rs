@@ -289,15 +289,7 @@ fn filter(q: ListQuery) -> Result<ExecutionFilter, ApiError> {
             "unknown status `{s}`; use queued, running, succeeded, failed, cancelled or timed_out"
         )));
     }
-    let limit = match q.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) if n >= 1 => n.min(MAX_LIMIT),
-        Some(n) => {
-            return Err(ApiError::BadRequest(format!(
-                "limit must be 1 to 500, got {n}"
-            )));
-        }
-    };
+    let limit = crate::params::page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let cursor = match &q.cursor {
         None => None,
         Some(c) => Some(

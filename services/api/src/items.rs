@@ -102,15 +102,7 @@ pub(crate) async fn list(
             "unknown item status `{s}`; use {known}"
         )));
     }
-    let limit = match q.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) if n >= 1 => n.min(MAX_LIMIT),
-        Some(n) => {
-            return Err(ApiError::BadRequest(format!(
-                "limit must be 1 or more, got {n}"
-            )));
-        }
-    };
+    let limit = crate::params::page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = match q.cursor.as_deref() {
         None => None,
         Some(c) => Some(

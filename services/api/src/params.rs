@@ -85,6 +85,17 @@ pub(crate) struct EventPath {
     id: String,
 }
 
+/// A list's page size: `default` when not given, cut down to `max`; below 1 is 400.
+pub(crate) fn page_limit(given: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match given {
+        None => Ok(default),
+        Some(n) if n >= 1 => Ok(n.min(max)),
+        Some(n) => Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {max}, got {n}"
+        ))),
+    }
+}
+
 /// An event id from a path (1 to 1024 visible ASCII characters), or 400.
 pub(crate) fn event_id(id: &str) -> Result<(), ApiError> {
     let visible = id.bytes().all(|b| b.is_ascii_graphic());
