@@ -91,8 +91,7 @@ impl CallHandler {
         exec.parent = Some(link);
         exec.depth = depth;
         let batch = engine::decide(&mut tx, &exec, st, &def, self.shared.start(), at).await?;
-        let bus = &self.shared.bus;
-        engine::commit(store, bus, tx, batch, "starting a child execution").await
+        engine::commit(&self.shared, tx, batch, "starting a child execution").await
     }
 
     /// Fail the attempt of `task` at once (queued in the outbox with nothing else).
@@ -109,8 +108,7 @@ impl CallHandler {
             emitted: vec![result_message(&link, failed)],
             ..Default::default()
         };
-        let bus = &self.shared.bus;
-        engine::commit(&self.shared.store, bus, tx, batch, "refusing a call").await
+        engine::commit(&self.shared, tx, batch, "refusing a call").await
     }
 }
 

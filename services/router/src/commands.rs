@@ -49,8 +49,7 @@ impl CommandHandler {
         if batch.journal.is_empty() {
             return Ok(());
         }
-        let bus = &self.shared.bus;
-        engine::commit(store, bus, tx, batch, "deciding a run command").await
+        engine::commit(&self.shared, tx, batch, "deciding a run command").await
     }
 }
 

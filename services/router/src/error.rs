@@ -10,6 +10,10 @@ pub enum RouterError {
     /// The bus failed.
     #[error(transparent)]
     Bus(#[from] weft_bus::BusError),
+    /// The artifact store failed (storing a large `foreach` output); the message is handled
+    /// again once it is back.
+    #[error("the artifact store failed: {0}")]
+    Artifacts(String),
     /// A stored workflow definition no longer decodes.
     #[error("workflow {name} v{version} cannot be loaded: {message}")]
     Definition {
@@ -35,6 +39,7 @@ impl RouterError {
         match self {
             Self::Store(e) => e.is_unavailable(),
             Self::Bus(e) => e.is_unavailable(),
+            Self::Artifacts(_) => true,
             Self::Definition { .. } | Self::Internal(_) | Self::Stopped(_) => false,
         }
     }

@@ -107,14 +107,7 @@ impl EventHandler {
                 .await?;
             let (exec, st) = created(&new, &def, at, defaults);
             let batch = engine::decide(&mut tx, &exec, st, &def, self.shared.start(), at).await?;
-            return engine::commit(
-                store,
-                &self.shared.bus,
-                tx,
-                batch,
-                "committing a new execution",
-            )
-            .await;
+            return engine::commit(&self.shared, tx, batch, "committing a new execution").await;
         }
         // Otherwise: a redelivery, a manual run the API queued, or a refused start.
         db::insert_execution(&mut tx, &new).await?;
@@ -186,14 +179,7 @@ impl EventHandler {
             (None, None) => self.shared.start(),
         };
         let batch = engine::decide(&mut tx, &exec, st, &def, input, engine::now()).await?;
-        engine::commit(
-            store,
-            &self.shared.bus,
-            tx,
-            batch,
-            "settling a queued execution",
-        )
-        .await
+        engine::commit(&self.shared, tx, batch, "settling a queued execution").await
     }
 }
 

@@ -59,7 +59,6 @@ pub(crate) async fn admit(
     key: &str,
     queued: bool,
 ) -> Result<(), RouterError> {
-    let store = &shared.store;
     let Some(mut tx) = locked_fresh(shared, new, wf, key, queued).await? else {
         return Ok(()); // a redelivered event: decided before
     };
@@ -76,7 +75,7 @@ pub(crate) async fn admit(
             for id in waiting.into_iter().chain([new.id]).take(room) {
                 batch.extend(change_locked(shared, &mut tx, id, Change::Promote).await?);
             }
-            return engine::commit(store, &shared.bus, tx, batch, "queueing a run").await;
+            return engine::commit(shared, tx, batch, "queueing a run").await;
         }
     }
     if running.len() >= limit {
@@ -84,7 +83,7 @@ pub(crate) async fn admit(
             Policy::Queue => {
                 enqueue(&mut tx, new, key, queued).await?;
                 tracing::info!(workflow = %wf.name, execution = %new.id, group = key, "run waits for its group (concurrency: queue)");
-                return engine::commit(store, &shared.bus, tx, batch, "queueing a run").await;
+                return engine::commit(shared, tx, batch, "queueing a run").await;
             }
             Policy::Skip => {
                 enqueue(&mut tx, new, key, queued).await?;
@@ -94,7 +93,7 @@ pub(crate) async fn admit(
                 );
                 let change = Change::Drop(reason);
                 batch.extend(change_locked(shared, &mut tx, new.id, change).await?);
-                return engine::commit(store, &shared.bus, tx, batch, "skipping a run").await;
+                return engine::commit(shared, tx, batch, "skipping a run").await;
             }
             Policy::CancelPrevious => {
                 let reason = "cancelled by a newer run of its group (concurrency: cancel_previous)";
@@ -111,7 +110,7 @@ pub(crate) async fn admit(
     } else {
         batch.extend(start_running(shared, &mut tx, new, wf, key).await?);
     }
-    engine::commit(store, &shared.bus, tx, batch, "admitting a run").await
+    engine::commit(shared, tx, batch, "admitting a run").await
 }
 
 /// A run of a `debounce` workflow in group `key`: the group's waiting run is dropped and this
@@ -124,7 +123,6 @@ pub(crate) async fn debounce(
     key: &str,
     queued: bool,
 ) -> Result<(), RouterError> {
-    let store = &shared.store;
     let Some(mut tx) = locked_fresh(shared, new, wf, key, queued).await? else {
         return Ok(()); // a redelivered event: decided before
     };
@@ -145,7 +143,7 @@ pub(crate) async fn debounce(
         due_at: engine::now() + after,
     };
     timers::insert(&mut tx, &timer).await?;
-    engine::commit(store, &shared.bus, tx, batch, "debouncing a run").await
+    engine::commit(shared, tx, batch, "debouncing a run").await
 }
 
 /// A run of workflow `wf` (with `concurrency: queue`) ended: start the oldest waiting runs of
@@ -175,7 +173,7 @@ pub(crate) async fn ended(
     for id in waiting.into_iter().take(room) {
         batch.extend(change_locked(shared, &mut tx, id, Change::Promote).await?);
     }
-    engine::commit(store, &shared.bus, tx, batch, "starting waiting runs").await
+    engine::commit(shared, tx, batch, "starting waiting runs").await
 }
 
 /// A transaction holding group `key`'s lock, when the run is new to the gate.

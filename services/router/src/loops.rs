@@ -64,7 +64,7 @@ async fn fire(shared: &Shared, timer: &Timer) -> Result<(), RouterError> {
         // Stale (its attempt ended first): only the claim is written.
         return Ok(weft_store::commit(tx, "dropping a stale timer").await?);
     }
-    engine::commit(store, &shared.bus, tx, batch, "firing a timer").await
+    engine::commit(shared, tx, batch, "firing a timer").await
 }
 
 /// Every `every` until shutdown, time out the runs and attempts past their default limits (a
@@ -128,14 +128,7 @@ async fn fire_default(
     if batch.journal.is_empty() {
         return Ok(());
     }
-    engine::commit(
-        store,
-        &shared.bus,
-        tx,
-        batch,
-        "timing out past a default limit",
-    )
-    .await
+    engine::commit(shared, tx, batch, "timing out past a default limit").await
 }
 
 /// Publish rate-limited tasks whose slot came, every `poll`, until shutdown.

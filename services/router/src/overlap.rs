@@ -83,7 +83,7 @@ pub async fn start(
                 };
                 db::insert_execution(&mut tx, &buffered).await?;
                 tracing::info!(workflow = %wf.name, execution = %new.id, "schedule tick waits for the running execution (overlap: buffer_one)");
-                return engine::commit(store, &shared.bus, tx, batch, "buffering a tick").await;
+                return engine::commit(shared, tx, batch, "buffering a tick").await;
             }
         }
         Overlap::CancelPrevious => {
@@ -103,14 +103,7 @@ pub async fn start(
         let (exec, st) = crate::events::created(new, &def, at, defaults);
         batch.extend(engine::decide(&mut tx, &exec, st, &def, shared.start(), at).await?);
     }
-    engine::commit(
-        store,
-        &shared.bus,
-        tx,
-        batch,
-        "starting a scheduled execution",
-    )
-    .await
+    engine::commit(shared, tx, batch, "starting a scheduled execution").await
 }
 
 /// An execution of `workflow` ended: start its buffered tick, if one waits and nothing else of
@@ -126,7 +119,7 @@ pub async fn promote(shared: &Shared, workflow: &str) -> Result<(), RouterError>
         return Ok(());
     };
     let batch = change_locked(shared, &mut tx, id, Change::Promote).await?;
-    engine::commit(store, &shared.bus, tx, batch, "starting a buffered tick").await
+    engine::commit(shared, tx, batch, "starting a buffered tick").await
 }
 
 /// What a tick (or a run of a `concurrency` / `debounce` group) does to another execution.

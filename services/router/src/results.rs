@@ -47,7 +47,7 @@ impl ResultHandler {
         for r in results {
             batch.extend(self.apply(&mut tx, r).await?);
         }
-        engine::commit(store, &self.shared.bus, tx, batch, "committing results").await
+        engine::commit(&self.shared, tx, batch, "committing results").await
     }
 
     /// Apply one result inside `tx`; returns what its decision leaves for the commit.

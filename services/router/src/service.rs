@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     /// The default limits runs start with, and as stored.
     pub defaults: weft_engine::Defaults,
     pub defaults_json: Option<serde_json::Value>,
+    /// Where `foreach` outputs over [`weft_engine::MAX_INLINE_OUTPUT`] are stored.
+    pub artifacts: weft_executor::Artifacts,
 }
 
 impl Shared {
@@ -51,6 +53,8 @@ pub struct RouterDeps {
     pub store: Store,
     /// Events in; tasks, lifecycle events and cancels out.
     pub bus: Bus,
+    /// The artifact store the executors use: large `foreach` outputs go there.
+    pub artifacts: weft_executor::Artifacts,
 }
 
 /// The router service.
@@ -67,6 +71,7 @@ impl RouterService {
         let shared = Arc::new(Shared {
             store: deps.store,
             bus: deps.bus,
+            artifacts: deps.artifacts,
             defs: Definitions::default(),
             defaults,
             defaults_json: (!defaults.is_none())

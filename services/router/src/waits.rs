@@ -87,14 +87,7 @@ async fn deliver(
     if batch.journal.is_empty() {
         return Ok(()); // not for this step (`match`), or it stopped waiting: nothing to write
     }
-    engine::commit(
-        store,
-        &shared.bus,
-        tx,
-        batch,
-        "deciding on an awaited event",
-    )
-    .await
+    engine::commit(shared, tx, batch, "deciding on an awaited event").await
 }
 
 /// Step `step` of `execution` (of `wf`) starts waiting: record the wait and return the kept

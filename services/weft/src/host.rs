@@ -402,6 +402,7 @@ async fn add(
             let deps = weft_router::RouterDeps {
                 store: store.clone(),
                 bus: bus.clone(),
+                artifacts: deps.artifacts.clone(),
             };
             let stop = shutdown.clone();
             let run = make(move || {

@@ -207,3 +207,68 @@ steps:
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["field"], "steps.s.foreach", "{body}");
 }
+
+const BIG: &str = r#"
+name: big
+on: { webhook: { path: big } }
+steps:
+  each:
+    uses: http
+    foreach: ${{ event.data.body.items }}
+    concurrency: 8
+    with:
+      method: POST
+      url: "{upstream}/echo/big"
+      json: { index: "${{ index }}", pad: "${{ event.data.body.pad }}" }
+  count:
+    uses: transform
+    needs: each
+    with:
+      input: "${{ steps.each.output }}"
+      jq: '{n: length, seventh: .[7].body.received.index}'
+"#;
+
+#[tokio::test]
+async fn a_large_output_is_stored_as_an_artifact_that_later_steps_read() {
+    let env = Env::start().await;
+    env.apply(BIG).await;
+    // 40 outputs of about 9 KB each: a list over the 256 KiB kept in the step row.
+    let pad = "x".repeat(9000);
+    let items: Vec<u32> = (0..40).collect();
+    let event_id = env
+        .trigger("big", json!({"items": items, "pad": pad}))
+        .await;
+    let done = env.finished(&event_id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let output = &Env::step(&done, "each")["output"];
+    let head: String = output.to_string().chars().take(300).collect();
+    assert_eq!(output["name"], "each.output.json", "a reference: {head}");
+    assert_eq!(output["content_type"], "application/json");
+    let reference: weft_executor::ArtifactRef =
+        serde_json::from_value(output.clone()).expect("an artifact reference");
+    assert!(reference.size > 256 * 1024, "{reference:?}");
+    let bus = weft_bus::Bus::connect(&env.nats.url, "foreach-test")
+        .await
+        .expect("bus");
+    let artifacts = weft_executor::Artifacts::jetstream(&bus)
+        .await
+        .expect("artifact store");
+    let bytes = artifacts.get(&reference).await.expect("stored");
+    let list: Vec<Value> = serde_json::from_slice(&bytes).expect("a JSON list");
+    let got: Vec<Value> = list
+        .iter()
+        .map(|o| o["body"]["received"]["index"].clone())
+        .collect();
+    assert_eq!(
+        got,
+        (0..40).map(|i| json!(i)).collect::<Vec<_>>(),
+        "item order"
+    );
+    assert_eq!(list[3]["body"]["received"]["pad"], pad.as_str());
+    let count = &Env::step(&done, "count")["output"];
+    assert_eq!(
+        *count,
+        json!({"n": 40, "seventh": 7}),
+        "read by the next step"
+    );
+}

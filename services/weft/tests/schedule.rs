@@ -350,6 +350,7 @@ async fn overlap_skip_holds_under_two_router_replicas() {
         weft_router::RouterDeps {
             store,
             bus: bus(&env).await,
+            artifacts: weft_executor::Artifacts::in_memory(),
         },
     );
     let stop = weft_runtime::Shutdown::new();

@@ -27,6 +27,17 @@ pub enum Effect {
         /// Its error.
         error: Option<Value>,
     },
+    /// A `foreach` step's output is larger than [`crate::MAX_INLINE_OUTPUT`]: the router stores
+    /// `bytes` (the JSON list) in the artifact store before the step's output, `reference`,
+    /// is written (replay only checks the reference).
+    OutputStored {
+        /// The step.
+        step: String,
+        /// What the artifact store calls the bytes.
+        reference: weft_events::ArtifactRef,
+        /// The step's output as JSON.
+        bytes: Vec<u8>,
+    },
     /// A `foreach` step starts: one instance per item, none started yet; the step is
     /// `running`.
     FanoutStarted {

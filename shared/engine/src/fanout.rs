@@ -257,7 +257,7 @@ impl Decider<'_> {
         } else if status == StepStatus::Succeeded {
             f.succeeded += 1;
             if let Some(outputs) = f.outputs.as_mut() {
-                outputs.insert(index, output.unwrap_or(Value::Null));
+                outputs.insert(index, compact(&output.unwrap_or(Value::Null)));
             }
         }
         if failed && fail_fast {
@@ -272,34 +272,45 @@ impl Decider<'_> {
     }
 
     /// Every item ended: the step's output is their outputs in item order (`null` for an
-    /// item that failed); it fails if any item failed.
+    /// item that failed), stored as an artifact (the output is its reference) when larger
+    /// than [`MAX_INLINE_OUTPUT`]; it fails if any item failed.
     fn complete(&mut self, id: &str) {
         let Some(f) = self.fanout_mut(id) else {
             return;
         };
         let (total, failed) = (f.total, f.failed);
-        let Some(mut outputs) = f.outputs.take() else {
+        let Some(outputs) = f.outputs.take() else {
             let message = "the items' outputs were not read before the step ended (a router bug)";
             return self.fail_step(id, "internal", message.to_string());
         };
-        let list: Vec<Value> = (0..total)
-            .map(|i| outputs.remove(&i).unwrap_or(Value::Null))
-            .collect();
+        let bytes = list_bytes(total, outputs);
+        let output = if bytes.len() <= MAX_INLINE_OUTPUT {
+            match serde_json::from_slice(&bytes) {
+                Ok(list) => list,
+                Err(e) => {
+                    let message = format!("the items' outputs do not read back: {e}");
+                    return self.fail_step(id, "internal", message);
+                }
+            }
+        } else {
+            let reference = stored_output(id, &bytes);
+            let output = serde_json::to_value(&reference).unwrap_or(Value::Null);
+            self.emit(Effect::OutputStored {
+                step: id.to_string(),
+                reference,
+                bytes,
+            });
+            output
+        };
         if failed == 0 {
-            self.set_step(id, StepStatus::Succeeded, Some(Value::Array(list)), None);
+            self.set_step(id, StepStatus::Succeeded, Some(output), None);
             return;
         }
         let error = json!({"code": "items_failed", "failed": failed, "retryable": false,
                            "message": format!("{failed} of {total} items failed")});
-        self.set_step(
-            id,
-            StepStatus::Failed,
-            Some(Value::Array(list)),
-            Some(error),
-        );
+        self.set_step(id, StepStatus::Failed, Some(output), Some(error));
     }
 
-    /// Cancel the items in flight (their executors are told to stop).
     pub(crate) fn cancel_items(&mut self, id: &str, reason: &str) {
         let agent = self
             .wf
@@ -339,6 +350,49 @@ impl Decider<'_> {
     fn fail_step(&mut self, id: &str, code: &str, message: String) {
         let error = json!({"code": code, "message": message, "retryable": false});
         self.set_step(id, StepStatus::Failed, None, Some(error));
+    }
+}
+
+/// Largest `foreach` output kept in the step row, as compact JSON bytes (the executors' default
+/// `max_output_bytes`): a larger list is stored as an artifact and the step's output is its
+/// reference, like any large output.
+pub const MAX_INLINE_OUTPUT: usize = 256 * 1024;
+
+/// An item's output as compact JSON.
+pub fn compact(output: &Value) -> Vec<u8> {
+    serde_json::to_vec(output).unwrap_or_else(|_| b"null".to_vec())
+}
+
+/// The JSON list of `total` items' outputs (compact JSON by index; `null` where missing).
+fn list_bytes(total: u32, mut outputs: std::collections::BTreeMap<u32, Vec<u8>>) -> Vec<u8> {
+    let missing = (total as usize).saturating_sub(outputs.len());
+    let size: usize = outputs.values().map(|o| o.len() + 1).sum::<usize>() + 5 * missing + 2;
+    let mut bytes = Vec::with_capacity(size);
+    bytes.push(b'[');
+    for i in 0..total {
+        if i > 0 {
+            bytes.push(b',');
+        }
+        match outputs.remove(&i) {
+            Some(o) => bytes.extend_from_slice(&o),
+            None => bytes.extend_from_slice(b"null"),
+        }
+    }
+    bytes.push(b']');
+    bytes
+}
+
+/// The artifact reference of step `step`'s output when its bytes are `bytes`: what the
+/// artifact store names them (by their SHA-256), so the router's store and replay agree.
+pub fn stored_output(step: &str, bytes: &[u8]) -> weft_events::ArtifactRef {
+    use sha2::Digest as _;
+    let sha256 = hex::encode(sha2::Sha256::digest(bytes));
+    weft_events::ArtifactRef {
+        id: sha256.clone(),
+        name: format!("{step}.output.json"),
+        content_type: "application/json".into(),
+        size: bytes.len() as u64,
+        sha256,
     }
 }
 

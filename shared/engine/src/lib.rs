@@ -25,6 +25,7 @@ pub use decide::{
     Decision, Heavy, Settings, TASK_ENVELOPE_BYTES, decide, decide_final, decide_owned,
 };
 pub use effect::{Effect, Timer};
+pub use fanout::{MAX_INLINE_OUTPUT, compact, stored_output};
 pub use input::{Entry, Input, Kept, Outcome};
 pub use state::{Attempt, Defaults, Execution, Fanout, Instance, Step};
 pub use status::{AttemptStatus, ExecutionStatus, StepStatus, TimerKind};

@@ -115,9 +115,10 @@ pub struct Fanout {
     pub open: Vec<Instance>,
     /// Items from `next` on, as many as the decision may start.
     pub pending: std::collections::VecDeque<Value>,
-    /// The outputs of the items that succeeded, by index, when the step may end with this
-    /// decision (`None` otherwise).
-    pub outputs: Option<std::collections::BTreeMap<u32, Value>>,
+    /// The outputs of the items that succeeded, by index, as compact JSON, when the step may
+    /// end with this decision (`None` otherwise). Kept as bytes, never as one tree of values:
+    /// a list over [`crate::MAX_INLINE_OUTPUT`] becomes an artifact without being built.
+    pub outputs: Option<std::collections::BTreeMap<u32, Vec<u8>>>,
 }
 
 /// One started item of a `foreach` step.

@@ -249,3 +249,46 @@ fn a_window_of_items_used_up_with_nothing_in_flight_continues_in_a_timer() {
     assert_eq!(timer.unwrap().kind, TimerKind::Continue);
     assert_eq!(timer.unwrap().due_at, at(1), "due at once");
 }
+
+#[test]
+fn an_output_over_the_inline_limit_is_stored_and_the_step_output_is_its_reference() {
+    let w = wf(LOOP);
+    let big = |c: &str| json!({"body": c.repeat(100 * 1024)});
+    let (_, st) = run_from(
+        &w,
+        created_with(json!(["a", "b", "c"])),
+        &[
+            (0, Input::START),
+            (1, ok_item(1, big("b"))),
+            (2, ok_item(0, big("a"))),
+        ],
+    );
+    let d = decide_full(&w, st, 3, ok_item(2, big("c")));
+    let bytes = serde_json::to_vec(&json!([big("a"), big("b"), big("c")])).unwrap();
+    assert!(bytes.len() > weft_engine::MAX_INLINE_OUTPUT);
+    assert_eq!(
+        names(&d.effects)[..3],
+        [
+            "loop[2] attempt succeeded, item succeeded".to_string(),
+            format!("loop output stored, {} bytes", bytes.len()),
+            "loop=succeeded".to_string(),
+        ]
+    );
+    let reference = weft_engine::stored_output("loop", &bytes);
+    assert_eq!(reference.name, "loop.output.json");
+    let stored = d.effects.iter().find_map(|e| match e {
+        weft_engine::Effect::OutputStored {
+            reference, bytes, ..
+        } => Some((reference, bytes)),
+        _ => None,
+    });
+    assert_eq!(
+        stored,
+        Some((&reference, &bytes)),
+        "the list, in item order"
+    );
+    let output = d.state.step("loop").unwrap().output.clone().unwrap();
+    assert_eq!(output, serde_json::to_value(&reference).unwrap());
+    let after = dispatched(&d.effects);
+    assert_eq!(after.with["all"], output, "a later step gets the reference");
+}

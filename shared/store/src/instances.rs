@@ -192,25 +192,30 @@ pub async fn next(
     Ok(rows)
 }
 
-/// The outputs of a step's items that succeeded, by index.
+/// The outputs of a step's items that succeeded, by index, each as compact JSON. The rows are
+/// streamed and each output is a value only while it is re-encoded, so reading 10,000 outputs
+/// never holds 10,000 value trees.
 pub async fn outputs(
     tx: &mut Tx<'_>,
     execution_id: Uuid,
     step: &str,
-) -> Result<Vec<(i32, Value)>, StoreError> {
-    let rows = sqlx::query!(
+) -> Result<std::collections::BTreeMap<u32, Vec<u8>>, StoreError> {
+    use futures::TryStreamExt as _;
+    let mut rows = sqlx::query!(
         "SELECT idx, output FROM instances \
          WHERE execution_id = $1 AND step_id = $2 AND status = 'succeeded' ORDER BY idx",
         execution_id,
         step,
     )
-    .fetch_all(&mut **tx)
-    .await
-    .ctx("reading a step's item outputs")?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.idx, r.output.unwrap_or(Value::Null)))
-        .collect())
+    .fetch(&mut **tx);
+    let mut outputs = std::collections::BTreeMap::new();
+    while let Some(r) = rows.try_next().await.ctx("reading a step's item outputs")? {
+        let Ok(idx) = u32::try_from(r.idx) else {
+            continue;
+        };
+        outputs.insert(idx, weft_engine::compact(&r.output.unwrap_or(Value::Null)));
+    }
+    Ok(outputs)
 }
 
 /// One item of a `foreach` step, as listed by the API.

@@ -49,6 +49,13 @@ pub(super) async fn apply(
                 dispatch(tx, exec, *task, slot, batch).await?;
                 continue;
             }
+            // Stored before the commit (so are the bytes: moved, not copied).
+            Effect::OutputStored {
+                reference, bytes, ..
+            } => {
+                batch.stored.push((reference, bytes));
+                continue;
+            }
             other => other,
         };
         if let Effect::AttemptEnded {
@@ -105,7 +112,7 @@ pub(super) async fn apply(
                     .live
                     .push(live(exec, step, moved, None, error.as_ref()));
             }
-            Effect::Dispatch(_) => {} // applied above
+            Effect::Dispatch(_) | Effect::OutputStored { .. } => {} // applied above
             Effect::WaitStarted { step, since } => {
                 let kept = crate::waits::start(tx, id, wf, step, *since).await?;
                 batch

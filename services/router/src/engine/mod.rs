@@ -46,6 +46,8 @@ pub struct Batch {
     pub journal: Vec<NewEntry>,
     /// Live step events (published after the commit, best effort).
     pub live: Vec<LiveEvent>,
+    /// Large `foreach` outputs to put in the artifact store before the commit.
+    pub stored: Vec<(weft_events::ArtifactRef, Vec<u8>)>,
     /// Kept events for `wait` steps that just started (step, event): decided next, in the same
     /// transaction.
     pub offers: Vec<(String, serde_json::Value)>,
@@ -67,6 +69,7 @@ impl Batch {
         self.stops.extend(other.stops);
         self.journal.extend(other.journal);
         self.live.extend(other.live);
+        self.stored.extend(other.stored);
         self.offers.extend(other.offers);
     }
 }
@@ -74,14 +77,18 @@ impl Batch {
 /// Commit the decisions of a transaction, then publish what they emitted at once (the outbox
 /// sweeper publishes anything this misses, e.g. when the process dies right after the commit)
 /// and tell executors to stop what they ended.
-pub async fn commit(
-    store: &weft_store::Store,
-    bus: &weft_bus::Bus,
+pub(crate) async fn commit(
+    shared: &crate::service::Shared,
     mut tx: Tx<'_>,
     batch: Batch,
     what: &'static str,
 ) -> Result<(), RouterError> {
+    let (store, bus) = (&shared.store, &shared.bus);
     journal::append_with_outbox(&mut tx, &batch.journal, &batch.emitted).await?;
+    // Before the commit: a step output that names an artifact never names a missing one.
+    for (reference, bytes) in batch.stored {
+        store_output(&shared.artifacts, &reference, bytes).await?;
+    }
     weft_store::commit(tx, what).await?;
     store.flush_outbox(bus, batch.emitted).await;
     crate::cancel::publish(bus, batch.stops).await;
@@ -90,6 +97,26 @@ pub async fn commit(
         if let Err(e) = bus.client().publish(event.subject, event.payload).await {
             tracing::debug!(error = %e, "live step event not sent");
         }
+    }
+    Ok(())
+}
+
+/// Put a large `foreach` output in the artifact store: it must come back under the reference
+/// the decision gave it (the core names the bytes as the store does).
+async fn store_output(
+    artifacts: &weft_executor::Artifacts,
+    reference: &weft_events::ArtifactRef,
+    bytes: Vec<u8>,
+) -> Result<(), RouterError> {
+    let stored = artifacts
+        .put(bytes, &reference.name, &reference.content_type)
+        .await
+        .map_err(|e| RouterError::Artifacts(e.message))?;
+    if stored != *reference {
+        return Err(RouterError::Internal(format!(
+            "output {} was stored as {}",
+            reference.id, stored.id
+        )));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! through `weft_store::instances`; fills the step's [`Fanout`]. One decision ends at most one
 //! item in flight (a result, a timeout) and may start `concurrency - in flight + 1` items, so
 //! the step can end only when at most one item is in flight and the items left fit in that
-//! room — exactly when the outputs are read.
+//! room — exactly when the outputs are read (as bytes: see [`weft_engine::Fanout::outputs`]).
 
 use uuid::Uuid;
 use weft_engine::{Attempt, AttemptStatus, Fanout, Instance};
@@ -54,13 +54,7 @@ pub(super) async fn load(
         Default::default()
     };
     if in_flight <= 1 && left <= room {
-        let outputs = instances::outputs(tx, execution_id, step).await?;
-        f.outputs = Some(
-            outputs
-                .into_iter()
-                .filter_map(|(i, v)| Some((u32::try_from(i).ok()?, v)))
-                .collect(),
-        );
+        f.outputs = Some(instances::outputs(tx, execution_id, step).await?);
     }
     Ok(())
 }

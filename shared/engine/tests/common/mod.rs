@@ -61,6 +61,9 @@ pub fn names(effects: &[Effect]) -> Vec<String> {
                 Some(s) => format!("{step} attempt {status}, step {s}"),
                 None => format!("{step} attempt {status}, retry"),
             },
+            Effect::OutputStored {
+                step, reference, ..
+            } => format!("{step} output stored, {} bytes", reference.size),
             Effect::WaitStarted { step, since } => format!("{step} waits since {since}"),
             Effect::TimerSet(t) => format!("timer {}", t.kind),
             Effect::TimersDroppedForAttempt(_) => "drop attempt timers".into(),
