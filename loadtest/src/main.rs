@@ -4,14 +4,18 @@
 //! computing on the first step's output in the sandbox and the transform step reshaping the
 //! code step's output with jq before the last HTTP step posts it. Scenario `foreach`: one run
 //! of one `foreach` step over `--items` items, 20 at a time, each an HTTP call (mode `items`:
-//! the figure is items per second, to compare 1,000 with 10,000 items).
+//! the figure is items per second, to compare 1,000 with 10,000 items). Scenario `baseline`:
+//! W3 against the no-engine server (`weft-baseline`, `--weft` its address), whose answer is the
+//! run's end: the floor Weft's figures are read against.
 //!
 //! Latency is end to end: from sending the webhook to receiving the execution's
 //! `dev.weft.execution.succeeded` lifecycle event on NATS. Modes: `fixed` sends at a constant
 //! rate (open loop); `saturate` keeps N runs in flight (closed loop) to find the throughput.
-//! Figures go to stdout and, as JSON, to `--out`. Every loop is bounded in count and time and
+//! With `--cpu` probes the CPU time each process spent per completed run over the measured
+//! window (load and drain) is reported too. Figures go to stdout and, as JSON, to `--out`. Every loop is bounded in count and time and
 //! targets only the addresses given (loopback by default).
 
+mod cpu;
 mod echo;
 mod report;
 
@@ -30,7 +34,7 @@ use tokio::sync::{Semaphore, oneshot};
 /// Command line.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Weft's HTTP address (hooks and API).
+    /// Weft's HTTP address (hooks and API); the baseline server's for scenario `baseline`.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     weft: String,
     /// NATS, to observe lifecycle events.
@@ -57,6 +61,10 @@ struct Args {
     /// Seconds to wait for stragglers after the load.
     #[arg(long, default_value_t = 30)]
     drain: u64,
+    /// Processes whose CPU time to report per run: `NAME=PID` or `NAME=comm:COMMAND` (every
+    /// process of that name, e.g. `postgres=comm:postgres`); repeatable.
+    #[arg(long = "cpu")]
+    cpu: Vec<cpu::Probe>,
     /// JSON file to write the figures to.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -68,13 +76,14 @@ enum Scenario {
     W3,
     Agents,
     Foreach,
+    Baseline,
 }
 
 impl Scenario {
     /// Workflow name, also the webhook path.
     fn workflow(self) -> &'static str {
         match self {
-            Scenario::W3 => "loadtest-w3",
+            Scenario::W3 | Scenario::Baseline => "loadtest-w3",
             Scenario::Agents => "loadtest-agents",
             Scenario::Foreach => "loadtest-foreach",
         }
@@ -94,6 +103,8 @@ type Waiters = Arc<Mutex<HashMap<String, (Instant, Option<oneshot::Sender<()>>)>
 
 struct Shared {
     http: reqwest::Client,
+    /// The answer ends the run (the baseline), not a lifecycle event.
+    synchronous: bool,
     hook: String,
     waiters: Waiters,
     latencies: Mutex<hdrhistogram::Histogram<u64>>,
@@ -113,14 +124,19 @@ async fn main() -> anyhow::Result<()> {
     apply_workflow(&http, &args.weft, &echo, args.scenario).await?;
     let shared = Arc::new(Shared {
         http,
+        synchronous: matches!(args.scenario, Scenario::Baseline),
         hook: format!("{}/hooks/{}", args.weft, args.scenario.workflow()),
         waiters: Arc::default(),
         latencies: Mutex::new(hdrhistogram::Histogram::new(3)?),
         errors: Mutex::new(0),
         accepted: Mutex::new(0),
     });
-    let observer = observe(&args.nats, shared.clone()).await?;
+    let observer = match shared.synchronous {
+        true => None,
+        false => Some(observe(&args.nats, shared.clone()).await?),
+    };
     warm_up(&shared).await?;
+    let cpu_before = cpu::sample(&args.cpu);
     let started = Instant::now();
     match args.mode {
         Mode::Fixed => fixed(&shared, args.rate, Duration::from_secs(args.duration)).await,
@@ -141,8 +157,13 @@ async fn main() -> anyhow::Result<()> {
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    observer.abort();
-    let report = report::Report::new(&args, &shared, sent_for, completed_in_window);
+    let cpu_after = cpu::sample(&args.cpu);
+    if let Some(observer) = observer {
+        observer.abort();
+    }
+    let completed = shared.latencies.lock().map(|h| h.len()).unwrap_or(0);
+    let cpu = cpu::per_run(&cpu_before, &cpu_after, completed);
+    let report = report::Report::new(&args, &shared, sent_for, completed_in_window, cpu);
     report.print();
     if let Some(out) = &args.out {
         report.write(out)?;
@@ -156,8 +177,20 @@ async fn apply_workflow(
     echo: &str,
     scenario: Scenario,
 ) -> anyhow::Result<()> {
+    if matches!(scenario, Scenario::Baseline) {
+        let resp = http
+            .post(format!("{weft}/configure"))
+            .json(&json!({"echo": echo}))
+            .send()
+            .await
+            .context("cannot reach the baseline server")?;
+        if !resp.status().is_success() {
+            bail!("configuring the baseline failed: {}", resp.status());
+        }
+        return Ok(());
+    }
     let yaml = match scenario {
-        Scenario::W3 => format!(
+        Scenario::W3 | Scenario::Baseline => format!(
             r#"name: loadtest-w3
 on: {{ webhook: {{ path: loadtest-w3 }} }}
 steps:
@@ -267,7 +300,8 @@ async fn warm_up(shared: &Arc<Shared>) -> anyhow::Result<()> {
             .json(&json!({"value": 0, "warmup": true}))
             .send()
             .await;
-        if resp.map(|r| r.status().as_u16() == 202).unwrap_or(false) {
+        let expected = if shared.synchronous { 200 } else { 202 };
+        if resp.is_ok_and(|r| r.status().as_u16() == expected) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             return Ok(());
         }
@@ -297,6 +331,9 @@ async fn send_body(
         .json(body)
         .send()
         .await;
+    if shared.synchronous {
+        return answered(shared, sent, resp, done);
+    }
     let ok = match resp {
         Ok(r) if r.status().as_u16() == 202 => r
             .json::<Value>()
@@ -316,6 +353,31 @@ async fn send_body(
     }
     if let Ok(mut w) = shared.waiters.lock() {
         w.insert(id, (sent, done));
+    }
+    true
+}
+
+/// A synchronous run ended with its answer: 200 is a completed run.
+fn answered(
+    shared: &Shared,
+    sent: Instant,
+    resp: reqwest::Result<reqwest::Response>,
+    done: Option<oneshot::Sender<()>>,
+) -> bool {
+    if !resp.is_ok_and(|r| r.status().as_u16() == 200) {
+        if let Ok(mut e) = shared.errors.lock() {
+            *e += 1;
+        }
+        return false;
+    }
+    if let Ok(mut a) = shared.accepted.lock() {
+        *a += 1;
+    }
+    if let Ok(mut h) = shared.latencies.lock() {
+        let _ = h.record(sent.elapsed().as_micros() as u64);
+    }
+    if let Some(done) = done {
+        let _ = done.send(());
     }
     true
 }

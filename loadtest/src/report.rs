@@ -12,7 +12,13 @@ pub struct Report(Value);
 impl Report {
     /// `completed_in_window`: runs that ended while load was still being sent (the sustained
     /// throughput); `completed` also counts those that ended during the drain.
-    pub fn new(args: &Args, shared: &Shared, sent_for: Duration, completed_in_window: u64) -> Self {
+    pub fn new(
+        args: &Args,
+        shared: &Shared,
+        sent_for: Duration,
+        completed_in_window: u64,
+        cpu: Value,
+    ) -> Self {
         let h = shared.latencies.lock().map(|h| h.clone()).ok();
         let ms = |q: f64| {
             h.as_ref()
@@ -42,6 +48,7 @@ impl Report {
                 Value::Null
             },
             "latency_ms": {"p50": ms(0.5), "p95": ms(0.95), "p99": ms(0.99), "max": ms(1.0)},
+            "cpu": cpu,
             "at": chrono::Utc::now().to_rfc3339(),
             "commit": std::env::var("WEFT_COMMIT").unwrap_or_default(),
         }))
