@@ -36,6 +36,28 @@ impl std::str::FromStr for Probe {
     }
 }
 
+impl Probe {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Resident memory in KiB (`VmRSS`) of a single-process probe.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let Target::Pid(pid) = self.target else {
+            return None;
+        };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+}
+
 /// CPU seconds of each probe (and of this process, as `generator`) at one instant.
 #[derive(Debug, Clone)]
 pub struct Sample {

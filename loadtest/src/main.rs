@@ -11,10 +11,14 @@
 //! Latency is end to end: from sending the webhook to receiving the execution's
 //! `dev.weft.execution.succeeded` lifecycle event on NATS. Modes: `fixed` sends at a constant
 //! rate (open loop); `saturate` keeps N runs in flight (closed loop) to find the throughput.
+//! Mode `backlog` (see [`backlog`]): `--count` runs queued behind a stopped executor, then
+//! drained, following the processes' memory (`--rss`).
+//!
 //! With `--cpu` probes the CPU time each process spent per completed run over the measured
 //! window (load and drain) is reported too. Figures go to stdout and, as JSON, to `--out`. Every loop is bounded in count and time and
 //! targets only the addresses given (loopback by default).
 
+mod backlog;
 mod cpu;
 mod echo;
 mod report;
@@ -65,6 +69,21 @@ struct Args {
     /// process of that name, e.g. `postgres=comm:postgres`); repeatable.
     #[arg(long = "cpu")]
     cpu: Vec<cpu::Probe>,
+    /// Runs to queue (backlog mode).
+    #[arg(long, default_value_t = 100_000)]
+    count: u64,
+    /// Seconds to let the router take the queued runs before the executor starts (backlog).
+    #[arg(long, default_value_t = 10)]
+    settle: u64,
+    /// Shell command that starts the executor once every run is queued (backlog).
+    #[arg(long)]
+    after_send: Option<String>,
+    /// Processes whose resident memory to follow: `NAME=PID` (backlog); repeatable.
+    #[arg(long = "rss")]
+    rss: Vec<cpu::Probe>,
+    /// Where webhooks go when not at `--weft` (a webhook service of its own).
+    #[arg(long)]
+    hooks: Option<String>,
     /// JSON file to write the figures to.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -96,6 +115,7 @@ enum Mode {
     Fixed,
     Saturate,
     Items,
+    Backlog,
 }
 
 /// Sent runs waiting for their lifecycle event, by event id.
@@ -125,7 +145,11 @@ async fn main() -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         http,
         synchronous: matches!(args.scenario, Scenario::Baseline),
-        hook: format!("{}/hooks/{}", args.weft, args.scenario.workflow()),
+        hook: format!(
+            "{}/hooks/{}",
+            args.hooks.as_deref().unwrap_or(&args.weft),
+            args.scenario.workflow()
+        ),
         waiters: Arc::default(),
         latencies: Mutex::new(hdrhistogram::Histogram::new(3)?),
         errors: Mutex::new(0),
@@ -137,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
     };
     warm_up(&shared).await?;
     let cpu_before = cpu::sample(&args.cpu);
+    let mut backlog_figures = None;
     let started = Instant::now();
     match args.mode {
         Mode::Fixed => fixed(&shared, args.rate, Duration::from_secs(args.duration)).await,
@@ -149,6 +174,17 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Mode::Items => items(&shared, args.items, Duration::from_secs(args.duration)).await,
+        Mode::Backlog => {
+            let b = backlog::Backlog {
+                count: args.count,
+                concurrency: args.concurrency,
+                settle: Duration::from_secs(args.settle),
+                after_send: args.after_send.clone(),
+                rss: args.rss.clone(),
+                drain_limit: Duration::from_secs(args.drain),
+            };
+            backlog_figures = Some(b.run(&shared).await);
+        }
     }
     let sent_for = started.elapsed();
     let completed_in_window = shared.latencies.lock().map(|h| h.len()).unwrap_or(0);
@@ -163,7 +199,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let completed = shared.latencies.lock().map(|h| h.len()).unwrap_or(0);
     let cpu = cpu::per_run(&cpu_before, &cpu_after, completed);
-    let report = report::Report::new(&args, &shared, sent_for, completed_in_window, cpu);
+    let mut report = report::Report::new(&args, &shared, sent_for, completed_in_window, cpu);
+    if let Some(figures) = backlog_figures {
+        report.set("backlog", figures);
+    }
     report.print();
     if let Some(out) = &args.out {
         report.write(out)?;
@@ -311,7 +350,7 @@ async fn warm_up(shared: &Arc<Shared>) -> anyhow::Result<()> {
 }
 
 /// Send one run; register it before the answer so a fast lifecycle event is not missed.
-async fn send(shared: &Shared, i: u64, done: Option<oneshot::Sender<()>>) -> bool {
+pub(crate) async fn send(shared: &Shared, i: u64, done: Option<oneshot::Sender<()>>) -> bool {
     send_body(shared, i, &json!({"value": 0, "i": i}), done).await
 }
 

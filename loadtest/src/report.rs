@@ -54,6 +54,11 @@ impl Report {
         }))
     }
 
+    /// Add a figure.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.0[key] = value;
+    }
+
     pub fn print(&self) {
         println!(
             "{}",
