@@ -1,7 +1,7 @@
 //! Mode `backlog`: `--count` runs queued behind a stopped executor, then drained. The
 //! generator sends every run (at most `--concurrency` webhooks in flight) while no executor
-//! of the workflow's agent runs, waits `--settle` seconds for the router to take them all,
-//! then starts the executor (`--after-send`, a shell command; stopped by PID at the end) and
+//! of the workflow's agent runs, waits until the router has taken every event (its consumer
+//! `router-events` has nothing pending; at most `--settle` seconds), then starts the executor (`--after-send`, a shell command; stopped by PID at the end) and
 //! waits for every run to end. Reported: the send and drain rates, and the resident memory of
 //! each `--rss` process while sending, once queued and while draining (the router's should
 //! not grow with the runs it holds: O(active runs), and a queued run is only rows and a
@@ -23,8 +23,10 @@ pub struct Backlog {
     pub count: u64,
     /// Webhooks in flight while sending.
     pub concurrency: usize,
-    /// Seconds between the last accepted webhook and starting the executor.
+    /// Longest wait between the last accepted webhook and starting the executor.
     pub settle: Duration,
+    /// NATS, to see when the router has taken every event.
+    pub nats: String,
     /// The command that starts the executor.
     pub after_send: Option<String>,
     /// Processes whose resident memory to follow.
@@ -66,10 +68,19 @@ impl Backlog {
         let accepted = shared.accepted.lock().map(|a| *a).unwrap_or(0);
         let mut queued = Peaks::default();
         let settle_end = Instant::now() + self.settle;
-        while Instant::now() < settle_end {
+        let js = match async_nats::connect(&self.nats).await {
+            Ok(c) => Some(async_nats::jetstream::new(c)),
+            Err(e) => {
+                eprintln!("cannot reach NATS to follow the router: {e}");
+                None
+            }
+        };
+        while Instant::now() < settle_end && !taken(js.as_ref()).await {
             queued.sample(&self.rss);
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        let settle_s = (Instant::now() - (started + Duration::from_secs_f64(send_s))).as_secs_f64();
+        queued.sample(&self.rss);
         let done_before = completed(shared);
         let mut executor = self.after_send.as_deref().and_then(start);
         let drain_start = Instant::now();
@@ -94,6 +105,7 @@ impl Backlog {
             "count": self.count,
             "accepted": accepted,
             "send_s": send_s,
+            "settle_s": settle_s,
             "sent_per_s": accepted as f64 / send_s,
             "ended_before_the_executor": done_before,
             "drained": drained,
@@ -123,6 +135,26 @@ impl Backlog {
             }
         }
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Whether the router's event consumer has taken every event (none pending or unacknowledged).
+async fn taken(js: Option<&async_nats::jetstream::Context>) -> bool {
+    let Some(js) = js else {
+        return false;
+    };
+    let Ok(stream) = js.get_stream("WEFT_EVENTS").await else {
+        return false;
+    };
+    let Ok(mut consumer) = stream
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>("router-events")
+        .await
+    else {
+        return false;
+    };
+    match consumer.info().await {
+        Ok(info) => info.num_pending == 0 && info.num_ack_pending == 0,
+        Err(_) => false,
     }
 }
 

@@ -72,8 +72,9 @@ struct Args {
     /// Runs to queue (backlog mode).
     #[arg(long, default_value_t = 100_000)]
     count: u64,
-    /// Seconds to let the router take the queued runs before the executor starts (backlog).
-    #[arg(long, default_value_t = 10)]
+    /// Longest wait for the router to take the queued runs before the executor starts
+    /// (backlog).
+    #[arg(long, default_value_t = 600)]
     settle: u64,
     /// Shell command that starts the executor once every run is queued (backlog).
     #[arg(long)]
@@ -179,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
                 count: args.count,
                 concurrency: args.concurrency,
                 settle: Duration::from_secs(args.settle),
+                nats: args.nats.clone(),
                 after_send: args.after_send.clone(),
                 rss: args.rss.clone(),
                 drain_limit: Duration::from_secs(args.drain),
