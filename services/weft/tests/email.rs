@@ -13,7 +13,7 @@ use base64::Engine as _;
 use common::Env;
 use mail_parser::{MessageParser, MimeHeaders as _};
 use serde_json::Value;
-use weft_executor::{ArtifactRef, Artifacts};
+use weft_executor::ArtifactRef;
 use weft_testkit::{Dovecot, SmtpOptions, SmtpServer};
 
 const MAIL: &str = "From: Ada <ada@example.com>\r\nTo: intake@example.com\r\nSubject: Invoice 42\r\n\
@@ -76,7 +76,7 @@ steps:
     assert_eq!(attachment.name, "lines.txt");
     assert_eq!(attachment.content_type, "text/plain");
     assert_eq!(attachment.size, 8);
-    let store = artifacts(&env).await;
+    let store = env.artifacts().await;
     assert_eq!(
         store.get(&attachment).await.expect("stored").as_ref(),
         b"one\r\ntwo"
@@ -209,14 +209,6 @@ steps:
         check.uid_search("UNSEEN").await.expect("search").is_empty(),
         "marked seen"
     );
-}
-
-/// The artifact store of `env`'s NATS, as executors open it.
-async fn artifacts(env: &Env) -> Artifacts {
-    let bus = weft_bus::Bus::connect(&env.nats.url, "email-test")
-        .await
-        .expect("bus");
-    Artifacts::jetstream(&bus).await.expect("artifact store")
 }
 
 async fn wait_for_cursor(env: &Env, workflow: &str) {

@@ -247,13 +247,7 @@ async fn a_large_output_is_stored_as_an_artifact_that_later_steps_read() {
     let reference: weft_executor::ArtifactRef =
         serde_json::from_value(output.clone()).expect("an artifact reference");
     assert!(reference.size > 256 * 1024, "{reference:?}");
-    let bus = weft_bus::Bus::connect(&env.nats.url, "foreach-test")
-        .await
-        .expect("bus");
-    let artifacts = weft_executor::Artifacts::jetstream(&bus)
-        .await
-        .expect("artifact store");
-    let bytes = artifacts.get(&reference).await.expect("stored");
+    let bytes = env.artifacts().await.get(&reference).await.expect("stored");
     let list: Vec<Value> = serde_json::from_slice(&bytes).expect("a JSON list");
     let got: Vec<Value> = list
         .iter()

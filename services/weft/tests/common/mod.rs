@@ -299,6 +299,16 @@ impl Env {
         panic!("no execution for {event_id}");
     }
 
+    /// The artifact store of this Weft's NATS, as executors and the router open it.
+    pub async fn artifacts(&self) -> weft_executor::Artifacts {
+        let bus = weft_bus::Bus::connect(&self.nats.url, "test-artifacts")
+            .await
+            .expect("bus");
+        weft_executor::Artifacts::jetstream(&bus)
+            .await
+            .expect("artifact store")
+    }
+
     /// GET `path` of the API; status and JSON body (`null` when not JSON).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let resp = self
