@@ -49,6 +49,45 @@ steps:
     );
 }
 
+/// The decision that ends a step and starts the next writes both (one statement on the hot
+/// path): while the next step's call is in flight, the view shows the first ended, the next
+/// running with its attempt, the last still queued.
+#[tokio::test]
+async fn while_a_step_runs_the_one_before_has_ended_and_the_one_after_waits() {
+    let env = Env::start().await;
+    env.apply(
+        r#"
+name: seq
+on: { webhook: { path: seq } }
+steps:
+  first: { uses: http, with: { method: POST, url: "{upstream}/echo/first" } }
+  second: { needs: first, uses: http, with: { method: POST, url: "{upstream}/delay/1500/second" } }
+  third: { needs: second, uses: http, with: { method: POST, url: "{upstream}/echo/third" } }
+"#,
+    )
+    .await;
+    let event_id = env.trigger("seq", json!({})).await;
+    let id = env.execution_id_of(&event_id).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let e = loop {
+        let e = env.execution(&id).await;
+        if Env::step(&e, "second")["status"] == "running" {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never running: {e}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let first = Env::step(&e, "first");
+    assert_eq!(first["status"], "succeeded", "{e}");
+    assert_eq!(first["attempts"][0]["status"], "succeeded", "{e}");
+    let second = &Env::step(&e, "second")["attempts"];
+    assert_eq!(second.as_array().map(Vec::len), Some(1), "{e}");
+    assert_eq!(second[0]["status"], "running", "{e}");
+    assert_eq!(Env::step(&e, "third")["status"], "queued", "{e}");
+    let done = env.finished(&event_id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+}
+
 #[tokio::test]
 async fn independent_steps_run_at_the_same_time() {
     let env = Env::start().await;
