@@ -49,9 +49,9 @@ steps:
     );
 }
 
-/// The decision that ends a step and starts the next writes both (one statement on the hot
-/// path): while the next step's call is in flight, the view shows the first ended, the next
-/// running with its attempt, the last still queued.
+/// The decision that ends a step and starts the next writes both: while the next step's call
+/// is in flight, the view shows the first ended, the next running with its attempt, the last
+/// still queued.
 #[tokio::test]
 async fn while_a_step_runs_the_one_before_has_ended_and_the_one_after_waits() {
     let env = Env::start().await;

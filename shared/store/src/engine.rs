@@ -379,67 +379,6 @@ pub async fn finish_running_attempt(
     Ok(updated == 1)
 }
 
-/// An attempt that ends, as [`finish_running_attempt`] takes it.
-#[derive(Debug, Clone, Copy)]
-pub struct AttemptEnd<'a> {
-    /// The attempt.
-    pub attempt_id: Uuid,
-    /// How it ended.
-    pub status: AttemptStatus,
-    /// Its step.
-    pub step_id: &'a str,
-    /// The step's new status (`None`: it stays `running`, a retry is scheduled).
-    pub step: Option<StepStatus>,
-    /// Output.
-    pub output: Option<&'a Value>,
-    /// Error.
-    pub error: Option<&'a Value>,
-}
-
-/// [`finish_running_attempt`] for `end`, then [`insert_attempt`] of attempt `n` (`id`) of
-/// another step, `next`, in one statement: a step that ends and the next that starts (a
-/// sequence's hot path) cost one round trip, not two. `next` must not be `end`'s step (one
-/// statement may not change a row twice). Returns whether the ended attempt was `running`.
-pub async fn finish_attempt_and_start(
-    tx: &mut Tx<'_>,
-    execution_id: Uuid,
-    end: AttemptEnd<'_>,
-    next: &str,
-    n: i32,
-    id: Uuid,
-) -> Result<bool, StoreError> {
-    let updated: i64 = sqlx::query_scalar!(
-        "WITH a AS (UPDATE attempts SET status = $2, output = $3, error = $4, \
-                    finished_at = clock_timestamp() \
-                    WHERE id = $1 AND status = 'running' RETURNING id), \
-              s AS (UPDATE steps SET status = $7, output = $3, error = $4, \
-                    finished_at = CASE WHEN $8 THEN clock_timestamp() ELSE NULL END \
-                    WHERE execution_id = $5 AND step_id = $6 AND $7::text IS NOT NULL \
-                      AND EXISTS (SELECT 1 FROM a)), \
-              n AS (INSERT INTO attempts (id, execution_id, step_id, n, status) \
-                    VALUES ($9, $5, $10, $11, 'running')), \
-              t AS (UPDATE steps SET status = 'running', attempts = $11, \
-                    started_at = coalesce(started_at, clock_timestamp()) \
-                    WHERE execution_id = $5 AND step_id = $10) \
-         SELECT count(*) AS \"count!\" FROM a",
-        end.attempt_id,
-        end.status.as_str(),
-        end.output,
-        end.error,
-        execution_id,
-        end.step_id,
-        end.step.map(StepStatus::as_str),
-        end.step.is_some_and(StepStatus::is_terminal),
-        id,
-        next,
-        n,
-    )
-    .fetch_one(&mut **tx)
-    .await
-    .ctx("finishing an attempt and starting the next")?;
-    Ok(updated == 1)
-}
-
 /// Create an execution already `running` since `at` with its default limits, its steps
 /// `queued`, unless one with this id exists; returns whether it was created. The creating
 /// transaction holds the new row's lock.

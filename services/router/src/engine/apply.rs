@@ -39,39 +39,9 @@ pub(super) async fn apply(
 ) -> Result<(), RouterError> {
     let id = exec.id;
     let mut delays = Delays::default();
-    let mut effects = effects.into_iter().peekable();
-    while let Some(effect) = effects.next() {
+    for effect in effects {
         // A task is moved into its message, not copied (its `with` may be large).
         let effect = match effect {
-            // A step that ended and the next that starts: one statement (a sequence's hot
-            // path). Any other shape takes the effect-by-effect path below.
-            Effect::AttemptEnded {
-                attempt_id,
-                step,
-                status,
-                instance: None,
-                step_status,
-                output,
-                error,
-            } if starts_another(effects.peek(), &step) => {
-                let Some(Effect::Dispatch(task)) = effects.next() else {
-                    return Err(RouterError::Internal("a dispatch went missing".into()));
-                };
-                rate::withdraw(tx, wf, &step, attempt_id, status).await?;
-                let end = db::AttemptEnd {
-                    attempt_id,
-                    status,
-                    step_id: &step,
-                    step: step_status,
-                    output: output.as_ref(),
-                    error: error.as_ref(),
-                };
-                let slot = delays
-                    .reserve(tx, wf, &task.step_id, task.attempt_id, at)
-                    .await?;
-                end_and_dispatch(tx, exec, end, *task, slot, batch).await?;
-                continue;
-            }
             Effect::Dispatch(task) => {
                 let slot = delays
                     .reserve(tx, wf, &task.step_id, task.attempt_id, at)
@@ -334,49 +304,11 @@ async fn dispatch(
                 .push(live(exec, &task.step_id, "started", Some(n), None));
         }
     }
-    queue_task(exec, task, slot, batch);
-    Ok(())
-}
-
-/// Whether the effect after an ended attempt of `step` dispatches another step's attempt (not
-/// an item's): the two are then written in one statement.
-fn starts_another(next: Option<&Effect>, step: &str) -> bool {
-    matches!(next, Some(Effect::Dispatch(t)) if t.instance.is_none() && t.step_id != step)
-}
-
-/// End an attempt and dispatch another step's, in one statement ([`db::finish_attempt_and_start`]).
-async fn end_and_dispatch(
-    tx: &mut Tx<'_>,
-    exec: &ExecutionRow,
-    end: db::AttemptEnd<'_>,
-    task: Task,
-    slot: Option<DateTime<Utc>>,
-    batch: &mut Batch,
-) -> Result<(), RouterError> {
-    let n = i32::try_from(task.attempt).unwrap_or(i32::MAX);
-    let applied =
-        db::finish_attempt_and_start(tx, exec.id, end, &task.step_id, n, task.attempt_id).await?;
-    if !applied {
-        // The core read it as running under this lock: the rows disagree.
-        tracing::error!(execution = %exec.id, attempt = %end.attempt_id, "attempt was not running");
-    }
-    let moved = end.step.map_or("retrying", |s| s.as_str());
-    batch
-        .live
-        .push(live(exec, end.step_id, moved, None, end.error));
-    batch
-        .live
-        .push(live(exec, &task.step_id, "started", Some(n), None));
-    queue_task(exec, task, slot, batch);
-    Ok(())
-}
-
-/// Queue a dispatched attempt's task (delayed to `slot` by a rate limit).
-fn queue_task(exec: &ExecutionRow, task: Task, slot: Option<DateTime<Utc>>, batch: &mut Batch) {
     let mut msg = task_message(exec, task);
     msg.not_before = slot;
     batch.emitted.push(msg);
     metrics::counter!("weft_steps_dispatched_total").increment(1);
+    Ok(())
 }
 
 /// The task CloudEvent for the outbox, in the trace of the execution's event.
