@@ -68,15 +68,11 @@ steps:
     .await;
     let event_id = env.trigger("seq", json!({})).await;
     let id = env.execution_id_of(&event_id).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let e = loop {
-        let e = env.execution(&id).await;
-        if Env::step(&e, "second")["status"] == "running" {
-            break e;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never running: {e}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let e = env
+        .execution_until(&id, "second running", |e| {
+            Env::step(e, "second")["status"] == "running"
+        })
+        .await;
     let first = Env::step(&e, "first");
     assert_eq!(first["status"], "succeeded", "{e}");
     assert_eq!(first["attempts"][0]["status"], "succeeded", "{e}");
@@ -325,15 +321,10 @@ steps:
     let body: serde_json::Value = resp.json().await.expect("json");
     let id = body["execution_id"].as_str().expect("id").to_string();
     // Wait until the step is running, then cancel.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let e = env.execution(&id).await;
-        if e["status"] == "running" && Env::step(&e, "greet")["status"] == "running" {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never started: {e}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    env.execution_until(&id, "greet running", |e| {
+        e["status"] == "running" && Env::step(e, "greet")["status"] == "running"
+    })
+    .await;
     let cancel = env
         .http
         .post(format!("{}/api/v1/executions/{id}/cancel", env.base))

@@ -299,6 +299,28 @@ impl Env {
         panic!("no execution for {event_id}");
     }
 
+    /// Read execution `id` until `done` holds of its view (10 s at most, else the test fails
+    /// naming `what`); returns that view.
+    pub async fn execution_until(
+        &self,
+        id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let e = self.execution(id).await;
+            if done(&e) {
+                return e;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} within 10 s: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The artifact store of this Weft's NATS, as executors and the router open it.
     pub async fn artifacts(&self) -> weft_executor::Artifacts {
         let bus = weft_bus::Bus::connect(&self.nats.url, "test-artifacts")
