@@ -1,6 +1,7 @@
 //! `foreach` steps: the step runs once per item of a list, each item an instance with its own
 //! attempts and retries, at most `concurrency` at once; its output is the list of the items'
-//! outputs in item order.
+//! outputs in item order — built from their compact JSON bytes, never as one value tree, and
+//! stored as an artifact ([`Effect::OutputStored`]) when larger than [`MAX_INLINE_OUTPUT`].
 //!
 //! A decision touches only the items in flight and the next few to start ([`Fanout`]), so
 //! deciding on one item costs the same at 10 or 10,000 items. Items that fail before they are
@@ -311,6 +312,7 @@ impl Decider<'_> {
         self.set_step(id, StepStatus::Failed, Some(output), Some(error));
     }
 
+    /// Cancel the items in flight (their executors are told to stop).
     pub(crate) fn cancel_items(&mut self, id: &str, reason: &str) {
         let agent = self
             .wf
