@@ -15,8 +15,9 @@
 //! drained, following the processes' memory (`--rss`).
 //!
 //! With `--cpu` probes the CPU time each process spent per completed run over the measured
-//! window (load and drain) is reported too. Figures go to stdout and, as JSON, to `--out`. Every loop is bounded in count and time and
-//! targets only the addresses given (loopback by default).
+//! window (load and drain) is reported too. Figures go to stdout and, as JSON, to `--out`.
+//! Every loop is bounded in count and time and targets only the addresses given (loopback by
+//! default).
 
 mod backlog;
 mod cpu;
