@@ -1,8 +1,8 @@
 //! Mode `backlog`: `--count` runs queued behind a stopped executor, then drained. The
 //! generator sends every run (at most `--concurrency` webhooks in flight) while no executor
 //! of the workflow's agent runs, waits until the router has taken every event (its consumer
-//! `router-events` has nothing pending; at most `--settle` seconds), then starts the executor (`--after-send`, a shell command; stopped by PID at the end) and
-//! waits for every run to end. Reported: the send and drain rates, and the resident memory of
+//! `router-events` has nothing pending; at most `--settle` seconds), then starts the executor
+//! (`--after-send`, a shell command; stopped by PID at the end) and waits for every run to end. Reported: the send and drain rates, and the resident memory of
 //! each `--rss` process while sending, once queued and while draining (the router's should
 //! not grow with the runs it holds: O(active runs), and a queued run is only rows and a
 //! message in the stream).
