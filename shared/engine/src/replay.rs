@@ -1,4 +1,4 @@
-//! Deterministic replay: an execution's journal fed through [`decide`] again from the state it
+//! Deterministic replay: an execution's journal fed through [`decide`](crate::decide) again from the state it
 //! was created in must arrive at exactly the recorded state.
 
 use weft_flow::Workflow;
