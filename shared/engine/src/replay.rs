@@ -1,5 +1,5 @@
-//! Deterministic replay: an execution's journal fed through [`decide`](crate::decide) again from the state it
-//! was created in must arrive at exactly the recorded state.
+//! Deterministic replay: an execution's journal fed through [`decide`](crate::decide) again
+//! from the state it was created in must arrive at exactly the recorded state.
 
 use weft_flow::Workflow;
 
