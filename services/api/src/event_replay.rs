@@ -69,10 +69,7 @@ pub(crate) async fn replay(
             "event `{id}` asked for one run (a manual run or a `call`): retry its execution instead"
         )));
     }
-    let new_id = match key {
-        Some(key) => ids::keyed_event_id(&format!("replay/{id}"), key),
-        None => uuid::Uuid::now_v7().to_string(),
-    };
+    let new_id = ids::new_event_id(&format!("replay/{id}"), key);
     event["id"] = Value::String(new_id.clone());
     event[REPLAY_OF] = Value::String(id.clone());
     let event: cloudevents::Event = serde_json::from_value(event)

@@ -82,10 +82,7 @@ pub(crate) async fn run(
         .ok_or_else(|| ApiError::not_found(format!("workflow `{name}`")))?;
     let workflow = registry::decode(&record)?;
     let inputs = check_inputs(workflow.on.manual.as_ref(), request.inputs)?;
-    let event_id = match key {
-        Some(key) => ids::keyed_event_id(&format!("manual/{name}"), key),
-        None => Uuid::now_v7().to_string(),
-    };
+    let event_id = ids::new_event_id(&format!("manual/{name}"), key);
     let parent = headers
         .get(trace::TRACEPARENT)
         .and_then(|v| v.to_str().ok());
@@ -129,10 +126,7 @@ pub(crate) async fn requeue(
     key: Option<&str>,
     data: Value,
 ) -> Result<RunResponse, ApiError> {
-    let event_id = match key {
-        Some(key) => ids::keyed_event_id(scope, key),
-        None => uuid::Uuid::now_v7().to_string(),
-    };
+    let event_id = ids::new_event_id(scope, key);
     let parent = trace::from_json(&exec.event).map(str::to_string);
     let run = Queued {
         workflow: &exec.workflow,

@@ -105,10 +105,10 @@ async fn accept(
             PayloadError::Nul { .. } => HookError::InvalidText(e.to_string()),
         },
     )?;
-    let event_id = match payload::idempotency_key(headers) {
-        Some(key) => ids::keyed_event_id(&format!("webhook/{path}"), key),
-        None => uuid::Uuid::now_v7().to_string(),
-    };
+    let event_id = ids::new_event_id(
+        &format!("webhook/{path}"),
+        payload::idempotency_key(headers),
+    );
     let source = format!("{}/{path}", types::SOURCE_WEBHOOK);
     let mut event = weft_events::new_event(
         &event_id,

@@ -36,6 +36,15 @@ pub fn keyed_event_id(scope: &str, key: &str) -> String {
     derive(&["event", scope, key]).to_string()
 }
 
+/// Id of a new event: derived from the sender's idempotency key within `scope` when there is
+/// one (so a repeated request names the same event), else a fresh time-ordered UUID.
+pub fn new_event_id(scope: &str, key: Option<&str>) -> String {
+    match key {
+        Some(key) => keyed_event_id(scope, key),
+        None => uuid::Uuid::now_v7().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
