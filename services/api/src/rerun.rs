@@ -19,7 +19,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
-use weft_store::StepStatus;
+use weft_store::executions::kept_steps;
 
 use crate::{
     AppState,
@@ -74,19 +74,14 @@ pub(crate) async fn rerun(
         )));
     }
     let (steps, _) = st.store.execution_steps(id).await?;
-    for need in weft_flow::dag::upstream(&def, &from) {
-        let status = steps
-            .iter()
-            .find(|s| s.step_id == need)
-            .map(|s| s.status.as_str());
-        let kept = [StepStatus::Succeeded.as_str(), StepStatus::Skipped.as_str()];
-        if !status.is_some_and(|s| kept.contains(&s)) {
-            return Err(ApiError::Conflict(format!(
-                "step `{need}` upstream of `{from}` is {}, not succeeded: rerun from it, or retry \
-                 the whole run",
-                status.unwrap_or("not started")
-            )));
-        }
+    let upstream = weft_flow::dag::upstream(&def, &from);
+    if let Err(not) = kept_steps(&steps, upstream) {
+        return Err(ApiError::Conflict(format!(
+            "step `{}` upstream of `{from}` is {}, not succeeded: rerun from it, or retry the \
+             whole run",
+            not.step,
+            not.status.unwrap_or("not started")
+        )));
     }
     let scope = format!("rerun/{id}/{from}");
     let data = json!({"rerun_of": id, "from": from});

@@ -8,9 +8,9 @@
 
 use serde_json::{Value, json};
 use uuid::Uuid;
-use weft_engine::{Kept, StepStatus};
+use weft_engine::Kept;
 use weft_flow::Workflow;
-use weft_store::Store;
+use weft_store::{Store, executions::kept_steps};
 
 use crate::RouterError;
 
@@ -39,28 +39,23 @@ pub(crate) async fn kept(
     r: &Request,
 ) -> Result<Result<Vec<Kept>, Value>, RouterError> {
     let (rows, _) = store.execution_steps(r.original).await?;
-    let mut kept = Vec::new();
-    for id in weft_flow::dag::upstream(wf, &r.from) {
-        let row = rows.iter().find(|s| s.step_id == id);
-        let status = row.and_then(|s| StepStatus::parse(&s.status));
-        match (row, status) {
-            (Some(row), Some(status @ (StepStatus::Succeeded | StepStatus::Skipped))) => {
-                kept.push(Kept {
-                    id: id.to_string(),
-                    status,
-                    output: row.output.clone(),
-                    error: row.error.clone(),
-                })
-            }
-            _ => {
-                let message = format!(
-                    "cannot rerun from `{}`: step `{id}` upstream of it did not succeed in \
-                     execution {}",
-                    r.from, r.original
-                );
-                return Ok(Err(json!({"code": "rerun_upstream", "message": message})));
-            }
+    let upstream = weft_flow::dag::upstream(wf, &r.from);
+    Ok(match kept_steps(&rows, upstream) {
+        Ok(steps) => Ok(steps
+            .into_iter()
+            .map(|(row, status)| Kept {
+                id: row.step_id.clone(),
+                status,
+                output: row.output.clone(),
+                error: row.error.clone(),
+            })
+            .collect()),
+        Err(not) => {
+            let message = format!(
+                "cannot rerun from `{}`: step `{}` upstream of it did not succeed in execution {}",
+                r.from, not.step, r.original
+            );
+            Err(json!({"code": "rerun_upstream", "message": message}))
         }
-    }
-    Ok(Ok(kept))
+    })
 }

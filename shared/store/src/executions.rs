@@ -68,6 +68,39 @@ pub struct StepRow {
     pub items_failed: Option<i32>,
 }
 
+/// A step a rerun cannot keep: it did not succeed and was not skipped.
+#[derive(Debug, Clone, Copy)]
+pub struct NotKept<'a> {
+    /// The step.
+    pub step: &'a str,
+    /// Its status text (`None`: never created).
+    pub status: Option<&'a str>,
+}
+
+/// The steps `ids` (those upstream of a rerun's `from`) as a run's `rows` left them, with their
+/// status, when each succeeded or was skipped — what a rerun keeps; else the first that did not.
+/// The API refuses such a rerun; the router checks again when it starts one.
+pub fn kept_steps<'a>(
+    rows: &'a [StepRow],
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<(&'a StepRow, crate::StepStatus)>, NotKept<'a>> {
+    use crate::StepStatus;
+    ids.into_iter()
+        .map(|id| {
+            let row = rows.iter().find(|s| s.step_id == id);
+            match (row, row.and_then(|s| StepStatus::parse(&s.status))) {
+                (Some(row), Some(status @ (StepStatus::Succeeded | StepStatus::Skipped))) => {
+                    Ok((row, status))
+                }
+                _ => Err(NotKept {
+                    step: id,
+                    status: row.map(|s| s.status.as_str()),
+                }),
+            }
+        })
+        .collect()
+}
+
 /// An attempt row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AttemptRow {
