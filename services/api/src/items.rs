@@ -112,15 +112,12 @@ pub(crate) async fn list(
                 .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor `{c}`")))?,
         ),
     };
-    st.store
-        .get_execution(id)
+    let started = st
+        .store
+        .foreach_started(id, &step)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("execution {id}")))?;
-    let (steps, _) = st.store.execution_steps(id).await?;
-    if !steps
-        .iter()
-        .any(|s| s.step_id == step && s.items_total.is_some())
-    {
+    if !started {
         return Err(ApiError::not_found(format!(
             "items of step `{step}` in execution {id} (not a `foreach` step, or not started)"
         )));

@@ -255,6 +255,21 @@ impl Store {
         .ctx("reading a stored event")
     }
 
+    /// Whether step `step` of execution `id` is a `foreach` step that started (its items
+    /// exist); `None` when there is no such execution. One small read, for item listings.
+    pub async fn foreach_started(&self, id: Uuid, step: &str) -> Result<Option<bool>, StoreError> {
+        sqlx::query_scalar!(
+            "SELECT EXISTS (SELECT 1 FROM steps WHERE execution_id = $1 AND step_id = $2 \
+                            AND items_total IS NOT NULL) AS \"started!\" \
+             FROM executions WHERE id = $1",
+            id,
+            step,
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a step's item count")
+    }
+
     /// Steps and attempts of an execution, in dispatch order.
     pub async fn execution_steps(
         &self,
