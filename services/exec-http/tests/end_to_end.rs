@@ -28,6 +28,7 @@ async fn a_task_on_the_bus_gets_its_result_on_the_bus() {
         artifacts: weft_executor::Artifacts::jetstream(&bus)
             .await
             .expect("artifacts"),
+        locals: weft_executor::Locals::default(),
     };
     let config = weft_executor::ExecutorConfig {
         concurrency: 4,

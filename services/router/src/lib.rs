@@ -6,9 +6,10 @@
 //! watches the `weft_workflows` bucket for the active workflows. Produces executions, steps
 //! and attempts in PostgreSQL, tasks on `weft.tasks.<agent>` and lifecycle events on
 //! `weft.events.execution`, always through the transactional outbox, and (best effort, after
-//! commit) cancels on `weft.cancel.<agent>`. Fires durable timers and sweeps the outbox. Any
-//! number of replicas may run: every change to an execution happens under its row lock. See
-//! `docs/architecture.md`.
+//! commit) cancels on `weft.cancel.<agent>`. A task whose agent's executor runs in the same
+//! process is run there instead of being published (`local`). Fires durable timers and sweeps
+//! the outbox. Any number of replicas may run: every change to an execution happens under its
+//! row lock. See `docs/architecture.md`.
 
 mod calls;
 mod cancel;
@@ -22,6 +23,7 @@ mod expr;
 mod gate;
 mod index;
 mod lifecycle;
+mod local;
 mod loops;
 mod overlap;
 pub mod replay;

@@ -39,51 +39,56 @@ impl ResultHandler {
         Self { shared }
     }
 
-    /// Apply results in one transaction, in the order given.
     async fn apply_all(&self, results: &[&TaskResult]) -> Result<(), RouterError> {
-        let store = &self.shared.store;
-        let mut tx = store.begin().await?;
-        let mut batch = Batch::default();
-        for r in results {
-            batch.extend(self.apply(&mut tx, r).await?);
-        }
-        engine::commit(&self.shared, tx, batch, "committing results").await
+        apply_all(&self.shared, results, &[]).await
     }
+}
 
-    /// Apply one result inside `tx`; returns what its decision leaves for the commit.
-    async fn apply(&self, tx: &mut Tx<'_>, r: &TaskResult) -> Result<Batch, RouterError> {
-        let Some((exec, steps)) = db::lock_execution_with_steps(tx, r.execution_id).await? else {
-            tracing::warn!(execution = %r.execution_id, "result for an unknown execution ignored");
-            return Ok(Batch::default());
-        };
-        if !r.logs.is_empty() || r.logs_dropped > 0 {
-            let logs = serde_json::to_value(&r.logs).unwrap_or_default();
-            let dropped = i64::try_from(r.logs_dropped).unwrap_or(i64::MAX);
-            db::record_logs(tx, r.attempt_id, &logs, dropped).await?;
-        }
-        if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
-            return Ok(Batch::default());
-        }
-        let store = &self.shared.store;
-        let def = self
-            .shared
-            .defs
-            .get(store, &exec.workflow, exec.version)
-            .await?;
-        let st = engine::state(tx, &exec, steps, &def).await?;
-        let outcome = match &r.outcome {
-            Outcome::Succeeded(v) => weft_engine::Outcome::Succeeded(v.clone()),
-            Outcome::Failed(e) => weft_engine::Outcome::Failed(e.clone()),
-        };
-        let input = Input::Result {
-            attempt_id: r.attempt_id,
-            step: r.step_id.clone(),
-            n: i32::try_from(r.attempt).unwrap_or(i32::MAX),
-            outcome: Some(outcome),
-        };
-        // A duplicate or late result decides nothing and writes nothing.
-        engine::decide(tx, &exec, st, &def, input, engine::now()).await
+/// Apply results in one transaction, in the order given, and delete the outbox rows `done`
+/// (the tasks of results run in this process) in it.
+pub(crate) async fn apply_all(
+    shared: &Shared,
+    results: &[&TaskResult],
+    done: &[String],
+) -> Result<(), RouterError> {
+    let mut tx = shared.store.begin().await?;
+    let mut batch = Batch::default();
+    for r in results {
+        batch.extend(apply(shared, &mut tx, r).await?);
     }
+    weft_store::outbox::delete_in(&mut tx, done).await?;
+    engine::commit(shared, tx, batch, "committing results").await
+}
+
+/// Apply one result inside `tx`; returns what its decision leaves for the commit.
+async fn apply(shared: &Shared, tx: &mut Tx<'_>, r: &TaskResult) -> Result<Batch, RouterError> {
+    let Some((exec, steps)) = db::lock_execution_with_steps(tx, r.execution_id).await? else {
+        tracing::warn!(execution = %r.execution_id, "result for an unknown execution ignored");
+        return Ok(Batch::default());
+    };
+    if !r.logs.is_empty() || r.logs_dropped > 0 {
+        let logs = serde_json::to_value(&r.logs).unwrap_or_default();
+        let dropped = i64::try_from(r.logs_dropped).unwrap_or(i64::MAX);
+        db::record_logs(tx, r.attempt_id, &logs, dropped).await?;
+    }
+    if ExecutionStatus::parse(&exec.status).is_none_or(ExecutionStatus::is_terminal) {
+        return Ok(Batch::default());
+    }
+    let store = &shared.store;
+    let def = shared.defs.get(store, &exec.workflow, exec.version).await?;
+    let st = engine::state(tx, &exec, steps, &def).await?;
+    let outcome = match &r.outcome {
+        Outcome::Succeeded(v) => weft_engine::Outcome::Succeeded(v.clone()),
+        Outcome::Failed(e) => weft_engine::Outcome::Failed(e.clone()),
+    };
+    let input = Input::Result {
+        attempt_id: r.attempt_id,
+        step: r.step_id.clone(),
+        n: i32::try_from(r.attempt).unwrap_or(i32::MAX),
+        outcome: Some(outcome),
+    };
+    // A duplicate or late result decides nothing and writes nothing.
+    engine::decide(tx, &exec, st, &def, input, engine::now()).await
 }
 
 /// What executors send on `weft.results.>`.

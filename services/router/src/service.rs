@@ -1,5 +1,5 @@
 //! `RouterService::new(config, deps)` + `run(shutdown)`: the workflows watch, the event and
-//! result consumers, the timer loop, the delayed publisher (rate-limited tasks), the default
+//! result consumers, the results of tasks run in this process, the timer loop, the delayed publisher (rate-limited tasks), the default
 //! limit sweep, the outbox sweeper and the sweeper of events kept for waits, side by side
 //! until shutdown.
 
@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub defaults_json: Option<serde_json::Value>,
     /// Where `foreach` outputs over [`weft_engine::MAX_INLINE_OUTPUT`] are stored.
     pub artifacts: weft_executor::Artifacts,
+    /// Tasks run in this process.
+    pub local: crate::local::Local,
 }
 
 impl Shared {
@@ -55,6 +57,9 @@ pub struct RouterDeps {
     pub bus: Bus,
     /// The artifact store the executors use: large `foreach` outputs go there.
     pub artifacts: weft_executor::Artifacts,
+    /// The executors running in this process: their tasks run here, without the bus (see
+    /// `local_tasks`). Empty when none does.
+    pub locals: weft_executor::Locals,
 }
 
 /// The router service.
@@ -62,13 +67,20 @@ pub struct RouterDeps {
 pub struct RouterService {
     config: RouterConfig,
     shared: Arc<Shared>,
+    local_results: crate::local::Results,
 }
 
 impl RouterService {
     /// A router with these settings over `deps`. Starts nothing.
     pub fn new(config: RouterConfig, deps: RouterDeps) -> Self {
         let defaults = config.defaults();
+        let (local, local_results) = crate::local::Local::new(
+            config.local_tasks.then_some(deps.locals),
+            Duration::from_millis(config.local_lease_ms.max(1)),
+            deps.store.clone(),
+        );
         let shared = Arc::new(Shared {
+            local,
             store: deps.store,
             bus: deps.bus,
             artifacts: deps.artifacts,
@@ -77,7 +89,11 @@ impl RouterService {
             defaults_json: (!defaults.is_none())
                 .then(|| serde_json::to_value(defaults).unwrap_or_default()),
         });
-        Self { config, shared }
+        Self {
+            config,
+            shared,
+            local_results,
+        }
     }
 
     /// Run until `shutdown`; in-flight messages finish first. `Err` when a part of it ended
@@ -105,6 +121,10 @@ impl RouterService {
         parts.add(
             "result consumer",
             consume_batches(bus, results, handler, stop.clone()),
+        );
+        parts.add(
+            "local results",
+            crate::local::apply_loop(self.shared.clone(), self.local_results, stop.clone()),
         );
         let mut calls = ConsumerSpec::new(
             subjects::TASKS_STREAM,

@@ -74,6 +74,8 @@ pub struct ExecHost {
     pub inputs: Arc<dyn ResolveInputs>,
     /// The artifact store.
     pub artifacts: Artifacts,
+    /// Where the executors register, for a router in the same process.
+    pub locals: weft_executor::Locals,
     /// `[executors]`.
     pub config: ExecutorConfig,
 }
@@ -152,6 +154,7 @@ fn start<A: Hosted>(host: &ExecHost, shutdown: Shutdown) -> Result<Started, Star
         bus: host.bus.clone(),
         inputs: host.inputs.clone(),
         artifacts: host.artifacts.clone(),
+        locals: host.locals.clone(),
     };
     let service = ExecutorService::new(agent, host.config.clone(), deps);
     let health = service.health();

@@ -140,6 +140,7 @@ async fn start_with(
         secrets: Secrets::watch(bus.clone(), master_key.clone(), shutdown.clone()),
         master_key,
         artifacts: artifact_store(config, &bus).await?,
+        locals: weft_executor::Locals::default(),
         bus,
         store,
     };
@@ -208,6 +209,8 @@ struct Deps {
     secrets: Secrets,
     /// The artifact store executors and the IMAP trigger share.
     artifacts: weft_executor::Artifacts,
+    /// The executors of this process, whose tasks a router beside them runs without the bus.
+    locals: weft_executor::Locals,
 }
 
 /// What every executor of this process shares: the bus, secrets, the JetStream artifact store
@@ -225,6 +228,7 @@ async fn exec_host(deps: &Deps, common: &CommonConfig) -> Result<ExecHost, HostE
         bus: deps.bus.clone(),
         inputs: Arc::new(deps.secrets.clone()),
         artifacts: deps.artifacts.clone(),
+        locals: deps.locals.clone(),
         config,
     })
 }
@@ -403,6 +407,7 @@ async fn add(
                 store: store.clone(),
                 bus: bus.clone(),
                 artifacts: deps.artifacts.clone(),
+                locals: deps.locals.clone(),
             };
             let stop = shutdown.clone();
             let run = make(move || {

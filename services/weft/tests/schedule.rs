@@ -351,6 +351,7 @@ async fn overlap_skip_holds_under_two_router_replicas() {
             store,
             bus: bus(&env).await,
             artifacts: weft_executor::Artifacts::in_memory(),
+            locals: weft_executor::Locals::default(),
         },
     );
     let stop = weft_runtime::Shutdown::new();

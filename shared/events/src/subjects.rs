@@ -78,8 +78,11 @@ pub const S3_LISTINGS_BUCKET: &str = "weft_s3_listings";
 
 /// `weft.tasks.<agent>`: where the router sends step attempts for `uses: <agent>`.
 pub fn task_subject(agent: &str) -> String {
-    format!("weft.tasks.{agent}")
+    format!("{TASKS_PREFIX}{agent}")
 }
+
+/// What every task subject starts with (the agent follows).
+pub const TASKS_PREFIX: &str = "weft.tasks.";
 
 /// `weft.results.<agent>`: where an executor publishes the result of an attempt.
 pub fn result_subject(agent: &str) -> String {

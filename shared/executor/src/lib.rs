@@ -8,6 +8,8 @@
 //!   last moment and masked in what comes back, large outputs moved to the artifact store,
 //!   heartbeats, cancels, results that always fit on the bus — and announces it in the
 //!   [`registry`].
+//! - [`Locals`]: the agents hosted in this process, which a router beside them runs without
+//!   the bus.
 //!
 //! Consumes `weft.tasks.<agent>` and `weft.cancel.<agent>`; produces `weft.results.<agent>`;
 //! touches the `weft_agents` key-value bucket and the `weft_artifacts` object store.
@@ -15,6 +17,7 @@
 mod agent;
 mod artifacts;
 mod context;
+mod local;
 pub mod redact;
 pub mod registry;
 mod resolve;
@@ -24,7 +27,8 @@ mod service;
 pub use agent::{Agent, Hosted, agent_document, check_agent_document, config_section, schemas};
 pub use artifacts::{Artifacts, ObjectBackend, ObjectFuture};
 pub use context::{Attempt, Context, LogLimits, StopReason};
+pub use local::{Claim, Locals};
 pub use resolve::{NoSecrets, ResolveInputs, Resolved};
-pub use runner::{RunnerSettings, execute_task};
+pub use runner::{RunnerSettings, decode_task, execute_task};
 pub use service::{ExecutorConfig, ExecutorDeps, ExecutorError, ExecutorService, announcement};
 pub use weft_events::{ArtifactRef, ErrorCode, StepError};

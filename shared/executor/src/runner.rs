@@ -99,6 +99,15 @@ impl<A: Agent> Handler for TaskHandler<A> {
     }
 }
 
+impl<A: Agent> crate::local::RunTask for TaskHandler<A> {
+    fn run_task(
+        &self,
+        mut task: Task,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = TaskResult> + Send + '_>> {
+        Box::pin(async move { self.attempt(&mut task).await })
+    }
+}
+
 impl<A: Agent> TaskHandler<A> {
     /// Run the attempt and build its result (masked, output size-checked). Takes the task's
     /// `with` (the agent gets it by value; nothing after needs it).
@@ -281,7 +290,8 @@ fn attempt_of(task: &Task) -> Attempt {
     }
 }
 
-pub(crate) fn decode_task(payload: &[u8]) -> Result<Task, String> {
+/// The task in an encoded `dev.weft.task` CloudEvent.
+pub fn decode_task(payload: &[u8]) -> Result<Task, String> {
     let event = weft_events::decode_event(payload).map_err(|e| e.to_string())?;
     let data = weft_events::envelope::data_json(&event).map_err(|e| e.to_string())?;
     serde_json::from_value(data).map_err(|e| format!("not a task: {e}"))

@@ -16,7 +16,7 @@ use weft_events::{Cancel, subjects};
 use weft_runtime::Shutdown;
 
 use crate::{
-    Agent, Artifacts, ResolveInputs, StopReason,
+    Agent, Artifacts, Locals, ResolveInputs, StopReason,
     context::LogLimits,
     registry::{self, Announcement},
     runner::{InFlight, RunnerSettings, TaskHandler},
@@ -64,6 +64,9 @@ pub struct ExecutorDeps {
     pub inputs: Arc<dyn ResolveInputs>,
     /// The artifact store.
     pub artifacts: Artifacts,
+    /// Where the agent is registered while the service runs, for a router in the same
+    /// process to run its tasks without the bus (an empty table nobody reads: none).
+    pub locals: Locals,
 }
 
 impl std::fmt::Debug for ExecutorDeps {
@@ -165,12 +168,18 @@ impl<A: Agent> ExecutorService<A> {
             in_flight,
             unpublished: Default::default(),
         });
+        let concurrency = self.config.concurrency.max(1);
+        let registration = self
+            .deps
+            .locals
+            .register(A::NAME, handler.clone(), concurrency);
         tracing::info!(
             agent = A::NAME,
             concurrency = self.config.concurrency,
             "executor running"
         );
         weft_bus::consume(bus, self.spec(), handler, shutdown).await;
+        drop(registration);
         listener.abort();
         if let Ok(entry) = announcer.await {
             registry::withdraw(&registry, &entry).await;

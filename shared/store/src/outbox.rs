@@ -9,6 +9,12 @@
 //! the event's `(source, id)`, as [`Bus::publish_event`] does) as `Nats-Msg-Id`, so a message
 //! published twice inside the stream's duplicate window is stored once, and consumers are
 //! idempotent beyond it.
+//!
+//! A task the router runs in its own process is not published: its row waits as a delayed one
+//! whose `not_before` is a lease the router extends while the task runs
+//! ([`Store::extend_lease`]) and deletes in the transaction that records its result
+//! ([`delete_in`]). If that process dies, the lease runs out and the delayed publisher sends
+//! the task to the bus like any other.
 
 use std::time::Duration;
 
@@ -100,7 +106,48 @@ pub async fn withdraw(tx: &mut Tx<'_>, id: &str) -> Result<bool, StoreError> {
     Ok(done.rows_affected() > 0)
 }
 
+/// Delete the rows `ids` inside `tx` (tasks whose result this transaction records: a task
+/// run in the router's process stays in the outbox, leased, until then).
+pub async fn delete_in(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", ids)
+        .execute(&mut **tx)
+        .await
+        .ctx("deleting tasks run here")?;
+    Ok(())
+}
+
 impl Store {
+    /// Keep the delayed row `id` unsent for `lease` more (a task running in the router's
+    /// process: the delayed publisher sends it only if this process stops renewing). Returns
+    /// whether the row is still there.
+    pub async fn extend_lease(&self, id: &str, lease: Duration) -> Result<bool, StoreError> {
+        let done = sqlx::query!(
+            "UPDATE outbox SET not_before = clock_timestamp() + make_interval(secs => $2) \
+             WHERE id = $1 AND not_before IS NOT NULL",
+            id,
+            lease.as_secs_f64(),
+        )
+        .execute(&self.pool)
+        .await
+        .ctx("extending a task's lease")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Let the delayed publisher send the leased row `id` now (its local run gave up).
+    pub async fn release_lease(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE outbox SET not_before = clock_timestamp() WHERE id = $1 AND not_before IS NOT NULL",
+            id,
+        )
+        .execute(&self.pool)
+        .await
+        .ctx("releasing a task's lease")?;
+        Ok(())
+    }
+
     /// Publish committed outbox messages and delete the ones the bus acknowledged. Messages that
     /// could not be published stay for the sweeper; delayed ones (`not_before`) for the delayed
     /// publisher. Returns how many were published. Takes the messages by value: their payloads

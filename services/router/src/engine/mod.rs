@@ -76,20 +76,24 @@ impl Batch {
 
 /// Commit the decisions of a transaction, then publish what they emitted at once (the outbox
 /// sweeper publishes anything this misses, e.g. when the process dies right after the commit)
-/// and tell executors to stop what they ended.
+/// — or run a task here, when its agent runs in this process (`crate::local`) — and tell
+/// executors to stop what they ended.
 pub(crate) async fn commit(
     shared: &crate::service::Shared,
     mut tx: Tx<'_>,
-    batch: Batch,
+    mut batch: Batch,
     what: &'static str,
 ) -> Result<(), RouterError> {
     let (store, bus) = (&shared.store, &shared.bus);
+    // Tasks whose agent runs in this process are run here (their rows wait, leased).
+    let claims = shared.local.claim(&mut batch.emitted);
     journal::append_with_outbox(&mut tx, &batch.journal, &batch.emitted).await?;
     // Before the commit: a step output that names an artifact never names a missing one.
     for (reference, bytes) in batch.stored {
         store_output(&shared.artifacts, &reference, bytes).await?;
     }
     weft_store::commit(tx, what).await?;
+    shared.local.start(&mut batch.emitted, claims);
     store.flush_outbox(bus, batch.emitted).await;
     crate::cancel::publish(bus, batch.stops).await;
     for event in batch.live {

@@ -1,0 +1,136 @@
+//! Agents a router may run in its own process ("local" tasks): the executors hosted beside it
+//! register here, and the router claims one for a task instead of publishing the task.
+//!
+//! A local task is the same attempt as a published one — the same runner (secrets resolved at
+//! the last moment and masked, typed `with`, deadline, heartbeats, cancels on
+//! `weft.cancel.<agent>`, large outputs to the artifact store) — minus two bus round trips: the
+//! task is not published and consumed, the result is handed back in memory instead of being
+//! published on `weft.results.<agent>`. What makes it durable is the router's side (the task
+//! stays in the outbox, leased, until its result commits; see the router's `local` module).
+//!
+//! Each registered agent runs at most its executor's `concurrency` local attempts at once,
+//! besides the ones its consumer takes from the bus; a claim beyond that is refused and the
+//! task goes to the bus. An executor registers when its service runs and is withdrawn when it
+//! stops (so a restarted executor replaces its entry). Touches nothing else.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, RwLock},
+};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use weft_events::{Task, TaskResult};
+
+/// Runs one task to its result (the runner behind an executor service).
+pub(crate) trait RunTask: Send + Sync {
+    /// Run `task` and build its result.
+    fn run_task(&self, task: Task) -> Pin<Box<dyn Future<Output = TaskResult> + Send + '_>>;
+}
+
+struct Entry {
+    runner: Arc<dyn RunTask>,
+    permits: Arc<Semaphore>,
+    /// Which registration put it there (a stale withdrawal leaves a newer one alone).
+    token: u64,
+}
+
+/// The agents hosted in this process, by name. Cloning shares the table.
+#[derive(Clone, Default)]
+pub struct Locals {
+    table: Arc<RwLock<HashMap<String, Entry>>>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::fmt::Debug for Locals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self
+            .table
+            .read()
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        f.debug_struct("Locals").field("agents", &names).finish()
+    }
+}
+
+impl Locals {
+    /// A slot to run one task of `agent` here: `None` when no executor of it runs in this
+    /// process or all its local slots are taken (the task then goes to the bus).
+    pub fn claim(&self, agent: &str) -> Option<Claim> {
+        let table = self.table.read().ok()?;
+        let entry = table.get(agent)?;
+        let permit = entry.permits.clone().try_acquire_owned().ok()?;
+        Some(Claim {
+            runner: entry.runner.clone(),
+            _permit: permit,
+        })
+    }
+
+    /// Whether an executor of `agent` runs in this process.
+    pub fn hosts(&self, agent: &str) -> bool {
+        self.table.read().is_ok_and(|t| t.contains_key(agent))
+    }
+
+    /// Register `runner` for `agent` with `concurrency` local slots until the returned
+    /// registration is dropped.
+    pub(crate) fn register(
+        &self,
+        agent: &str,
+        runner: Arc<dyn RunTask>,
+        concurrency: usize,
+    ) -> Registration {
+        let token = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let entry = Entry {
+            runner,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            token,
+        };
+        if let Ok(mut table) = self.table.write() {
+            table.insert(agent.to_string(), entry);
+        }
+        Registration {
+            locals: self.clone(),
+            agent: agent.to_string(),
+            token,
+        }
+    }
+}
+
+/// An agent's entry in [`Locals`], withdrawn when dropped.
+pub(crate) struct Registration {
+    locals: Locals,
+    agent: String,
+    token: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut table) = self.locals.table.write()
+            && table
+                .get(&self.agent)
+                .is_some_and(|e| e.token == self.token)
+        {
+            table.remove(&self.agent);
+        }
+    }
+}
+
+/// One local slot of an agent, taken by [`Locals::claim`]; freed when the task's run ends.
+pub struct Claim {
+    runner: Arc<dyn RunTask>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Claim")
+    }
+}
+
+impl Claim {
+    /// Run `task` here, as the executor would have, and return its result.
+    pub async fn run(self, task: Task) -> TaskResult {
+        self.runner.run_task(task).await
+    }
+}
