@@ -35,9 +35,6 @@ use weft_store::{Store, outbox::OutboxMessage};
 
 use crate::service::Shared;
 
-/// Most local results applied in one transaction.
-const MAX_BATCH: usize = 64;
-
 /// A result run here, waiting to be applied.
 pub(crate) struct Done {
     result: TaskResult,
@@ -207,24 +204,52 @@ fn clean(result: &mut TaskResult) {
     }
 }
 
-/// Apply the results run here, several per transaction (whatever is waiting), until
-/// `shutdown`.
-pub(crate) async fn apply_loop(shared: Arc<Shared>, mut results: Results, shutdown: Shutdown) {
+/// How local results are applied: like the result consumer's batches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Appliers {
+    /// Results being applied at once (each batch takes one slot per result).
+    pub concurrency: usize,
+    /// Most results per transaction.
+    pub max_batch: usize,
+}
+
+/// Apply the results run here, several per transaction (whatever is waiting, up to
+/// `max_batch`), up to `concurrency` results at once, until `shutdown`; then wait for the
+/// transactions under way.
+pub(crate) async fn apply_loop(
+    shared: Arc<Shared>,
+    mut results: Results,
+    appliers: Appliers,
+    shutdown: Shutdown,
+) {
+    let concurrency = appliers.concurrency.max(1);
+    let max_batch = appliers.max_batch.clamp(1, concurrency);
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
     loop {
         let first = tokio::select! {
             d = results.recv() => d,
             () = shutdown.wait() => None,
         };
-        let Some(first) = first else { return };
+        let Some(first) = first else { break };
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match results.try_recv() {
                 Ok(d) => batch.push(d),
                 Err(_) => break,
             }
         }
-        apply_batch(&shared, batch, &shutdown).await;
+        let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        let Ok(slot) = slots.clone().acquire_many_owned(n).await else {
+            return;
+        };
+        let (shared, shutdown) = (shared.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            apply_batch(&shared, batch, &shutdown).await;
+            drop(slot);
+        });
     }
+    let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
 }
 
 /// Apply `batch` in one transaction (waiting out an unreachable database); if it fails for

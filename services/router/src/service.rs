@@ -122,9 +122,15 @@ impl RouterService {
             "result consumer",
             consume_batches(bus, results, handler, stop.clone()),
         );
+        let appliers = self.appliers();
         parts.add(
             "local results",
-            crate::local::apply_loop(self.shared.clone(), self.local_results, stop.clone()),
+            crate::local::apply_loop(
+                self.shared.clone(),
+                self.local_results,
+                appliers,
+                stop.clone(),
+            ),
         );
         let mut calls = ConsumerSpec::new(
             subjects::TASKS_STREAM,
@@ -173,6 +179,15 @@ impl RouterService {
             loops::sweeper(self.shared.clone(), every, grace, stop),
         );
         Ok(parts.run().await?)
+    }
+
+    /// Local results are applied like the result consumer's: as many results at once, in
+    /// batches of the same size.
+    fn appliers(&self) -> crate::local::Appliers {
+        crate::local::Appliers {
+            concurrency: self.config.result_concurrency,
+            max_batch: self.config.result_batch,
+        }
     }
 
     /// The event and result consumers' settings.
