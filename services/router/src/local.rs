@@ -183,15 +183,13 @@ impl Job {
 /// PostgreSQL cannot store U+0000: replace it in what a result holds, as the result consumer
 /// does for results from the bus. A round trip through a value tree only when there is one.
 fn clean(result: &mut TaskResult) {
+    use weft_events::text::{NUL, find_nul};
     let dirty = match &result.outcome {
-        Outcome::Succeeded(v) => weft_events::text::find_nul(v).is_some(),
+        Outcome::Succeeded(v) => find_nul(v).is_some(),
         Outcome::Failed(e) => {
-            serde_json::to_value(e).is_ok_and(|v| weft_events::text::find_nul(&v).is_some())
+            e.message.contains(NUL) || e.details.as_ref().is_some_and(|d| find_nul(d).is_some())
         }
-    } || result
-        .logs
-        .iter()
-        .any(|l| l.line.contains(weft_events::text::NUL));
+    } || result.logs.iter().any(|l| l.line.contains(NUL));
     if !dirty {
         return;
     }
@@ -287,5 +285,55 @@ async fn apply_batch(shared: &Shared, mut batch: Vec<Done>, shutdown: &Shutdown)
 fn tell(batch: Vec<Done>, committed: bool) {
     for done in batch {
         let _ = done.committed.send(committed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use weft_events::{ErrorCode, LogLine, StepError};
+
+    use super::*;
+
+    fn result(outcome: Outcome, line: &str) -> TaskResult {
+        TaskResult {
+            attempt_id: uuid::Uuid::now_v7(),
+            execution_id: uuid::Uuid::now_v7(),
+            step_id: "s".into(),
+            attempt: 1,
+            outcome,
+            logs: vec![LogLine {
+                at: chrono::Utc::now(),
+                line: line.into(),
+            }],
+            logs_dropped: 0,
+        }
+    }
+
+    #[test]
+    fn nul_in_a_local_result_is_replaced_as_in_one_from_the_bus() {
+        let mut r = result(
+            Outcome::Succeeded(json!({"s": "a\u{0}b", "k\u{0}": 1})),
+            "ok",
+        );
+        clean(&mut r);
+        let Outcome::Succeeded(v) = &r.outcome else {
+            panic!("outcome changed")
+        };
+        assert_eq!(v, &json!({"s": "a\u{FFFD}b", "k\u{FFFD}": 1}));
+
+        let failed = StepError::permanent(ErrorCode::Internal, "e\u{0}");
+        let mut r = result(Outcome::Failed(failed), "line\u{0}");
+        clean(&mut r);
+        let Outcome::Failed(e) = &r.outcome else {
+            panic!("outcome changed")
+        };
+        assert_eq!(e.message, "e\u{FFFD}");
+        assert_eq!(r.logs[0].line, "line\u{FFFD}");
+
+        let clean_one = result(Outcome::Succeeded(json!({"s": "plain"})), "ok");
+        let mut same = clean_one.clone();
+        clean(&mut same);
+        assert_eq!(same, clean_one);
     }
 }

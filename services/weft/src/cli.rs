@@ -28,9 +28,11 @@ pub enum Command {
     },
     /// Run one service, with its own listener for health and metrics.
     Serve {
-        /// The service: api, router, webhook, cdc, files, cron, imap or exec-<agent>.
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(Service::names()))]
-        service: String,
+        /// The service: api, router, webhook, cdc, files, cron, imap or exec-<agent>. Several
+        /// share one process (e.g. `router exec-http`: the router then runs that executor's
+        /// tasks without the bus).
+        #[arg(required = true, num_args = 1.., value_parser = clap::builder::PossibleValuesParser::new(Service::names()))]
+        service: Vec<String>,
     },
     /// Apply workflow files (a file or every .yaml/.yml/.json file in a folder).
     Apply {
@@ -170,9 +172,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Dev { apply } => serve(&Service::all(), apply, true).await,
         Command::Serve { service } => {
-            let service = Service::parse(&service)
-                .with_context(|| format!("no service named `{service}`"))?;
-            serve(&[service], None, false).await
+            let mut services = Vec::with_capacity(service.len());
+            for name in &service {
+                let one =
+                    Service::parse(name).with_context(|| format!("no service named `{name}`"))?;
+                if !services.contains(&one) {
+                    services.push(one);
+                }
+            }
+            serve(&services, None, false).await
         }
         Command::Replay { id } => replay(id).await,
         Command::Apply { file, api } => {

@@ -1,7 +1,8 @@
 //! Crash safety: with the services as separate processes (two router replicas), kill -9 both
 //! routers and the HTTP executor in the middle of a load — while steps are mid-call — restart
 //! them, and every event still ends in exactly one succeeded execution. Also kill -9 of the
-//! router mid-`foreach` and mid-`wait`, and of the code executor mid-sandbox.
+//! router mid-`foreach` and mid-`wait`, and of the code executor mid-sandbox. And kill -9 of a
+//! router that runs its executor's tasks in its own process.
 
 mod common;
 
@@ -49,24 +50,8 @@ async fn kill_9_router_and_executor_mid_load_loses_and_duplicates_nothing() {
         ready(&http, ports[name]).await;
     }
 
-    let yaml = r#"
-name: crash
-on: { webhook: { path: crash } }
-steps:
-  one:   { uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/echo/one", json: "${{ event.data.body }}" } }
-  two:   { needs: one, uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/delay/50/two", json: "${{ steps.one.output.body.received }}" } }
-  three: { needs: two, uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/echo/three", json: "${{ steps.two.output.body.received }}" } }
-"#
-    .replace("{upstream}", &upstream.base);
     let api = format!("http://127.0.0.1:{}/api/v1", ports["api"]);
-    let resp = http
-        .put(format!("{api}/workflows/crash"))
-        .header("content-type", "application/yaml")
-        .body(yaml)
-        .send()
-        .await
-        .expect("apply");
-    assert!(resp.status().is_success(), "apply: {}", resp.status());
+    apply(&http, &api, &three_steps("crash", &upstream.base, 50)).await;
 
     let hook = format!("http://127.0.0.1:{}/hooks/crash", ports["webhook"]);
     let mut event_ids = Vec::with_capacity(EVENTS);
@@ -85,33 +70,144 @@ steps:
             router2 = procs.spawn("router", ports["router2"]);
             exec = procs.spawn("exec-http", ports["exec-http"]);
         }
-        let key = format!("crash-{i}");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let id = loop {
-            let r = http
-                .post(&hook)
-                .header("Idempotency-Key", &key)
-                .json(&json!({"i": i}))
-                .send()
-                .await;
-            if let Ok(r) = r
-                && r.status().as_u16() == 202
-            {
-                let body: Value = r.json().await.expect("json");
-                break body["event_id"].as_str().expect("event_id").to_string();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "webhook did not accept event {i}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        event_ids.push(id);
+        event_ids.push(send(&http, &hook, i).await);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    each_succeeded_once(&http, &api, "crash", &event_ids, &upstream).await;
+}
 
+/// With the HTTP executor in the router's process its tasks run there, not on the bus; kill -9
+/// of that process mid-load (calls in flight), restart it, and the tasks it was running go to
+/// the bus when their leases run out: every event still ends in exactly one succeeded
+/// execution, and no task row stays behind.
+#[tokio::test]
+async fn kill_9_of_a_router_running_its_executors_tasks_loses_and_duplicates_nothing() {
+    const RUNS: usize = 60;
+    weft_testkit::init_crypto();
+    let nats = NatsServer::start().await.expect("nats");
+    let db = TestDb::create().await.expect("db");
+    let upstream = Upstream::start().await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let procs = Procs {
+        nats_url: nats.url.clone(),
+        db_url: db.url.clone(),
+        env: vec![("WEFT_ROUTER_LOCAL_LEASE_MS", "1000")],
+    };
+    let ports: HashMap<&str, u16> = [
+        ("api", free_port()),
+        ("webhook", free_port()),
+        ("both", free_port()),
+    ]
+    .into();
+    let _api = procs.spawn("api", ports["api"]);
+    ready(&http, ports["api"]).await;
+    let _webhook = procs.spawn("webhook", ports["webhook"]);
+    let together = ["router", "exec-http"];
+    let mut both = procs.spawn_together(&together, ports["both"]);
+    for name in ["webhook", "both"] {
+        ready(&http, ports[name]).await;
+    }
+    let api = format!("http://127.0.0.1:{}/api/v1", ports["api"]);
+    apply(&http, &api, &three_steps("together", &upstream.base, 200)).await;
+
+    let hook = format!("http://127.0.0.1:{}/hooks/together", ports["webhook"]);
+    let mut event_ids = Vec::with_capacity(RUNS);
+    for i in 0..RUNS {
+        if i == RUNS / 3 {
+            assert!(
+                !upstream.seen("/delay/200/two").is_empty(),
+                "no step ran before the crash"
+            );
+            assert_eq!(
+                common::tasks_published(&nats).await,
+                0,
+                "a task crossed the bus"
+            );
+            both.kill9().expect("killed");
+        }
+        if i == RUNS / 2 {
+            both = procs.spawn_together(&together, ports["both"]);
+        }
+        event_ids.push(send(&http, &hook, i).await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    each_succeeded_once(&http, &api, "together", &event_ids, &upstream).await;
+    assert!(
+        common::tasks_published(&nats).await > 0,
+        "the tasks the kill interrupted never went to the bus"
+    );
+    common::outbox_drained(&db).await;
+}
+
+/// Three HTTP steps with retries, the second one `delay_ms` long.
+fn three_steps(name: &str, upstream: &str, delay_ms: u64) -> String {
+    r#"
+name: {name}
+on: { webhook: { path: {name} } }
+steps:
+  one:   { uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/echo/one", json: "${{ event.data.body }}" } }
+  two:   { needs: one, uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/delay/{delay}/two", json: "${{ steps.one.output.body.received }}" } }
+  three: { needs: two, uses: http, retry: { attempts: 5, backoff: 200ms }, with: { method: POST, url: "{upstream}/echo/three", json: "${{ steps.two.output.body.received }}" } }
+"#
+    .replace("{name}", name)
+    .replace("{upstream}", upstream)
+    .replace("{delay}", &delay_ms.to_string())
+}
+
+async fn apply(http: &reqwest::Client, api: &str, yaml: &str) {
+    let name = yaml
+        .lines()
+        .find_map(|l| l.strip_prefix("name: "))
+        .expect("a name");
+    let resp = http
+        .put(format!("{api}/workflows/{name}"))
+        .header("content-type", "application/yaml")
+        .body(yaml.to_string())
+        .send()
+        .await
+        .expect("apply");
+    assert!(resp.status().is_success(), "apply: {}", resp.status());
+}
+
+/// Send event `i` (the same Idempotency-Key until the webhook takes it); its event id.
+async fn send(http: &reqwest::Client, hook: &str, i: usize) -> String {
+    let key = format!("crash-{i}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = http
+            .post(hook)
+            .header("Idempotency-Key", &key)
+            .json(&json!({"i": i}))
+            .send()
+            .await;
+        if let Ok(r) = r
+            && r.status().as_u16() == 202
+        {
+            let body: Value = r.json().await.expect("json");
+            return body["event_id"].as_str().expect("event_id").to_string();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "webhook did not accept event {i}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every event ends in exactly one succeeded execution of `workflow`, which reached the last
+/// step (a redelivered attempt may call twice, with the same Idempotency-Key).
+async fn each_succeeded_once(
+    http: &reqwest::Client,
+    api: &str,
+    workflow: &str,
+    event_ids: &[String],
+    upstream: &Upstream,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let mut pending = event_ids.clone();
+    let mut pending = event_ids.to_vec();
     while !pending.is_empty() {
         let mut still = Vec::new();
         for id in &pending {
@@ -149,7 +245,7 @@ steps:
         }
     }
     let all: Value = http
-        .get(format!("{api}/executions?workflow=crash&limit=500"))
+        .get(format!("{api}/executions?workflow={workflow}&limit=500"))
         .send()
         .await
         .expect("list")
@@ -158,14 +254,13 @@ steps:
         .expect("json");
     assert_eq!(
         all["items"].as_array().map(Vec::len),
-        Some(EVENTS),
+        Some(event_ids.len()),
         "exactly one execution per event"
     );
-    // Every event reached the last step (a redelivered attempt may call twice, with the same key).
     let third = upstream.seen("/echo/three");
     let distinct: std::collections::HashSet<String> =
         third.iter().map(|s| s.body.to_string()).collect();
-    assert_eq!(distinct.len(), EVENTS);
+    assert_eq!(distinct.len(), event_ids.len());
     let keys: HashMap<String, Option<String>> = third
         .iter()
         .map(|s| (s.body.to_string(), s.idempotency_key.clone()))

@@ -312,3 +312,26 @@ async fn artifacts_go_to_s3_when_a_bucket_is_configured() {
     assert_eq!(bytes.len() as u64, reference.size);
     assert_eq!(Env::step(&done, "count")["attempts"][0]["output"], 300000);
 }
+
+#[tokio::test]
+async fn tasks_of_an_executor_in_the_routers_process_run_there_without_the_bus() {
+    let env = Env::start().await;
+    let yaml = r#"
+name: local
+on: { webhook: { path: local } }
+steps:
+  one: { uses: http, with: { method: POST, url: "{upstream}/echo/one", json: "${{ event.data.body }}" } }
+  two: { needs: one, uses: http, with: { method: POST, url: "{upstream}/echo/two", json: "${{ steps.one.output.body.received }}" } }
+"#
+    .replace("{upstream}", &env.upstream.base);
+    env.apply(&yaml).await;
+    let event = env.trigger("local", json!({"n": 7})).await;
+    let done = env.finished(&event).await;
+    assert_eq!(done["status"], "succeeded", "{}", done["status"]);
+    let two = Env::step(&done, "two");
+    assert_eq!(two["output"]["body"]["received"], json!({"n": 7}), "{two}");
+    // Both steps ran here: not one task crossed the bus.
+    assert_eq!(common::tasks_published(&env.nats).await, 0);
+    // Their leased outbox rows went with their results.
+    common::outbox_drained(&env.db).await;
+}

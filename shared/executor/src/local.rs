@@ -134,3 +134,73 @@ impl Claim {
         self.runner.run_task(task).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+
+    impl RunTask for Echo {
+        fn run_task(&self, task: Task) -> Pin<Box<dyn Future<Output = TaskResult> + Send + '_>> {
+            Box::pin(async move {
+                TaskResult {
+                    attempt_id: task.attempt_id,
+                    execution_id: task.execution_id,
+                    step_id: task.step_id,
+                    attempt: task.attempt,
+                    outcome: weft_events::Outcome::Succeeded(task.with),
+                    logs: Vec::new(),
+                    logs_dropped: 0,
+                }
+            })
+        }
+    }
+
+    fn task() -> Task {
+        Task {
+            attempt_id: uuid::Uuid::now_v7(),
+            execution_id: uuid::Uuid::now_v7(),
+            workflow: "w".into(),
+            step_id: "s".into(),
+            instance: None,
+            attempt: 1,
+            agent: "echo".into(),
+            with: serde_json::json!({"n": 1}),
+            timeout_ms: None,
+            traceparent: None,
+            heartbeat_timeout_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claim_runs_here_within_the_agents_slots_and_frees_its_slot_when_done() {
+        let locals = Locals::default();
+        assert!(locals.claim("echo").is_none(), "nothing registered");
+        let _reg = locals.register("echo", Arc::new(Echo), 2);
+        assert!(locals.hosts("echo") && !locals.hosts("other"));
+        let (a, b) = (locals.claim("echo"), locals.claim("echo"));
+        assert!(a.is_some() && b.is_some());
+        assert!(locals.claim("echo").is_none(), "both slots are taken");
+        let t = task();
+        let result = a.expect("claim").run(t.clone()).await;
+        assert_eq!(result.attempt_id, t.attempt_id);
+        assert_eq!(result.outcome, weft_events::Outcome::Succeeded(t.with));
+        assert!(
+            locals.claim("echo").is_some(),
+            "the finished run freed its slot"
+        );
+    }
+
+    #[test]
+    fn a_stopped_executor_is_withdrawn_but_a_stale_withdrawal_keeps_its_successor() {
+        let locals = Locals::default();
+        let first = locals.register("echo", Arc::new(Echo), 1);
+        let second = locals.register("echo", Arc::new(Echo), 1); // a restart
+        drop(first);
+        assert!(locals.hosts("echo"), "the restarted executor stays");
+        drop(second);
+        assert!(!locals.hosts("echo"));
+        assert!(locals.claim("echo").is_none());
+    }
+}

@@ -385,3 +385,35 @@ pub async fn lifecycle_events(env: &Env, execution_id: &str) -> Vec<Value> {
         .filter(|ev| ev["subject"] == json!(execution_id))
         .collect()
 }
+
+/// How many tasks were ever published to the bus (the tasks stream's last sequence).
+#[allow(dead_code)] // not every test binary uses it
+pub async fn tasks_published(nats: &weft_testkit::NatsServer) -> u64 {
+    let js = async_nats::jetstream::new(nats.connect().await.expect("nats"));
+    let stream = js
+        .get_stream(weft_events::subjects::TASKS_STREAM)
+        .await
+        .expect("tasks stream");
+    stream.cached_info().state.last_sequence
+}
+
+/// Wait until the outbox is empty (published rows are deleted in the background, soon after).
+#[allow(dead_code)] // not every test binary uses it
+pub async fn outbox_drained(db: &weft_testkit::TestDb) {
+    let pool = db.pool().await.expect("pool");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .expect("outbox");
+        if left == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{left} outbox rows stay"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

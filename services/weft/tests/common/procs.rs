@@ -18,6 +18,11 @@ pub struct Procs {
 
 impl Procs {
     pub fn spawn(&self, service: &str, port: u16) -> ChildProcess {
+        self.spawn_together(&[service], port)
+    }
+
+    /// One `weft serve <services…>` process hosting all of `services`.
+    pub fn spawn_together(&self, services: &[&str], port: u16) -> ChildProcess {
         let port = port.to_string();
         let addr = format!("127.0.0.1:{port}");
         let mut env = vec![
@@ -28,7 +33,8 @@ impl Procs {
             ("RUST_LOG", "warn"),
         ];
         env.extend(self.env.iter().copied());
-        ChildProcess::spawn(env!("CARGO_BIN_EXE_weft"), ["serve", service], env).expect("spawns")
+        let args = std::iter::once("serve").chain(services.iter().copied());
+        ChildProcess::spawn(env!("CARGO_BIN_EXE_weft"), args, env).expect("spawns")
     }
 }
 
