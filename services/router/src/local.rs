@@ -274,7 +274,9 @@ async fn apply_batch(shared: &Shared, mut batch: Vec<Done>, shutdown: &Shutdown)
         }
     }
     for done in batch {
-        let result = crate::results::apply_all(shared, &[&done.result], &[done.row.clone()]).await;
+        let result =
+            crate::results::apply_all(shared, &[&done.result], std::slice::from_ref(&done.row))
+                .await;
         if let Err(e) = &result {
             tracing::warn!(error = %e, "cannot apply a local result; its task goes to the bus");
         }
