@@ -19,19 +19,13 @@ const EVENTS: usize = 150;
 
 #[tokio::test]
 async fn kill_9_router_and_executor_mid_load_loses_and_duplicates_nothing() {
-    weft_testkit::init_crypto();
-    let nats = NatsServer::start().await.expect("nats");
-    let db = TestDb::create().await.expect("db");
-    let upstream = Upstream::start().await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    let procs = Procs {
-        nats_url: nats.url.clone(),
-        db_url: db.url.clone(),
-        env: Vec::new(),
-    };
+    let Base {
+        nats: _nats,
+        db: _db,
+        upstream,
+        http,
+        procs,
+    } = Base::start(Vec::new()).await;
     let ports: HashMap<&str, u16> = [
         ("api", free_port()),
         ("webhook", free_port()),
@@ -83,19 +77,13 @@ async fn kill_9_router_and_executor_mid_load_loses_and_duplicates_nothing() {
 #[tokio::test]
 async fn kill_9_of_a_router_running_its_executors_tasks_loses_and_duplicates_nothing() {
     const RUNS: usize = 60;
-    weft_testkit::init_crypto();
-    let nats = NatsServer::start().await.expect("nats");
-    let db = TestDb::create().await.expect("db");
-    let upstream = Upstream::start().await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    let procs = Procs {
-        nats_url: nats.url.clone(),
-        db_url: db.url.clone(),
-        env: vec![("WEFT_ROUTER_LOCAL_LEASE_MS", "1000")],
-    };
+    let Base {
+        nats,
+        db,
+        upstream,
+        http,
+        procs,
+    } = Base::start(vec![("WEFT_ROUTER_LOCAL_LEASE_MS", "1000")]).await;
     let ports: HashMap<&str, u16> = [
         ("api", free_port()),
         ("webhook", free_port()),
@@ -140,6 +128,38 @@ async fn kill_9_of_a_router_running_its_executors_tasks_loses_and_duplicates_not
         "the tasks the kill interrupted never went to the bus"
     );
     common::outbox_drained(&db).await;
+}
+
+/// A bus, a database, an upstream server, a client, and `Procs` over them with `env`.
+struct Base {
+    nats: NatsServer,
+    db: TestDb,
+    upstream: Upstream,
+    http: reqwest::Client,
+    procs: Procs,
+}
+
+impl Base {
+    async fn start(env: Vec<(&'static str, &'static str)>) -> Base {
+        weft_testkit::init_crypto();
+        let nats = NatsServer::start().await.expect("nats");
+        let db = TestDb::create().await.expect("db");
+        let procs = Procs {
+            nats_url: nats.url.clone(),
+            db_url: db.url.clone(),
+            env,
+        };
+        Base {
+            upstream: Upstream::start().await,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client"),
+            nats,
+            db,
+            procs,
+        }
+    }
 }
 
 /// Three HTTP steps with retries, the second one `delay_ms` long.
