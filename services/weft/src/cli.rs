@@ -26,7 +26,7 @@ pub enum Command {
         #[arg(long)]
         apply: Option<PathBuf>,
     },
-    /// Run one service, with its own listener for health and metrics.
+    /// Run one service (or several in one process), with its own listener for health and metrics.
     Serve {
         /// The service: api, router, webhook, cdc, files, cron, imap or exec-<agent>. Several
         /// share one process (e.g. `router exec-http`: the router then runs that executor's
