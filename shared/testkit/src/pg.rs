@@ -7,7 +7,10 @@
 //! refuse root), as `scripts/lib.sh` does. It is started with `pg_ctl start -w` and stopped by
 //! the postmaster's PID (from `postmaster.pid`): SIGINT, PostgreSQL's fast shutdown, on
 //! [`PgServer::stop`] and on drop. [`PgServer::start`] brings it back on the same port with the
-//! same data directory. Binaries: `$WEFT_PG_BIN`, else `/usr/lib/postgresql/15/bin`.
+//! same data directory; while it is stopped the port stays this test's (a [`PortHold`]
+//! accepts and closes every connection, as a server that went away), so another test's server
+//! bound to a free port can never answer this test's clients in between. Binaries:
+//! `$WEFT_PG_BIN`, else `/usr/lib/postgresql/15/bin`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,6 +19,39 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 const DEFAULT_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A stopped server's port, kept: every connection is accepted and closed at once (the client
+/// sees the server gone), until [`PortHold::release`] before the server starts again.
+#[derive(Debug)]
+struct PortHold {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl PortHold {
+    /// `None` if the port cannot be bound (then nothing is held).
+    fn bind(port: u16) -> Option<Self> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).ok()?;
+        listener.set_nonblocking(true).ok()?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => drop(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Some(Self { stop, thread })
+    }
+
+    /// Free the port.
+    fn release(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.thread.join();
+    }
+}
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A PostgreSQL server owned by one test.
@@ -28,6 +64,7 @@ pub struct PgServer {
     pid: Option<u32>,
     bin: PathBuf,
     dir: tempfile::TempDir,
+    hold: Option<PortHold>,
 }
 
 impl PgServer {
@@ -67,6 +104,7 @@ impl PgServer {
             pid: None,
             bin,
             dir,
+            hold: None,
         };
         let mut last_error = None;
         // A free port can be taken before the server binds it: retry with another.
@@ -86,6 +124,9 @@ impl PgServer {
     pub async fn start(&mut self) -> anyhow::Result<()> {
         if self.is_running() {
             return Ok(());
+        }
+        if let Some(hold) = self.hold.take() {
+            hold.release();
         }
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c wal_level=logical \
@@ -116,6 +157,7 @@ impl PgServer {
         if let Err(e) = stop_pid(pid) {
             tracing::warn!("stopping PostgreSQL (pid {pid}): {e:#}");
         }
+        self.hold = PortHold::bind(self.port);
     }
 
     /// True while the postmaster started by [`PgServer::start`] runs.
@@ -146,6 +188,9 @@ impl PgServer {
 impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some(hold) = self.hold.take() {
+            hold.release();
+        }
     }
 }
 

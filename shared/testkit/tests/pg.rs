@@ -1,5 +1,5 @@
-//! Starts a private logical-decoding PostgreSQL, stops it by PID and starts it again with the
-//! data kept.
+//! Starts a private logical-decoding PostgreSQL, stops it by PID (its port held meanwhile) and
+//! starts it again with the data kept.
 
 use sqlx::{Connection as _, PgConnection};
 use weft_testkit::PgServer;
@@ -29,7 +29,14 @@ async fn logical_server_stops_and_starts_on_the_same_port_and_data() -> anyhow::
                 .is_ok_and(|s| s.contains(") Z")),
         "postmaster {pid} still runs after stop"
     );
-    assert!(PgConnection::connect(&pg.url).await.is_err());
+    // While it is stopped the port stays this test's: a connection is closed at once (what a
+    // client sees is a database gone, never another test's server), and nothing else binds it.
+    let err = PgConnection::connect(&pg.url).await.expect_err("no database");
+    assert!(
+        matches!(err, sqlx::Error::Io(_)),
+        "a closed connection, not another server: {err}"
+    );
+    assert!(std::net::TcpListener::bind(("127.0.0.1", pg.port)).is_err());
 
     pg.start().await?;
     let mut conn = PgConnection::connect(&pg.url).await?;
