@@ -16,7 +16,8 @@
 //!   applied when it is back (the lease, extended again then, may have run out meanwhile: the
 //!   attempt may run a second time, and its second result counts for nothing);
 //! - applying the result fails for another reason: the lease is released and the task goes to
-//!   the bus, where the result consumer's retries and dead letters apply;
+//!   the bus and runs again there; the result consumer's retries and dead letters apply to its
+//!   result;
 //! - the attempt is cancelled or times out while it runs: the cancel reaches the runner on
 //!   `weft.cancel.<agent>` like any executor's, and its late result deletes the row.
 //!
