@@ -31,7 +31,9 @@ async fn logical_server_stops_and_starts_on_the_same_port_and_data() -> anyhow::
     );
     // While it is stopped the port stays this test's: a connection is closed at once (what a
     // client sees is a database gone, never another test's server), and nothing else binds it.
-    let err = PgConnection::connect(&pg.url).await.expect_err("no database");
+    let err = PgConnection::connect(&pg.url)
+        .await
+        .expect_err("no database");
     assert!(
         matches!(err, sqlx::Error::Io(_)),
         "a closed connection, not another server: {err}"
