@@ -85,6 +85,8 @@ impl Local {
         let Some(locals) = &self.locals else {
             return claims;
         };
+        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX);
+        let until = chrono::Utc::now().checked_add_signed(lease);
         for msg in emitted.iter_mut().filter(|m| m.not_before.is_none()) {
             let Some(agent) = msg.subject.strip_prefix(subjects::TASKS_PREFIX) else {
                 continue;
@@ -92,8 +94,7 @@ impl Local {
             let Some(claim) = locals.claim(agent) else {
                 continue;
             };
-            let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX);
-            msg.not_before = chrono::Utc::now().checked_add_signed(lease);
+            msg.not_before = until;
             claims.insert(msg.id.clone(), claim);
         }
         claims
@@ -257,7 +258,7 @@ async fn apply_batch(shared: &Shared, mut batch: Vec<Done>, shutdown: &Shutdown)
     batch.sort_by_key(|d| d.result.execution_id);
     loop {
         let results: Vec<&TaskResult> = batch.iter().map(|d| &d.result).collect();
-        let rows: Vec<String> = batch.iter().map(|d| d.row.clone()).collect();
+        let rows: Vec<&str> = batch.iter().map(|d| d.row.as_str()).collect();
         match crate::results::apply_all(shared, &results, &rows).await {
             Ok(()) => return tell(batch, true),
             Err(e) if e.is_unavailable() && !shutdown.is_triggered() => {
@@ -275,9 +276,7 @@ async fn apply_batch(shared: &Shared, mut batch: Vec<Done>, shutdown: &Shutdown)
         }
     }
     for done in batch {
-        let result =
-            crate::results::apply_all(shared, &[&done.result], std::slice::from_ref(&done.row))
-                .await;
+        let result = crate::results::apply_all(shared, &[&done.result], &[&done.row]).await;
         if let Err(e) = &result {
             tracing::warn!(error = %e, "cannot apply a local result; its task goes to the bus");
         }

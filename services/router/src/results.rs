@@ -49,7 +49,7 @@ impl ResultHandler {
 pub(crate) async fn apply_all(
     shared: &Shared,
     results: &[&TaskResult],
-    done: &[String],
+    done: &[&str],
 ) -> Result<(), RouterError> {
     let mut tx = shared.store.begin().await?;
     let mut batch = Batch::default();

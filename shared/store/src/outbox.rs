@@ -108,11 +108,11 @@ pub async fn withdraw(tx: &mut Tx<'_>, id: &str) -> Result<bool, StoreError> {
 
 /// Delete the rows `ids` inside `tx` (tasks whose result this transaction records: a task
 /// run in the router's process stays in the outbox, leased, until then).
-pub async fn delete_in(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), StoreError> {
+pub async fn delete_in(tx: &mut Tx<'_>, ids: &[&str]) -> Result<(), StoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", ids)
+    sqlx::query!("DELETE FROM outbox WHERE id = ANY($1)", ids as &[&str])
         .execute(&mut **tx)
         .await
         .ctx("deleting tasks run here")?;
