@@ -256,31 +256,23 @@ pub(crate) async fn apply_loop(
 /// another reason, each result alone. Tells each job whether its result committed.
 async fn apply_batch(shared: &Shared, mut batch: Vec<Done>, shutdown: &Shutdown) {
     batch.sort_by_key(|d| d.result.execution_id);
-    loop {
-        let results: Vec<&TaskResult> = batch.iter().map(|d| &d.result).collect();
-        let rows: Vec<&str> = batch.iter().map(|d| d.row.as_str()).collect();
-        match crate::results::apply_all(shared, &results, &rows).await {
-            Ok(()) => return tell(batch, true),
-            Err(e) if e.is_unavailable() && !shutdown.is_triggered() => {
+    let results: Vec<&TaskResult> = batch.iter().map(|d| &d.result).collect();
+    let rows: Vec<&str> = batch.iter().map(|d| d.row.as_str()).collect();
+    let each = loop {
+        match crate::results::apply_or_each(shared, &results, &rows).await {
+            Ok(each) => break each,
+            Err(e) if !shutdown.is_triggered() => {
                 tracing::warn!(error = %e, count = batch.len(), "cannot apply local results; waiting for the database");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(e) if batch.len() > 1 => {
-                tracing::warn!(error = %e, count = batch.len(), "batch of local results failed; applying one by one");
-                break;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot apply a local result; its task goes to the bus");
-                return tell(batch, false);
-            }
+            Err(_) => return tell(batch, false),
         }
-    }
-    for done in batch {
-        let result = crate::results::apply_all(shared, &[&done.result], &[&done.row]).await;
-        if let Err(e) = &result {
+    };
+    for (done, applied) in batch.into_iter().zip(each) {
+        if let Err(e) = &applied {
             tracing::warn!(error = %e, "cannot apply a local result; its task goes to the bus");
         }
-        let _ = done.committed.send(result.is_ok());
+        let _ = done.committed.send(applied.is_ok());
     }
 }
 

@@ -38,10 +38,35 @@ impl ResultHandler {
     pub fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
+}
 
-    async fn apply_all(&self, results: &[&TaskResult]) -> Result<(), RouterError> {
-        apply_all(&self.shared, results, &[]).await
+/// Apply `results` (in the order given; `done[i]`, when there, is the outbox row of result
+/// `i`'s task run here) in one transaction; if that fails for another reason than an
+/// unreachable database, each alone. `Err`: the database is unreachable and nothing was
+/// applied (one by one would fail the same way, each after a pool timeout); else each result's
+/// outcome.
+pub(crate) async fn apply_or_each(
+    shared: &Shared,
+    results: &[&TaskResult],
+    done: &[&str],
+) -> Result<Vec<Result<(), RouterError>>, RouterError> {
+    if results.is_empty() {
+        return Ok(Vec::new()); // a batch of heartbeats: no transaction
     }
+    match apply_all(shared, results, done).await {
+        Ok(()) => return Ok(results.iter().map(|_| Ok(())).collect()),
+        Err(e) if e.is_unavailable() => return Err(e),
+        Err(e) if results.len() == 1 => return Ok(vec![Err(e)]),
+        Err(e) => {
+            tracing::warn!(error = %e, count = results.len(), "batch of results failed; applying one by one");
+        }
+    }
+    let mut each = Vec::with_capacity(results.len());
+    for (i, r) in results.iter().enumerate() {
+        let row: Vec<&str> = done.get(i).into_iter().copied().collect();
+        each.push(apply_all(shared, &[r], &row).await);
+    }
+    Ok(each)
 }
 
 /// Apply results in one transaction, in the order given, and delete the outbox rows `done`
@@ -130,28 +155,22 @@ impl BatchHandler for ResultHandler {
             }
         }
         results.sort_by_key(|(_, r)| r.execution_id);
-        if results.len() > 1 {
-            let all: Vec<&TaskResult> = results.iter().map(|(_, r)| r).collect();
-            match self.apply_all(&all).await {
-                Ok(()) => return out,
-                // No database: one by one would fail the same way, each after a pool timeout.
-                Err(e) if e.is_unavailable() => {
-                    tracing::warn!(error = %e, count = all.len(), "cannot apply results; waiting for the database");
-                    let wait = e.disposition(Duration::from_secs(1));
-                    for (i, _) in &results {
-                        out[*i] = wait.clone();
-                    }
-                    return out;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, count = all.len(), "batch of results failed; applying one by one")
+        let all: Vec<&TaskResult> = results.iter().map(|(_, r)| r).collect();
+        match apply_or_each(&self.shared, &all, &[]).await {
+            Err(e) => {
+                tracing::warn!(error = %e, count = all.len(), "cannot apply results; waiting for the database");
+                let wait = e.disposition(Duration::from_secs(1));
+                for (i, _) in &results {
+                    out[*i] = wait.clone();
                 }
             }
-        }
-        for (i, r) in &results {
-            if let Err(e) = self.apply_all(&[r]).await {
-                tracing::warn!(error = %e, "cannot apply result; will retry");
-                out[*i] = e.disposition(Duration::from_secs(1));
+            Ok(each) => {
+                for ((i, _), applied) in results.iter().zip(each) {
+                    if let Err(e) = applied {
+                        tracing::warn!(error = %e, "cannot apply result; will retry");
+                        out[*i] = e.disposition(Duration::from_secs(1));
+                    }
+                }
             }
         }
         out
