@@ -10,7 +10,7 @@ use std::{collections::HashMap, time::Duration};
 
 use common::{
     Upstream,
-    procs::{Procs, Stack, ready, step},
+    procs::{Procs, Stack, post_until_accepted, ready, step},
 };
 use serde_json::{Value, json};
 use weft_testkit::{ChildProcess, NatsServer, TestDb, free_port};
@@ -195,26 +195,7 @@ async fn apply(http: &reqwest::Client, api: &str, yaml: &str) {
 /// Send event `i` (the same Idempotency-Key until the webhook takes it); its event id.
 async fn send(http: &reqwest::Client, hook: &str, i: usize) -> String {
     let key = format!("crash-{i}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = http
-            .post(hook)
-            .header("Idempotency-Key", &key)
-            .json(&json!({"i": i}))
-            .send()
-            .await;
-        if let Ok(r) = r
-            && r.status().as_u16() == 202
-        {
-            let body: Value = r.json().await.expect("json");
-            return body["event_id"].as_str().expect("event_id").to_string();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "webhook did not accept event {i}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    post_until_accepted(http, hook, &json!({"i": i}), Some(&key)).await
 }
 
 /// Every event ends in exactly one succeeded execution of `workflow`, which reached the last

@@ -136,19 +136,7 @@ impl Stack {
     /// POST to a webhook until it accepts (hot reload is asynchronous); the event's id.
     pub async fn hook(&self, path: &str, body: Value) -> String {
         let url = format!("http://127.0.0.1:{}/hooks/{path}", self.ports["webhook"]);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let resp = self.http.post(&url).json(&body).send().await.expect("hook");
-            if resp.status().as_u16() == 202 {
-                let accepted: Value = resp.json().await.expect("json");
-                return accepted["event_id"].as_str().expect("event_id").to_string();
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "hook {path} never accepted"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        post_until_accepted(&self.http, &url, &body, None).await
     }
 
     /// A CloudEvent to `POST /events`.
@@ -215,4 +203,33 @@ pub fn step<'a>(detail: &'a Value, id: &str) -> &'a Value {
         .as_array()
         .and_then(|s| s.iter().find(|s| s["id"] == id))
         .expect("the step")
+}
+
+/// POST `body` to the webhook at `url` (with `key` as its Idempotency-Key) until it answers
+/// 202 — hot reload is asynchronous, and a crash test's webhook may be briefly away; the
+/// event's id.
+pub async fn post_until_accepted(
+    http: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    key: Option<&str>,
+) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut req = http.post(url).json(body);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        if let Ok(r) = req.send().await
+            && r.status().as_u16() == 202
+        {
+            let accepted: Value = r.json().await.expect("json");
+            return accepted["event_id"].as_str().expect("event_id").to_string();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url} never accepted {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
