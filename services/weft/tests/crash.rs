@@ -10,10 +10,10 @@ use std::{collections::HashMap, time::Duration};
 
 use common::{
     Upstream,
-    procs::{Procs, Stack, post_until_accepted, ready, step},
+    procs::{Base, Stack, post_until_accepted, ready, step},
 };
 use serde_json::{Value, json};
-use weft_testkit::{ChildProcess, NatsServer, TestDb, free_port};
+use weft_testkit::{ChildProcess, NatsServer, free_port};
 
 const EVENTS: usize = 150;
 
@@ -128,38 +128,6 @@ async fn kill_9_of_a_router_running_its_executors_tasks_loses_and_duplicates_not
         "the tasks the kill interrupted never went to the bus"
     );
     common::outbox_drained(&db).await;
-}
-
-/// A bus, a database, an upstream server, a client, and `Procs` over them with `env`.
-struct Base {
-    nats: NatsServer,
-    db: TestDb,
-    upstream: Upstream,
-    http: reqwest::Client,
-    procs: Procs,
-}
-
-impl Base {
-    async fn start(env: Vec<(&'static str, &'static str)>) -> Base {
-        weft_testkit::init_crypto();
-        let nats = NatsServer::start().await.expect("nats");
-        let db = TestDb::create().await.expect("db");
-        let procs = Procs {
-            nats_url: nats.url.clone(),
-            db_url: db.url.clone(),
-            env,
-        };
-        Base {
-            upstream: Upstream::start().await,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("client"),
-            nats,
-            db,
-            procs,
-        }
-    }
 }
 
 /// Three HTTP steps with retries, the second one `delay_ms` long.

@@ -53,6 +53,38 @@ pub async fn ready(http: &reqwest::Client, port: u16) {
     panic!("service on {port} never became ready");
 }
 
+/// A bus, a database, an upstream server, a client, and `Procs` over them with `env`.
+pub struct Base {
+    pub nats: NatsServer,
+    pub db: TestDb,
+    pub upstream: Upstream,
+    pub http: reqwest::Client,
+    pub procs: Procs,
+}
+
+impl Base {
+    pub async fn start(env: Vec<(&'static str, &'static str)>) -> Base {
+        weft_testkit::init_crypto();
+        let nats = NatsServer::start().await.expect("nats");
+        let db = TestDb::create().await.expect("db");
+        let procs = Procs {
+            nats_url: nats.url.clone(),
+            db_url: db.url.clone(),
+            env,
+        };
+        Base {
+            upstream: Upstream::start().await,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client"),
+            nats,
+            db,
+            procs,
+        }
+    }
+}
+
 /// Separate processes over one bus and database, for the crash tests that kill one of them.
 pub struct Stack {
     _nats: NatsServer,
@@ -72,23 +104,13 @@ impl Stack {
 
     /// [`Stack::start`] with more environment for every process.
     pub async fn start_with(env: Vec<(&'static str, &'static str)>) -> Stack {
-        weft_testkit::init_crypto();
-        let nats = NatsServer::start().await.expect("nats");
-        let db = TestDb::create().await.expect("db");
-        let procs = Procs {
-            nats_url: nats.url.clone(),
-            db_url: db.url.clone(),
-            env,
-        };
+        let base = Base::start(env).await;
         let mut stack = Stack {
-            upstream: Upstream::start().await,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .expect("client"),
-            _nats: nats,
-            db,
-            procs,
+            upstream: base.upstream,
+            http: base.http,
+            _nats: base.nats,
+            db: base.db,
+            procs: base.procs,
             ports: HashMap::new(),
             running: HashMap::new(),
         };
